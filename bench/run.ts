@@ -1,0 +1,24 @@
+/**
+ * `npm run bench [-- name …]`: runs the benchmarks (all by default) and writes bench/results/<name>.json
+ * and .md. Figures are measurements on the machine that ran them, never pass/fail thresholds.
+ */
+import { plainRoundsBench } from './plain-rounds.bench.js';
+import { submissionsBench } from './submissions.bench.js';
+
+const benches: Record<string, () => Promise<void>> = {
+  'plain-rounds': plainRoundsBench,
+  'plain-submissions': submissionsBench,
+};
+
+const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
+for (const name of wanted) {
+  if (!benches[name]) {
+    console.error(`bench: unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+}
+for (const [name, run] of Object.entries(benches)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.error(`== ${name}`);
+  await run();
+}

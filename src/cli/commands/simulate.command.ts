@@ -1,0 +1,261 @@
+/**
+ * `fedscore simulate`: a federated training run over real HTTP, one API client per owner. Without
+ * `--server` it starts its own server in this process on a throw-away SQLite directory (removed
+ * afterwards) so one command reproduces the federated figures; with `--server` it drives a running
+ * deployment and leaves the federation there for inspection.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_TRAINING } from '../../client/defaults.js';
+import { FedscoreClient } from '../../client/http-client.js';
+import { shardRows } from '../../client/local-data.js';
+import { runSimulation, SIMULATION_MODES, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
+import { loadConfig } from '../../config.js';
+import {
+  EXIT_OK,
+  parseCommandArgs,
+  readChoice,
+  readNumber,
+  UsageError,
+  writeLine,
+  type CliIo,
+  type Command,
+} from '../cli-io.js';
+import { createProgressBar } from '../progress.js';
+import { fixed, formatHeader, formatRow, type Column } from '../table.js';
+import {
+  describeModel,
+  initTfFromEnv,
+  loadExperimentData,
+  readTrainingChoices,
+  TRAINING_OPTIONS,
+  TRAINING_USAGE,
+} from '../training-options.js';
+
+const OPTIONS = {
+  ...TRAINING_OPTIONS,
+  owners: { type: 'string' },
+  rounds: { type: 'string' },
+  mode: { type: 'string' },
+  concurrency: { type: 'string' },
+  server: { type: 'string' },
+  'api-key': { type: 'string' },
+} as const;
+
+const USAGE = `Usage: fedscore simulate --data FILE --schema FILE [options]
+
+Runs federated training over HTTP: creates a federation from the schema, enrols the owners, and each
+round every owner downloads the model, trains on its own rows and submits; the published version is then
+scored on the split's test rows.
+
+Options:
+${TRAINING_USAGE}
+  --owners N             owners; training rows are dealt to them round-robin (default: one per row)
+  --rounds R             federated rounds (default ${DEFAULT_TRAINING.rounds})
+  --mode MODE            aggregation mode: ${SIMULATION_MODES.join(', ')} (default plain)
+  --concurrency C        owners training at once (default ${DEFAULT_TRAINING.concurrency})
+  --server URL           use a running server (the federation is left there); default: start one in-process
+  --api-key KEY          operator key for --server (or FEDSCORE_API_KEY)
+  -h, --help             show this help
+
+The same --seed gives the same model. With --json the last line of stdout is
+{federationId, mode, owners, trainRows, testRows, final, rounds, totalSeconds, …}.`;
+
+const COLUMNS: Column[] = [
+  { header: 'round', width: 5 },
+  { header: 'owners', width: 6 },
+  { header: 'accuracy', width: 8 },
+  { header: 'AUC', width: 6 },
+  { header: 'log loss', width: 8 },
+  { header: 'seconds', width: 7 },
+];
+
+export const simulateCommand: Command = {
+  name: 'simulate',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const values = parseCommandArgs(USAGE, args, OPTIONS, io);
+    if (values === null) return EXIT_OK;
+    const choices = readTrainingChoices(values, 'federated');
+    const mode = readChoice(values.mode, '--mode', SIMULATION_MODES, 'plain');
+    const rounds = readNumber(values.rounds, '--rounds', DEFAULT_TRAINING.rounds, { integer: true, min: 1, max: 10_000 });
+    const concurrency = readNumber(values.concurrency, '--concurrency', DEFAULT_TRAINING.concurrency, { integer: true, min: 1, max: 1024 });
+    const remote = readRemote(values.server, values['api-key'], io);
+    // Read before loading data, so a bad flag fails at once rather than after the CSV is parsed.
+    const ownersFlag = values.owners === undefined ? undefined : readNumber(values.owners, '--owners', 0, { integer: true, min: 1 });
+
+    await initTfFromEnv(io);
+    const data = await loadExperimentData(choices, io, 'simulate');
+    const owners = ownersFlag ?? data.train.X.length;
+    if (owners > data.train.X.length) {
+      throw new UsageError(`--owners: expected at most one owner per training row (${data.train.X.length}), got ${owners}`);
+    }
+    const shards = shardRows(data.train, owners);
+    const evaluation = data.test ?? data.train;
+
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => controller.abort(new Error(`simulate: interrupted by ${signal}`));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const progress = createProgressBar(io.stderr);
+    const server = remote ?? (await startLocalServer(io));
+    try {
+      const operator = new FedscoreClient({ baseUrl: server.url, apiKey: server.apiKey });
+      if (!choices.json) {
+        writeLine(
+          io.stdout,
+          `simulate: ${path.basename(choices.dataFile)}, ${owners} owners, ${rounds} rounds, ${mode} mode, ` +
+            `${describeModel(choices.model)}, epochs ${choices.epochs}, batch ${choices.batchSize}, ` +
+            `lr ${choices.learningRate}, seed ${choices.seed}`,
+        );
+        writeLine(io.stdout, `server: ${remote ? server.url : `in-process at ${server.url} (temporary SQLite)`}`);
+        writeLine(
+          io.stdout,
+          data.test
+            ? `rows: ${data.train.X.length} train, ${data.test.X.length} test`
+            : `rows: ${data.train.X.length} train (no split: scored on the training rows)`,
+        );
+        writeLine(io.stdout);
+        writeLine(io.stdout, formatHeader(COLUMNS));
+      }
+      const result = await runSimulation({
+        operator,
+        name: `simulate ${path.basename(choices.dataFile)} ${new Date().toISOString()}`,
+        schema: data.schema,
+        model: choices.model,
+        training: { rounds, epochs: choices.epochs, batchSize: choices.batchSize, learningRate: choices.learningRate, seed: choices.seed },
+        mode,
+        shards,
+        evaluation,
+        concurrency,
+        signal: controller.signal,
+        onProgress: (event: SimulationProgress) => {
+          if (event.done === 1) {
+            progress.start(event.phase === 'enrol' ? 'enrolling' : `round ${event.round}/${rounds}`, event.total);
+          }
+          progress.update(event.done);
+        },
+        onRound: (round: SimulationRound) => {
+          progress.clear();
+          if (!choices.json) writeLine(io.stdout, formatRow(COLUMNS, roundCells(round)));
+        },
+      });
+      progress.stop();
+
+      if (choices.json) {
+        writeLine(
+          io.stdout,
+          JSON.stringify({
+            command: 'simulate',
+            federationId: result.federationId,
+            server: remote ? server.url : 'in-process',
+            mode: result.mode,
+            model: choices.model,
+            owners: result.owners,
+            trainRows: data.train.X.length,
+            testRows: data.test?.X.length ?? 0,
+            evaluatedOn: data.test ? 'test' : 'train',
+            epochs: choices.epochs,
+            batchSize: choices.batchSize,
+            learningRate: choices.learningRate,
+            seed: choices.seed,
+            final: { accuracy: result.final.accuracy, auc: result.final.auc, logLoss: result.final.logLoss, modelVersion: result.final.modelVersion },
+            rounds: result.rounds.map((round) => ({
+              round: round.round,
+              owners: round.owners,
+              accuracy: round.accuracy,
+              auc: round.auc,
+              logLoss: round.logLoss,
+              seconds: round.seconds,
+              modelVersion: round.modelVersion,
+            })),
+            totalSeconds: result.totalSeconds,
+          }),
+        );
+      } else {
+        writeLine(io.stdout);
+        writeLine(
+          io.stdout,
+          `final (model version ${result.final.modelVersion}, ${result.final.n} rows): accuracy ${fixed(result.final.accuracy)}, ` +
+            `AUC ${fixed(result.final.auc)}, log loss ${fixed(result.final.logLoss)}`,
+        );
+        writeLine(io.stdout, `federation ${result.federationId}${remote ? ` on ${server.url}` : ''}; total ${result.totalSeconds.toFixed(1)} s`);
+      }
+      return EXIT_OK;
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await server.close();
+    }
+  },
+};
+
+function roundCells(round: SimulationRound): string[] {
+  return [
+    String(round.round),
+    String(round.owners),
+    fixed(round.accuracy),
+    fixed(round.auc),
+    fixed(round.logLoss),
+    round.seconds.toFixed(2),
+  ];
+}
+
+interface ServerHandle {
+  url: string;
+  apiKey: string;
+  close(): Promise<void>;
+}
+
+function readRemote(server: string | undefined, apiKeyFlag: string | undefined, io: CliIo): ServerHandle | null {
+  if (server === undefined) {
+    if (apiKeyFlag !== undefined) throw new UsageError('--api-key applies only with --server');
+    return null;
+  }
+  try {
+    new URL(server);
+  } catch {
+    throw new UsageError(`--server: expected a URL like http://127.0.0.1:3000, got '${server}'`);
+  }
+  const apiKey = apiKeyFlag ?? io.env.FEDSCORE_API_KEY;
+  if (apiKey === undefined || apiKey === '') throw new UsageError('--server needs an operator key: --api-key KEY or FEDSCORE_API_KEY');
+  return { url: server, apiKey, close: async () => {} };
+}
+
+/** A private server on a random port and a fresh directory, both gone when the run ends. */
+async function startLocalServer(io: CliIo): Promise<ServerHandle> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'fedscore-simulate-'));
+  const apiKey = randomBytes(32).toString('base64url');
+  try {
+    const config = loadConfig({
+      ...io.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      // A fresh directory means the embedded SQLite database, even if the shell points at PostgreSQL.
+      DATABASE_URL: '',
+      ADMIN_API_KEY: apiKey,
+      LOG_LEVEL: 'silent',
+    });
+    // Loaded here so that `--server` runs never load the server stack.
+    const { startServer } = await import('../../server.js');
+    const server = await startServer(config, { logger: false });
+    return {
+      url: server.url,
+      apiKey,
+      close: async () => {
+        try {
+          await server.close();
+        } finally {
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * The typed HTTP client for the fedscore REST API: one method per route, request types taken from the
+ * zod wire schemas and every response parsed with its response schema, so a server that drifts from the
+ * contract fails loudly here instead of deep inside training code. Errors come back as
+ * `FedscoreApiError`, carrying the RFC 9457 problem the server sent.
+ */
+import type { z } from 'zod';
+import { problemSchema, type Problem } from '../schemas/common.schema.js';
+import {
+  createdFederationSchema,
+  enrolmentTokenSchema,
+  federationListSchema,
+  federationSchema,
+  type createFederationBodySchema,
+} from '../schemas/federations.schema.js';
+import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
+import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
+import { enrolledOwnerSchema, ownerListSchema, ownerSchema, type enrolOwnerBodySchema } from '../schemas/owners.schema.js';
+import { predictResponseSchema, type predictBodySchema } from '../schemas/predictions.schema.js';
+import {
+  roundListSchema,
+  roundSchema,
+  updateReceiptSchema,
+  type openRoundBodySchema,
+  type submitUpdateBodySchema,
+} from '../schemas/rounds.schema.js';
+
+export type CreateFederationInput = z.input<typeof createFederationBodySchema>;
+export type EnrolOwnerInput = z.input<typeof enrolOwnerBodySchema>;
+export type OpenRoundInput = z.input<typeof openRoundBodySchema>;
+export type SubmitUpdateInput = z.input<typeof submitUpdateBodySchema>;
+export type PredictInput = z.input<typeof predictBodySchema>;
+
+export type Health = z.infer<typeof healthSchema>;
+export type Readiness = z.infer<typeof readinessSchema>;
+export type CreatedFederation = z.infer<typeof createdFederationSchema>;
+export type FederationView = z.infer<typeof federationSchema>;
+export type EnrolledOwner = z.infer<typeof enrolledOwnerSchema>;
+export type OwnerView = z.infer<typeof ownerSchema>;
+export type RoundView = z.infer<typeof roundSchema>;
+export type UpdateReceipt = z.infer<typeof updateReceiptSchema>;
+export type ModelVersionView = z.infer<typeof modelVersionSchema>;
+export type ModelWeightsView = z.infer<typeof modelWeightsSchema>;
+export type PredictResponse = z.infer<typeof predictResponseSchema>;
+/** A published version number, or the newest one. */
+export type ModelRef = number | 'latest';
+
+export interface FedscoreClientOptions {
+  /** Server origin, e.g. `http://127.0.0.1:3000`; a trailing slash is ignored. */
+  baseUrl: string;
+  /** Operator or owner key, sent as `Authorization: Bearer`. */
+  apiKey?: string;
+  /** Injected for tests; defaults to the global (undici) fetch, which keeps connections alive. */
+  fetch?: typeof fetch;
+  /** Per-request time limit; a stalled server should not hang a training loop forever. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** A non-2xx answer. `problem` is the server's problem+json, or one synthesised from the status line. */
+export class FedscoreApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(`${method} ${path}: ${status} ${problem.title}: ${problem.detail}`);
+    this.name = 'FedscoreApiError';
+  }
+
+  /** The stable slug at the end of the problem type, e.g. `round-not-found`. */
+  get problemSlug(): string {
+    return this.problem.type.slice(this.problem.type.lastIndexOf('/') + 1);
+  }
+}
+
+/** The server answered 2xx with a body that does not match the wire contract. */
+export class FedscoreContractError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${method} ${path}: response does not match the API contract: ${detail}`);
+    this.name = 'FedscoreContractError';
+  }
+}
+
+interface RequestSpec<T> {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  response: z.ZodType<T>;
+  /** Statuses besides 2xx whose body is still a valid answer (readiness answers 503 with a body). */
+  acceptStatuses?: number[];
+  /** Enrolment is the one route that must not carry a key. */
+  anonymous?: boolean;
+}
+
+export class FedscoreClient {
+  readonly baseUrl: string;
+  readonly #apiKey: string | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  constructor(options: FedscoreClientOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.baseUrl);
+    } catch {
+      throw new TypeError(`FedscoreClient: expected an absolute http(s) baseUrl, got ${JSON.stringify(options.baseUrl)}`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(`FedscoreClient: expected an http(s) baseUrl, got protocol ${parsed.protocol}`);
+    }
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The same server and transport with another identity (an operator client handing out owner clients). */
+  withApiKey(apiKey: string | undefined): FedscoreClient {
+    return new FedscoreClient({ baseUrl: this.baseUrl, apiKey, fetch: this.#fetch, timeoutMs: this.#timeoutMs });
+  }
+
+  get hasApiKey(): boolean {
+    return this.#apiKey !== undefined;
+  }
+
+  // --- health ---------------------------------------------------------------------------------------
+
+  health(): Promise<Health> {
+    return this.#request({ method: 'GET', path: '/healthz', response: healthSchema, anonymous: true });
+  }
+
+  /** Resolves with `status: 'unavailable'` rather than throwing when the server reports 503. */
+  readiness(): Promise<Readiness> {
+    return this.#request({
+      method: 'GET',
+      path: '/readyz',
+      response: readinessSchema,
+      acceptStatuses: [503],
+      anonymous: true,
+    });
+  }
+
+  // --- federations ----------------------------------------------------------------------------------
+
+  createFederation(body: CreateFederationInput): Promise<CreatedFederation> {
+    return this.#request({ method: 'POST', path: '/v1/federations', body, response: createdFederationSchema });
+  }
+
+  async listFederations(): Promise<FederationView[]> {
+    const page = await this.#request({ method: 'GET', path: '/v1/federations', response: federationListSchema });
+    return page.federations;
+  }
+
+  getFederation(federationId: string): Promise<FederationView> {
+    return this.#request({ method: 'GET', path: federationPath(federationId), response: federationSchema });
+  }
+
+  /** Issues a new enrolment token; the previous one stops working. */
+  async rotateEnrolmentToken(federationId: string): Promise<string> {
+    const answer = await this.#request({
+      method: 'POST',
+      path: `${federationPath(federationId)}/enrolment-token`,
+      response: enrolmentTokenSchema,
+    });
+    return answer.enrolmentToken;
+  }
+
+  // --- owners ---------------------------------------------------------------------------------------
+
+  /** Needs no key; the returned `apiKey` is shown once. Use `withApiKey(apiKey)` to act as the owner. */
+  enrolOwner(federationId: string, body: EnrolOwnerInput): Promise<EnrolledOwner> {
+    return this.#request({
+      method: 'POST',
+      path: `${federationPath(federationId)}/owners`,
+      body,
+      response: enrolledOwnerSchema,
+      anonymous: true,
+    });
+  }
+
+  async listOwners(federationId: string): Promise<OwnerView[]> {
+    const page = await this.#request({
+      method: 'GET',
+      path: `${federationPath(federationId)}/owners`,
+      response: ownerListSchema,
+    });
+    return page.owners;
+  }
+
+  getOwner(federationId: string, ownerId: string): Promise<OwnerView> {
+    return this.#request({
+      method: 'GET',
+      path: `${federationPath(federationId)}/owners/${segment(ownerId)}`,
+      response: ownerSchema,
+    });
+  }
+
+  // --- rounds ---------------------------------------------------------------------------------------
+
+  openRound(federationId: string, body: OpenRoundInput = {}): Promise<RoundView> {
+    return this.#request({
+      method: 'POST',
+      path: `${federationPath(federationId)}/rounds`,
+      body,
+      response: roundSchema,
+    });
+  }
+
+  async listRounds(federationId: string): Promise<RoundView[]> {
+    const page = await this.#request({
+      method: 'GET',
+      path: `${federationPath(federationId)}/rounds`,
+      response: roundListSchema,
+    });
+    return page.rounds;
+  }
+
+  /** The most recent round, whatever its status; throws a 404 `FedscoreApiError` before the first round. */
+  getCurrentRound(federationId: string): Promise<RoundView> {
+    return this.#request({
+      method: 'GET',
+      path: `${federationPath(federationId)}/rounds/current`,
+      response: roundSchema,
+    });
+  }
+
+  getRound(federationId: string, roundNumber: number): Promise<RoundView> {
+    return this.#request({ method: 'GET', path: roundPath(federationId, roundNumber), response: roundSchema });
+  }
+
+  /** Owner only. The receipt's round may already be closed: this submission may have completed it. */
+  submitUpdate(federationId: string, roundNumber: number, body: SubmitUpdateInput): Promise<UpdateReceipt> {
+    return this.#request({
+      method: 'POST',
+      path: `${roundPath(federationId, roundNumber)}/updates`,
+      body,
+      response: updateReceiptSchema,
+    });
+  }
+
+  closeRound(federationId: string, roundNumber: number): Promise<RoundView> {
+    return this.#request({
+      method: 'POST',
+      path: `${roundPath(federationId, roundNumber)}/close`,
+      response: roundSchema,
+    });
+  }
+
+  // --- models ---------------------------------------------------------------------------------------
+
+  async listModels(federationId: string): Promise<ModelVersionView[]> {
+    const page = await this.#request({
+      method: 'GET',
+      path: `${federationPath(federationId)}/models`,
+      response: modelListSchema,
+    });
+    return page.models;
+  }
+
+  getModel(federationId: string, version: ModelRef = 'latest'): Promise<ModelVersionView> {
+    return this.#request({ method: 'GET', path: modelPath(federationId, version), response: modelVersionSchema });
+  }
+
+  getModelWeights(federationId: string, version: ModelRef = 'latest'): Promise<ModelWeightsView> {
+    return this.#request({
+      method: 'GET',
+      path: `${modelPath(federationId, version)}/weights`,
+      response: modelWeightsSchema,
+    });
+  }
+
+  // --- predictions ----------------------------------------------------------------------------------
+
+  predict(federationId: string, body: PredictInput): Promise<PredictResponse> {
+    return this.#request({
+      method: 'POST',
+      path: `${federationPath(federationId)}/predictions`,
+      body,
+      response: predictResponseSchema,
+    });
+  }
+
+  // --- transport ------------------------------------------------------------------------------------
+
+  async #request<T>(spec: RequestSpec<T>): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
+    if (!spec.anonymous && this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
+    let payload: string | undefined;
+    if (spec.method === 'POST') {
+      // Fastify refuses an empty body sent as JSON, so body-less POSTs still send `{}`.
+      payload = JSON.stringify(spec.body ?? {});
+      headers['content-type'] = 'application/json';
+    }
+    const response = await this.#fetch(this.baseUrl + spec.path, {
+      method: spec.method,
+      headers,
+      body: payload,
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    const text = await response.text();
+    const accepted = response.ok || (spec.acceptStatuses ?? []).includes(response.status);
+    if (!accepted) throw new FedscoreApiError(spec.method, spec.path, response.status, toProblem(response, text));
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new FedscoreContractError(spec.method, spec.path, `expected JSON, got ${describeBody(text)}`);
+    }
+    const parsed = spec.response.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      throw new FedscoreContractError(spec.method, spec.path, issues.join('; '));
+    }
+    return parsed.data;
+  }
+}
+
+function toProblem(response: Response, text: string): Problem {
+  try {
+    const parsed = problemSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // not JSON: fall through to a problem built from the status line
+  }
+  return {
+    type: 'about:blank',
+    title: response.statusText || `HTTP ${response.status}`,
+    status: response.status,
+    detail: describeBody(text),
+  };
+}
+
+function describeBody(text: string): string {
+  if (text.length === 0) return 'an empty body';
+  return text.length > 200 ? `${JSON.stringify(text.slice(0, 200))}…` : JSON.stringify(text);
+}
+
+function segment(value: string | number): string {
+  return encodeURIComponent(String(value));
+}
+
+function federationPath(federationId: string): string {
+  return `/v1/federations/${segment(federationId)}`;
+}
+
+function roundPath(federationId: string, roundNumber: number): string {
+  return `${federationPath(federationId)}/rounds/${segment(roundNumber)}`;
+}
+
+function modelPath(federationId: string, version: ModelRef): string {
+  return `${federationPath(federationId)}/models/${segment(version)}`;
+}

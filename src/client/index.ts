@@ -1,0 +1,10 @@
+/**
+ * The fedscore client SDK in one import: the typed HTTP client, the owner's training agent, local data
+ * helpers and the whole-run simulation. Owners' records stay in the process that uses this module.
+ */
+export * from './http-client.js';
+export * from './owner-agent.js';
+export * from './local-data.js';
+export * from './simulation.js';
+export { mapWithConcurrency } from './concurrency.js';
+export { DEFAULT_TRAINING, defaultHyperparameters, type Hyperparameters, type TrainingDefaults } from './defaults.js';

@@ -1,0 +1,52 @@
+/**
+ * Server configuration, parsed from the environment once with zod. Everything that reads a setting takes
+ * a `Config` argument instead of touching `process.env`, so tests build apps with their own settings.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Directory of the embedded SQLite database; ignored when DATABASE_URL selects PostgreSQL. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** `postgres://…` selects PostgreSQL; unset or empty selects the embedded SQLite file. */
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected postgres:// or postgresql://, or unset for SQLite')
+      .optional(),
+  ),
+  /** Operator key for scripted deployments; `fedscore admin create-key` issues stored ones instead. */
+  ADMIN_API_KEY: z.preprocess(
+    emptyToUndefined,
+    z.string().min(24, 'expected at least 24 characters').optional(),
+  ),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** TensorFlow.js backend: `cpu` (pure JS, default), `wasm`, or `tensorflow` when @tensorflow/tfjs-node is installed. */
+  TF_BACKEND: z.enum(['cpu', 'wasm', 'tensorflow']).default('cpu'),
+  /** Largest accepted request body in bytes. */
+  BODY_LIMIT: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  /** How often each instance looks for rounds past their deadline. */
+  DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses `env`; throws one error naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`loadConfig: invalid environment\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** The embedded database file used when no DATABASE_URL is set. */
+export function sqliteFile(config: Pick<Config, 'DATA_DIR'>): string {
+  return path.resolve(config.DATA_DIR, 'fedscore.db');
+}

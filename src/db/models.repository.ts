@@ -1,0 +1,57 @@
+/**
+ * Published model versions. (federationId, version) is unique, so a version can be published once only.
+ */
+import type { AggregateMetrics } from '../fl/strategy.js';
+import type { DbClient } from './db-client.js';
+import { bytesToWeights, weightsToBytes } from './weights-codec.js';
+
+export interface ModelVersionRecord {
+  version: number;
+  roundNumber: number | null;
+  metrics: AggregateMetrics;
+  createdAt: Date;
+}
+
+const summaryColumns = { version: true, roundNumber: true, metrics: true, createdAt: true } as const;
+
+const toRecord = (row: { version: number; roundNumber: number | null; metrics: string; createdAt: Date }): ModelVersionRecord => ({
+  ...row,
+  metrics: JSON.parse(row.metrics) as AggregateMetrics,
+});
+
+export async function insertModelVersion(
+  db: DbClient,
+  model: { id: string; federationId: string; version: number; roundNumber: number | null; weights: Float32Array; metrics: AggregateMetrics },
+): Promise<ModelVersionRecord> {
+  const row = await db.modelVersion.create({
+    data: { ...model, weights: weightsToBytes(model.weights), metrics: JSON.stringify(model.metrics) },
+    select: summaryColumns,
+  });
+  return toRecord(row);
+}
+
+export async function findModelVersion(db: DbClient, federationId: string, version: number): Promise<ModelVersionRecord | null> {
+  const row = await db.modelVersion.findUnique({
+    where: { federationId_version: { federationId, version } },
+    select: summaryColumns,
+  });
+  return row ? toRecord(row) : null;
+}
+
+export async function findModelWeights(db: DbClient, federationId: string, version: number): Promise<Float32Array | null> {
+  const row = await db.modelVersion.findUnique({
+    where: { federationId_version: { federationId, version } },
+    select: { weights: true },
+  });
+  return row ? bytesToWeights(row.weights) : null;
+}
+
+export async function findModelVersionByRound(db: DbClient, federationId: string, roundNumber: number): Promise<number | null> {
+  const row = await db.modelVersion.findFirst({ where: { federationId, roundNumber }, select: { version: true } });
+  return row?.version ?? null;
+}
+
+export async function listModelVersions(db: DbClient, federationId: string): Promise<ModelVersionRecord[]> {
+  const rows = await db.modelVersion.findMany({ where: { federationId }, select: summaryColumns, orderBy: { version: 'asc' } });
+  return rows.map(toRecord);
+}

@@ -1,0 +1,89 @@
+/**
+ * buildApp() returns a ready Fastify app over one database. It opens (and migrates) the database named by
+ * the config unless the caller passes one, and closes only what it opened. Tests build their own apps.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from '../config.js';
+import { openDatabase, type Database } from '../db/client.js';
+import { initTf } from '../ml/tf.js';
+import { createServices, type Services } from '../services/index.js';
+import type { RoundsServiceOptions } from '../services/rounds.service.js';
+import { authPlugin } from './plugins/auth.plugin.js';
+import { problemPlugin } from './plugins/problem.plugin.js';
+import { swaggerPlugin } from './plugins/swagger.plugin.js';
+import { federationRoutes } from './routes/federations.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { modelRoutes } from './routes/models.routes.js';
+import { ownerRoutes } from './routes/owners.routes.js';
+import { predictionRoutes } from './routes/predictions.routes.js';
+import { roundRoutes } from './routes/rounds.routes.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export interface BuildAppOptions {
+  config: Config;
+  /** An already open database; otherwise the config's database is opened and migrated. */
+  database?: Database;
+  logger?: FastifyServerOptions['logger'];
+  /** Injectable clock for round deadlines. */
+  clock?: RoundsServiceOptions['clock'];
+  /** Run the periodic deadline sweep (default true). */
+  sweepDeadlines?: boolean;
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  await initTf(config.TF_BACKEND);
+  const database =
+    options.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, migrate: true }));
+  const app = Fastify({
+    // Authorization headers carry API keys: never log them.
+    logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
+    bodyLimit: config.BODY_LIMIT,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.decorate('services', createServices(config, database, options.clock ? { clock: options.clock } : {}));
+  if (!options.database) app.addHook('onClose', async () => database.close());
+
+  await app.register(problemPlugin);
+  await app.register(swaggerPlugin);
+  await app.register(healthRoutes);
+  await app.register(
+    async (v1) => {
+      await v1.register(authPlugin);
+      await v1.register(federationRoutes);
+      await v1.register(ownerRoutes);
+      await v1.register(roundRoutes);
+      await v1.register(modelRoutes);
+      await v1.register(predictionRoutes);
+    },
+    { prefix: '/v1' },
+  );
+
+  if (options.sweepDeadlines ?? true) startDeadlineSweep(app, config.DEADLINE_SWEEP_MS);
+  await app.ready();
+  return app;
+}
+
+/** Every instance sweeps; the database's conditional updates make sure each round settles once. */
+function startDeadlineSweep(app: FastifyInstance, intervalMs: number): void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    app.services.rounds
+      .sweep()
+      .then((settled) => settled > 0 && app.log.info({ settled }, 'settled rounds past their deadline'))
+      .catch((error: unknown) => app.log.error({ err: error }, 'deadline sweep failed'))
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+}

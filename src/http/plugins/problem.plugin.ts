@@ -1,0 +1,75 @@
+/**
+ * One error handler for the whole API: every failure leaves as RFC 9457 problem+json. Domain errors carry
+ * their own type, title and status; schema failures list { path, message }; Fastify's own 4xx (bad JSON,
+ * wrong media type, body too large) get stable types; anything else is a logged 500 with no details.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DomainError, PROBLEM_BASE, type ProblemField } from '../../errors.js';
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: ProblemField[];
+}
+
+/** Fastify's client errors, by code. */
+const fastifyProblems: Record<string, { slug: string; title: string; status: number }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { slug: 'malformed-json', title: 'Malformed JSON body', status: 400 },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { slug: 'malformed-json', title: 'Malformed JSON body', status: 400 },
+  FST_ERR_CTP_BODY_TOO_LARGE: { slug: 'body-too-large', title: 'Request body too large', status: 413 },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { slug: 'unsupported-media-type', title: 'Unsupported media type', status: 415 },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { slug: 'bad-content-length', title: 'Bad Content-Length', status: 400 },
+};
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ProblemBody): FastifyReply {
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    .send({ ...problem, instance: request.url });
+}
+
+function toProblem(error: FastifyError, request: FastifyRequest): ProblemBody {
+  if (error instanceof DomainError) {
+    return { type: error.type, title: error.title, status: error.status, detail: error.message, ...(error.errors ? { errors: error.errors } : {}) };
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const errors = error.validation.map((issue) => ({
+      path: [error.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.'),
+      message: issue.message ?? 'invalid',
+    }));
+    return {
+      type: PROBLEM_BASE + 'validation-failed',
+      title: 'Request validation failed',
+      status: 422,
+      detail: `${request.method} ${request.routeOptions.url ?? request.url}: ${errors.length} field(s) failed validation`,
+      errors,
+    };
+  }
+  const known = error.code ? fastifyProblems[error.code] : undefined;
+  if (known) return { type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: error.message };
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return { type: PROBLEM_BASE + 'bad-request', title: 'Bad request', status: error.statusCode, detail: error.message };
+  }
+  return { type: PROBLEM_BASE + 'internal', title: 'Internal server error', status: 500, detail: 'the server failed to handle this request; it was logged' };
+}
+
+export const problemPlugin = fp(async function problemPlugin(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const problem = toProblem(error, request);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, request, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, {
+      type: PROBLEM_BASE + 'route-not-found',
+      title: 'No such route',
+      status: 404,
+      detail: `${request.method} ${request.url.split('?')[0]} is not a route of this API`,
+    }),
+  );
+});

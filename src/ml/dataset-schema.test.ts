@@ -1,0 +1,64 @@
+/**
+ * Tests for schema validation: a federation's schema is user input, and every mistake it can hold
+ * should come back as a readable problem before any data is encoded with it.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { featureColumns, validateDatasetSchema, type DatasetSchema } from './dataset-schema.js';
+
+const good: DatasetSchema = {
+  columns: [
+    { name: 'id', type: 'ignore' },
+    { name: 'age', type: 'numeric', mean: 40, std: 10 },
+    { name: 'owner', type: 'binary', values: ['f', 't'] },
+    { name: 'job', type: 'categorical', values: ['a', 'b'] },
+    { name: 'class', type: 'binary', values: ['-', '+'] },
+  ],
+  label: { column: 'class', positive: '+' },
+  missingToken: '?',
+  delimiter: ',',
+  header: false,
+};
+
+function withColumns(columns: unknown[]): DatasetSchema {
+  return { ...good, columns: columns as DatasetSchema['columns'] };
+}
+
+test('validateDatasetSchema: a good schema has no problems', () => {
+  assert.deepEqual(validateDatasetSchema(good), []);
+  assert.deepEqual(validateDatasetSchema({ ...good, columns: [...good.columns, { name: 'x', type: 'numeric' }] }), []);
+});
+
+test('validateDatasetSchema: reports each kind of problem', () => {
+  const cases: [DatasetSchema, RegExp][] = [
+    [withColumns([...good.columns, { name: 'age', type: 'numeric' }]), /duplicate column name age/],
+    [{ ...good, label: { column: 'nope', positive: '+' } }, /label column nope is not among the columns/],
+    [{ ...good, label: { column: 'class', positive: 'yes' } }, /label.positive is not one of the values of column class/],
+    [withColumns([...good.columns, { name: 'c', type: 'categorical', values: [] }]), /column c: categorical needs at least one value/],
+    [withColumns([...good.columns, { name: 'c', type: 'categorical', values: ['a', 'a'] }]), /column c: categorical values must be distinct/],
+    [withColumns([...good.columns, { name: 'b', type: 'binary', values: ['x', 'x'] }]), /column b: binary values must differ/],
+    [withColumns([...good.columns, { name: 'b', type: 'binary', values: ['x'] }]), /column b: binary needs exactly two values/],
+    [withColumns([...good.columns, { name: 'n', type: 'numeric', mean: 0, std: 0 }]), /column n: std must be a finite number > 0/],
+    [withColumns([...good.columns, { name: 'n', type: 'numeric', mean: 0 }]), /column n: mean and std must be given together/],
+    [withColumns([...good.columns, { name: 'c', type: 'categorical', values: ['?'] }]), /column c: value "\?" equals the missing token/],
+    [withColumns([...good.columns, { name: 'c', type: 'categorical', values: [' a'] }]), /surrounding whitespace/],
+    [withColumns([...good.columns, { name: 'w', type: 'weird' }]), /column w: unknown type "weird"/],
+    [withColumns([...good.columns, { name: '', type: 'ignore' }]), /column #6 needs a non-empty name/],
+    [withColumns([]), /columns must be a non-empty array/],
+    [withColumns([{ name: 'id', type: 'ignore' }, good.columns[4]]), /schema has no feature columns/],
+    [{ ...good, delimiter: ',,' }, /delimiter must be exactly one character/],
+    [{ ...good, delimiter: '"' }, /delimiter cannot be/],
+  ];
+  for (const [schema, pattern] of cases) {
+    const problems = validateDatasetSchema(schema);
+    assert.ok(problems.some((p) => pattern.test(p)), `${pattern} not in ${JSON.stringify(problems)}`);
+  }
+});
+
+test('featureColumns: drops the label and ignored columns, keeps order', () => {
+  assert.deepEqual(
+    featureColumns(good).map((c) => c.name),
+    ['age', 'owner', 'job'],
+  );
+});

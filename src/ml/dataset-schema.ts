@@ -1,0 +1,146 @@
+/**
+ * The dataset schema: a federation's declaration of its tabular columns, so any credit data set can be
+ * trained on without code changes. The zod wire schema in src/schemas/ mirrors these types; this file
+ * stays free of zod so that src/ml/ keeps its one-dependency rule, and `validateDatasetSchema` checks
+ * the semantic rules (uniqueness, label presence, sane statistics) that a structural schema cannot.
+ */
+
+export type ColumnSpec =
+  | { name: string; type: 'numeric'; mean?: number; std?: number }
+  | { name: string; type: 'binary'; values: [string, string] }
+  | { name: string; type: 'categorical'; values: string[] }
+  | { name: string; type: 'ignore' };
+
+export type ColumnType = ColumnSpec['type'];
+
+export interface DatasetSchema {
+  /** Free text for humans (provenance, value orders); never read by the code. */
+  description?: string;
+  /** In file order; includes the label column, which is never a feature. */
+  columns: ColumnSpec[];
+  /** Any other non-missing label value is negative. */
+  label: { column: string; positive: string };
+  missingToken: string;
+  delimiter: string;
+  header: boolean;
+}
+
+export type RawValue = string | number | boolean | null;
+export type RawRecord = Record<string, RawValue>;
+
+const COLUMN_TYPES: readonly string[] = ['numeric', 'binary', 'categorical', 'ignore'];
+
+/** The columns that become features, in schema order: everything but the label and ignored columns. */
+export function featureColumns(schema: DatasetSchema): ColumnSpec[] {
+  return schema.columns.filter((c) => c.name !== schema.label.column && c.type !== 'ignore');
+}
+
+/**
+ * Human-readable problems with a schema, [] when it is usable. Defensive about shapes because schemas
+ * arrive as JSON; a caller that already ran the zod schema still needs the cross-field rules.
+ */
+export function validateDatasetSchema(schema: DatasetSchema): string[] {
+  const problems: string[] = [];
+  if (schema === null || typeof schema !== 'object') return ['schema must be an object'];
+  if (!Array.isArray(schema.columns) || schema.columns.length === 0) {
+    problems.push('columns must be a non-empty array');
+    return problems;
+  }
+  if (typeof schema.missingToken !== 'string') problems.push('missingToken must be a string');
+  if (typeof schema.delimiter !== 'string' || schema.delimiter.length !== 1) {
+    problems.push('delimiter must be exactly one character');
+  } else if (schema.delimiter === '"' || schema.delimiter === '\n' || schema.delimiter === '\r') {
+    problems.push(`delimiter cannot be ${JSON.stringify(schema.delimiter)}`);
+  }
+  if (typeof schema.header !== 'boolean') problems.push('header must be a boolean');
+
+  const seen = new Set<string>();
+  schema.columns.forEach((column, i) => {
+    const where = typeof column?.name === 'string' && column.name !== '' ? `column ${column.name}` : `column #${i + 1}`;
+    if (column === null || typeof column !== 'object') {
+      problems.push(`column #${i + 1} must be an object`);
+      return;
+    }
+    if (typeof column.name !== 'string' || column.name.trim() === '') {
+      problems.push(`column #${i + 1} needs a non-empty name`);
+    } else if (seen.has(column.name)) {
+      problems.push(`duplicate column name ${column.name}`);
+    } else {
+      seen.add(column.name);
+    }
+    if (!COLUMN_TYPES.includes(column.type)) {
+      problems.push(`${where}: unknown type ${JSON.stringify((column as { type: unknown }).type)}`);
+      return;
+    }
+    switch (column.type) {
+      case 'numeric':
+        if (column.mean !== undefined && !Number.isFinite(column.mean)) problems.push(`${where}: mean must be finite`);
+        if (column.std !== undefined && !(Number.isFinite(column.std) && column.std > 0)) {
+          problems.push(`${where}: std must be a finite number > 0`);
+        }
+        if ((column.mean === undefined) !== (column.std === undefined)) {
+          problems.push(`${where}: mean and std must be given together`);
+        }
+        break;
+      case 'binary':
+        if (!Array.isArray(column.values) || column.values.length !== 2) {
+          problems.push(`${where}: binary needs exactly two values`);
+        } else {
+          checkValues(where, column.values, schema.missingToken, problems);
+          if (column.values[0] === column.values[1]) problems.push(`${where}: binary values must differ`);
+        }
+        break;
+      case 'categorical':
+        if (!Array.isArray(column.values) || column.values.length < 1) {
+          problems.push(`${where}: categorical needs at least one value`);
+        } else {
+          checkValues(where, column.values, schema.missingToken, problems);
+          if (new Set(column.values).size !== column.values.length) {
+            problems.push(`${where}: categorical values must be distinct`);
+          }
+        }
+        break;
+      case 'ignore':
+        break;
+    }
+  });
+
+  if (schema.label === null || typeof schema.label !== 'object') {
+    problems.push('label must be an object with column and positive');
+  } else {
+    const labelColumn = schema.columns.find((c) => c?.name === schema.label.column);
+    if (labelColumn === undefined) {
+      problems.push(`label column ${String(schema.label.column)} is not among the columns`);
+    } else if (typeof schema.label.positive !== 'string' || schema.label.positive.trim() === '') {
+      problems.push('label.positive must be a non-empty string');
+    } else if (
+      (labelColumn.type === 'binary' || labelColumn.type === 'categorical') &&
+      Array.isArray(labelColumn.values) &&
+      !labelColumn.values.includes(schema.label.positive)
+    ) {
+      problems.push(`label.positive is not one of the values of column ${labelColumn.name}`);
+    }
+    if (problems.length === 0 && featureColumns(schema).length === 0) {
+      problems.push('schema has no feature columns');
+    }
+  }
+  return problems;
+}
+
+function checkValues(where: string, values: unknown[], missingToken: string, problems: string[]): void {
+  for (const v of values) {
+    if (typeof v !== 'string' || v.trim() === '') {
+      problems.push(`${where}: values must be non-empty strings`);
+      return;
+    }
+    if (v !== v.trim()) {
+      // Raw values are trimmed before matching, so a padded value could never match.
+      problems.push(`${where}: value ${JSON.stringify(v)} has surrounding whitespace`);
+      return;
+    }
+    if (v === missingToken) {
+      problems.push(`${where}: value ${JSON.stringify(v)} equals the missing token`);
+      return;
+    }
+  }
+}

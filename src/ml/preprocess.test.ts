@@ -1,0 +1,185 @@
+/**
+ * Tests for the encoder. Owners, the server and lenders must turn a record into the same vector, so
+ * the one-hot order, the standardisation and each error reason are pinned here, including that error
+ * messages name the column but never the applicant's value.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DatasetSchema, RawRecord } from './dataset-schema.js';
+import {
+  RecordError,
+  applyNumericMoments,
+  computeNumericStats,
+  createEncoder,
+  encodeDataset,
+  encodeLabel,
+  missingColumns,
+  numericMoments,
+} from './preprocess.js';
+
+const schema: DatasetSchema = {
+  columns: [
+    { name: 'id', type: 'ignore' },
+    { name: 'age', type: 'numeric', mean: 40, std: 10 },
+    { name: 'owner', type: 'binary', values: ['f', 't'] },
+    { name: 'job', type: 'categorical', values: ['clerk', 'nurse', 'pilot'] },
+    { name: 'class', type: 'binary', values: ['-', '+'] },
+  ],
+  label: { column: 'class', positive: '+' },
+  missingToken: '?',
+  delimiter: ',',
+  header: false,
+};
+
+const record: RawRecord = { id: '17', age: '55', owner: 't', job: 'nurse', class: '+' };
+
+function assertRecordError(fn: () => unknown, column: string, reason: RecordError['reason'], forbidden?: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof RecordError, `expected RecordError, got ${String(err)}`);
+    assert.equal(err.column, column);
+    assert.equal(err.reason, reason);
+    assert.ok(err.message.includes(column), err.message);
+    if (forbidden !== undefined) assert.ok(!err.message.includes(forbidden), `message leaks the value: ${err.message}`);
+    return true;
+  });
+}
+
+test('createEncoder: feature names in schema order, one-hot in declared order', () => {
+  const enc = createEncoder(schema);
+  assert.deepEqual(enc.featureNames, ['age', 'owner', 'job=clerk', 'job=nurse', 'job=pilot']);
+  assert.equal(enc.size, 5);
+});
+
+test('encode: standardises numerics, binaries to 0/1, one-hot categoricals', () => {
+  const enc = createEncoder(schema);
+  assert.deepEqual(Array.from(enc.encode(record)), [1.5, 1, 0, 1, 0]);
+  assert.deepEqual(Array.from(enc.encode({ age: 35, owner: 'f', job: 'pilot' })), [-0.5, 0, 0, 0, 1]);
+  // JSON clients may send numbers and booleans; surrounding whitespace is not data.
+  assert.deepEqual(Array.from(enc.encode({ age: ' 40 ', owner: true, job: ' clerk' })), [0, 1, 1, 0, 0]);
+});
+
+test('encode: missing values in every spelling', () => {
+  const enc = createEncoder(schema);
+  for (const v of ['?', ' ? ', '', '  ', null]) {
+    assertRecordError(() => enc.encode({ ...record, job: v }), 'job', 'missing');
+  }
+  const { age: _age, ...withoutAge } = record;
+  assertRecordError(() => enc.encode(withoutAge), 'age', 'missing');
+});
+
+test('encode: unknown category, not a number, unknown column', () => {
+  const enc = createEncoder(schema);
+  assertRecordError(() => enc.encode({ ...record, job: 'astronaut' }), 'job', 'unknown-category', 'astronaut');
+  assertRecordError(() => enc.encode({ ...record, owner: 'maybe' }), 'owner', 'unknown-category', 'maybe');
+  for (const v of ['abc', '0x1f', 'Infinity', '1,5', Number.NaN, true]) {
+    assertRecordError(() => enc.encode({ ...record, age: v }), 'age', 'not-a-number', 'abc');
+  }
+  assertRecordError(() => enc.encode({ ...record, salary: '1' }), 'salary', 'unknown-column');
+});
+
+test('encode: the label and ignored columns may be absent or anything', () => {
+  const enc = createEncoder(schema);
+  const { class: _c, id: _i, ...features } = record;
+  assert.deepEqual(enc.encode(features), enc.encode({ ...record, class: 'whatever', id: null }));
+});
+
+test('createEncoder: numeric columns need statistics', () => {
+  const raw: DatasetSchema = { ...schema, columns: [...schema.columns, { name: 'income', type: 'numeric' }] };
+  assert.throws(() => createEncoder(raw), /createEncoder: numeric column income has no mean\/std; run computeNumericStats first/);
+  assert.throws(() => createEncoder({ ...schema, label: { column: 'x', positive: '+' } }), /createEncoder: invalid dataset schema: label column x/);
+});
+
+test('encodeLabel: positive value -> 1, other declared values -> 0, missing and undeclared throw', () => {
+  assert.equal(encodeLabel(schema, record), 1);
+  assert.equal(encodeLabel(schema, { ...record, class: '-' }), 0);
+  assertRecordError(() => encodeLabel(schema, { ...record, class: '?' }), 'class', 'missing');
+  assertRecordError(() => encodeLabel(schema, { ...record, class: 'x' }), 'class', 'bad-label');
+  const numericLabel: DatasetSchema = {
+    ...schema,
+    columns: [...schema.columns.slice(0, 4), { name: 'class', type: 'numeric' }],
+    label: { column: 'class', positive: '1' },
+  };
+  assert.equal(encodeLabel(numericLabel, { class: '1.0' }), 1);
+  assert.equal(encodeLabel(numericLabel, { class: 0 }), 0);
+  assertRecordError(() => encodeLabel(numericLabel, { class: 'yes' }), 'class', 'bad-label');
+});
+
+const records: RawRecord[] = [
+  record,
+  { id: '2', age: '?', owner: 'f', job: 'clerk', class: '-' },
+  { id: '3', age: '30', owner: 'f', job: 'pilot', class: '?' },
+  { id: '4', age: '20', owner: 'f', job: 'clerk', class: '-' },
+];
+
+test('encodeDataset: drop skips records with a missing feature or label', () => {
+  const { X, y, kept } = encodeDataset(schema, records, 'drop');
+  assert.deepEqual(kept, [0, 3]);
+  assert.deepEqual(Array.from(y), [1, 0]);
+  assert.deepEqual(X.map((x) => Array.from(x)), [
+    [1.5, 1, 0, 1, 0],
+    [-2, 0, 1, 0, 0],
+  ]);
+});
+
+test('encodeDataset: reject throws on the first missing value, with the record index', () => {
+  assert.throws(
+    () => encodeDataset(schema, records, 'reject'),
+    (err: unknown) => err instanceof RecordError && err.reason === 'missing' && err.column === 'age' && err.index === 1 && /record 1/.test(err.message),
+  );
+});
+
+test('encodeDataset: other problems throw even when dropping missing values', () => {
+  const bad = [...records, { id: '5', age: '1', owner: 'f', job: 'cook', class: '+' }];
+  assert.throws(
+    () => encodeDataset(schema, bad, 'drop'),
+    (err: unknown) => err instanceof RecordError && err.reason === 'unknown-category' && err.index === 4,
+  );
+});
+
+test('missingColumns: features and label, not ignored columns', () => {
+  assert.deepEqual(missingColumns(schema, { id: '?', age: '', owner: 'f', job: null }), ['age', 'job', 'class']);
+});
+
+test('computeNumericStats: mean and population std over non-missing values, input untouched', () => {
+  const raw: DatasetSchema = {
+    ...schema,
+    columns: [
+      { name: 'id', type: 'ignore' },
+      { name: 'age', type: 'numeric' },
+      { name: 'flat', type: 'numeric' },
+      { name: 'class', type: 'binary', values: ['-', '+'] },
+    ],
+  };
+  const rows: RawRecord[] = [
+    { age: '2', flat: '5', class: '+' },
+    { age: '4', flat: '5', class: '-' },
+    { age: '?', flat: '5', class: '-' },
+    { age: 9, flat: '5', class: '?' },
+  ];
+  const out = computeNumericStats(raw, rows);
+  assert.deepEqual(out.columns[1], { name: 'age', type: 'numeric', mean: 5, std: Math.sqrt(26 / 3) });
+  assert.deepEqual(out.columns[2], { name: 'flat', type: 'numeric', mean: 5, std: 1 });
+  assert.deepEqual(raw.columns[1], { name: 'age', type: 'numeric' });
+  assert.throws(() => computeNumericStats(raw, [{ age: 'x', flat: '1' }]), /computeNumericStats: record 0: column age expected a number/);
+  assert.throws(() => computeNumericStats(raw, [{ age: '?', flat: '1' }]), /computeNumericStats: column age has no non-missing values/);
+});
+
+test('numericMoments + applyNumericMoments: summed per-owner moments give the pooled statistics', () => {
+  const raw: DatasetSchema = { ...schema, columns: schema.columns.map((c) => (c.type === 'numeric' ? { name: c.name, type: 'numeric' } : c)) };
+  const owners: RawRecord[][] = [[{ age: '20' }, { age: '31' }], [{ age: '?' }, { age: 47.5 }], [{ age: '60' }]];
+  const summed = { age: { count: 0, sum: 0, sumOfSquares: 0 } };
+  for (const rows of owners) {
+    const m = numericMoments(raw, rows).age!;
+    summed.age.count += m.count;
+    summed.age.sum += m.sum;
+    summed.age.sumOfSquares += m.sumOfSquares;
+  }
+  const pooled = computeNumericStats(raw, owners.flat());
+  const federated = applyNumericMoments(raw, summed);
+  const a = pooled.columns[1] as { mean: number; std: number };
+  const b = federated.columns[1] as { mean: number; std: number };
+  assert.ok(Math.abs(a.mean - b.mean) < 1e-12);
+  assert.ok(Math.abs(a.std - b.std) < 1e-9);
+  assert.throws(() => applyNumericMoments(raw, {}), /applyNumericMoments: column age expected a positive count, got none/);
+});

@@ -1,0 +1,44 @@
+/**
+ * Wire shapes shared by every route: RFC 9457 problem details, identifiers and timestamps. The zod
+ * schemas under src/schemas are the single source of the OpenAPI document and of the client's types.
+ */
+import { z } from 'zod';
+
+export const problemSchema = z
+  .object({
+    type: z.string().describe('Stable URI naming the kind of problem'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('Validation failures, one per offending field'),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+export type Problem = z.infer<typeof problemSchema>;
+
+export const idSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'expected an identifier');
+export const timestampSchema = z.string().describe('ISO 8601 timestamp (UTC)');
+
+export const federationParamsSchema = z.strictObject({ federationId: idSchema });
+export const roundParamsSchema = z.strictObject({
+  federationId: idSchema,
+  roundNumber: z.coerce.number().int().min(1),
+});
+export const ownerParamsSchema = z.strictObject({ federationId: idSchema, ownerId: idSchema });
+export const modelParamsSchema = z.strictObject({
+  federationId: idSchema,
+  version: z.union([z.literal('latest'), z.coerce.number().int().min(0)]),
+});
+
+/** Responses every authenticated route may give, so the OpenAPI document lists them. */
+export const problemResponses = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  409: problemSchema,
+  422: problemSchema,
+} as const;

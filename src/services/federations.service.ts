@@ -1,0 +1,112 @@
+/**
+ * Federations: created by the operator with a dataset schema, a model spec and a training configuration.
+ * Creation also publishes model version 0, the seeded initial weights every owner starts from.
+ */
+import type { Db } from '../db/client.js';
+import {
+  findFederation,
+  insertFederation,
+  listFederations,
+  setEnrolmentTokenHash,
+  type FederationRecord,
+} from '../db/federations.repository.js';
+import { insertModelVersion } from '../db/models.repository.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { validateDatasetSchema } from '../ml/dataset-schema.js';
+import { modelLayout, initialWeights } from '../ml/model-spec.js';
+import { createEncoder } from '../ml/preprocess.js';
+import type { CreateFederationBody, Federation } from '../schemas/federations.schema.js';
+import { requireMember, requireOperator } from './auth.service.js';
+import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
+
+export class FederationsService {
+  constructor(private readonly db: Db) {}
+
+  async create(principal: Principal, body: CreateFederationBody): Promise<{ federation: Federation; enrolmentToken: string }> {
+    requireOperator(principal, 'createFederation');
+    const problems = validateDatasetSchema(body.datasetSchema);
+    if (problems.length > 0) {
+      throw new ValidationError(
+        `createFederation: the dataset schema has ${problems.length} problem(s)`,
+        problems.map((message) => ({ path: 'datasetSchema', message })),
+      );
+    }
+    const featureCount = encoderFor(body.datasetSchema).size;
+    const enrolmentToken = newSecret('enrolment');
+    const id = newId();
+    const federation = await this.db.$transaction(async (tx) => {
+      const created = await insertFederation(tx, {
+        id,
+        name: body.name,
+        datasetSchema: body.datasetSchema,
+        modelSpec: body.model,
+        trainingConfig: body.training,
+        aggregation: body.aggregation,
+        enrolmentTokenHash: hashSecret(enrolmentToken),
+      });
+      await insertModelVersion(tx, {
+        id: newId(),
+        federationId: id,
+        version: 0,
+        roundNumber: null,
+        weights: initialWeights(body.model, featureCount, body.training.seed),
+        metrics: { owners: 0, samples: 0, trainLoss: null, trainAccuracy: null },
+      });
+      return created;
+    });
+    return { federation: toFederationDto(federation), enrolmentToken };
+  }
+
+  async list(principal: Principal): Promise<Federation[]> {
+    requireOperator(principal, 'listFederations');
+    return (await listFederations(this.db)).map(toFederationDto);
+  }
+
+  async get(principal: Principal, federationId: string): Promise<Federation> {
+    requireMember(principal, federationId, 'getFederation');
+    return toFederationDto(await this.load(federationId));
+  }
+
+  async rotateEnrolmentToken(principal: Principal, federationId: string): Promise<string> {
+    requireOperator(principal, 'rotateEnrolmentToken');
+    await this.load(federationId);
+    const enrolmentToken = newSecret('enrolment');
+    await setEnrolmentTokenHash(this.db, federationId, hashSecret(enrolmentToken));
+    return enrolmentToken;
+  }
+
+  /** The federation or a 404; other services use it too. */
+  async load(federationId: string): Promise<FederationRecord> {
+    const federation = await findFederation(this.db, federationId);
+    if (!federation) throw new NotFoundError('federation', federationId);
+    return federation;
+  }
+}
+
+function encoderFor(schema: CreateFederationBody['datasetSchema']) {
+  try {
+    return createEncoder(schema);
+  } catch (error) {
+    throw new ValidationError(`createFederation: ${(error as Error).message}`, [
+      { path: 'datasetSchema', message: (error as Error).message },
+    ]);
+  }
+}
+
+export function layoutOf(federation: FederationRecord) {
+  return modelLayout(federation.modelSpec, createEncoder(federation.datasetSchema).size);
+}
+
+export function toFederationDto(federation: FederationRecord): Federation {
+  return {
+    id: federation.id,
+    name: federation.name,
+    datasetSchema: federation.datasetSchema as Federation['datasetSchema'],
+    model: federation.modelSpec,
+    training: federation.trainingConfig,
+    aggregation: federation.aggregation,
+    featureNames: createEncoder(federation.datasetSchema).featureNames,
+    latestModelVersion: federation.latestModelVersion,
+    createdAt: federation.createdAt.toISOString(),
+  };
+}

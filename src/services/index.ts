@@ -1,0 +1,37 @@
+/**
+ * The use cases, wired together over one database. buildApp() creates one set per app; tests may build
+ * their own with a fake clock.
+ */
+import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
+import { AuthService } from './auth.service.js';
+import { FederationsService } from './federations.service.js';
+import { ModelsService } from './models.service.js';
+import { OwnersService } from './owners.service.js';
+import { PredictionsService } from './predictions.service.js';
+import { RoundsService, type RoundsServiceOptions } from './rounds.service.js';
+
+export interface Services {
+  database: Database;
+  auth: AuthService;
+  federations: FederationsService;
+  owners: OwnersService;
+  rounds: RoundsService;
+  models: ModelsService;
+  predictions: PredictionsService;
+}
+
+export function createServices(config: Config, database: Database, options: RoundsServiceOptions = {}): Services {
+  const db = database.prisma;
+  const federations = new FederationsService(db);
+  const models = new ModelsService(db, federations);
+  return {
+    database,
+    auth: new AuthService(db, config),
+    federations,
+    owners: new OwnersService(db, federations),
+    rounds: new RoundsService(db, federations, options),
+    models,
+    predictions: new PredictionsService(models),
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * End to end through the public client only: a real server on port 0 over a real database (SQLite, or
+ * PostgreSQL with FEDSCORE_TEST_DB=postgres), a small federated run on the crx training rows, and the
+ * owner agent's behaviour at the edges of a round. If the server, the wire contract and the client ever
+ * disagree, this is where it shows.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { FedscoreApiError, FedscoreClient } from '../../src/client/http-client.js';
+import {
+  applySplit,
+  encodeRows,
+  readCsvFile,
+  readSchemaFile,
+  readSplitFile,
+  shardRows,
+  type EncodedRows,
+} from '../../src/client/local-data.js';
+import { OwnerAgent } from '../../src/client/owner-agent.js';
+import { runSimulation, type SimulationOptions } from '../../src/client/simulation.js';
+import { loadConfig } from '../../src/config.js';
+import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
+import { initTf } from '../../src/ml/tf.js';
+import { startServer } from '../../src/server.js';
+import { createTestDatabase } from '../helpers/database.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
+
+let server: { url: string; close(): Promise<void> };
+let cleanupDatabase: () => Promise<void>;
+let operator: FedscoreClient;
+let anonymous: FedscoreClient;
+let schema: DatasetSchema;
+let train: EncodedRows;
+let test: EncodedRows;
+
+before(async () => {
+  await initTf('cpu');
+  const target = await createTestDatabase();
+  cleanupDatabase = target.cleanup;
+  const adminKey = randomBytes(24).toString('base64url');
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: target.dataDir,
+    DATABASE_URL: target.databaseUrl ?? '',
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: 'silent',
+  });
+  server = await startServer(config, { logger: false });
+  anonymous = new FedscoreClient({ baseUrl: server.url });
+  operator = anonymous.withApiKey(adminKey);
+
+  schema = await readSchemaFile(path.join(repoRoot, 'schemas', 'crx.json'));
+  const parts = applySplit(await readCsvFile(path.join(sharedData, 'crx.data'), schema), await readSplitFile(path.join(sharedData, 'crx.split.json')));
+  train = encodeRows(schema, parts.train);
+  test = encodeRows(schema, parts.test!);
+});
+
+after(async () => {
+  await server?.close();
+  await cleanupDatabase?.();
+});
+
+function smallRun(overrides: Partial<SimulationOptions> = {}): SimulationOptions {
+  return {
+    operator,
+    name: 'e2e crx',
+    schema,
+    model: { kind: 'logreg' },
+    // batch 8 < 26 rows per owner, so local shuffles (and therefore the seeds) matter
+    training: { rounds: 3, epochs: 2, batchSize: 8, learningRate: 0.1, seed: 11 },
+    mode: 'plain',
+    shards: shardRows(train, 20),
+    evaluation: test,
+    concurrency: 8,
+    ...overrides,
+  };
+}
+
+describe('a plain federated run over HTTP', () => {
+  it('closes every round, publishes a version per round and beats chance on held-out rows', async () => {
+    const progress: string[] = [];
+    const result = await runSimulation({ ...smallRun(), onProgress: (event) => progress.push(event.phase) });
+
+    assert.equal(result.owners, 20);
+    assert.deepEqual(result.rounds.map((round) => [round.round, round.owners, round.modelVersion]), [
+      [1, 20, 1],
+      [2, 20, 2],
+      [3, 20, 3],
+    ]);
+    const rounds = await operator.listRounds(result.federationId);
+    assert.deepEqual(rounds.map((round) => [round.number, round.status, round.submissionCount]), [
+      [1, 'closed', 20],
+      [2, 'closed', 20],
+      [3, 'closed', 20],
+    ]);
+    const models = await operator.listModels(result.federationId);
+    assert.deepEqual(models.map((model) => model.version).sort(), [0, 1, 2, 3]);
+    const latest = await operator.getModel(result.federationId, 'latest');
+    assert.equal(latest.version, 3);
+    assert.equal(latest.metrics.owners, 20);
+    assert.equal(latest.metrics.samples, 522);
+
+    const positives = test.y.reduce((sum, label) => sum + label, 0);
+    const majority = Math.max(positives, test.y.length - positives) / test.y.length;
+    assert.ok(result.final.accuracy > majority, `accuracy ${result.final.accuracy} vs majority class ${majority}`);
+    assert.ok(result.final.auc > 0.75, `AUC ${result.final.auc}`);
+    assert.equal(progress.filter((phase) => phase === 'enrol').length, 20);
+    assert.equal(progress.filter((phase) => phase === 'round').length, 60);
+
+    // The server's own view of the published model agrees with the client's evaluation.
+    const weights = await operator.getModelWeights(result.federationId, 3);
+    assert.deepEqual(Float32Array.from(weights.weights), result.finalWeights);
+  });
+
+  it('gives bit-identical weights for the same seed and different ones for another seed', async () => {
+    const first = await runSimulation(smallRun({ concurrency: 8 }));
+    const again = await runSimulation(smallRun({ concurrency: 3 }));
+    assert.notEqual(first.federationId, again.federationId);
+    assert.deepEqual(again.finalWeights, first.finalWeights);
+    const other = await runSimulation(smallRun({ training: { ...smallRun().training, seed: 12 } }));
+    assert.notDeepEqual(other.finalWeights, first.finalWeights);
+  });
+});
+
+describe('the owner agent at the edges of a round', () => {
+  it('skips before the first round, submits once, and is refused a second update', async () => {
+    const { federation, enrolmentToken } = await operator.createFederation({
+      name: 'e2e agent edges',
+      datasetSchema: schema,
+      model: { kind: 'logreg' },
+      training: { rounds: 1, localEpochs: 1, batchSize: 4, learningRate: 0.1, minOwners: 2, autoAdvance: true, seed: 1 },
+    });
+    const enrol = async (name: string) => {
+      const enrolled = await anonymous.enrolOwner(federation.id, { enrolmentToken, name });
+      return anonymous.withApiKey(enrolled.apiKey);
+    };
+    const [one, two] = shardRows(train, 2);
+    const ownerOne = await enrol('one');
+    const agent = new OwnerAgent({ client: ownerOne, federation, X: one!.X, y: one!.y });
+
+    assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'no-round', roundNumber: null });
+    await operator.openRound(federation.id);
+
+    const submitted = await agent.participate(1);
+    assert.equal(submitted.status, 'submitted');
+    assert.equal(submitted.status === 'submitted' && submitted.round.submissionCount, 1);
+    assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'already-submitted', roundNumber: 1 });
+
+    // A fresh agent has no memory of the first submission: the server must refuse the duplicate.
+    const forgetful = new OwnerAgent({ client: ownerOne, federation, X: one!.X, y: one!.y });
+    const refused = await forgetful.participate(1);
+    assert.equal(refused.status, 'skipped');
+    assert.equal(refused.status === 'skipped' && refused.reason, 'rejected');
+
+    const ownerTwo = await enrol('two');
+    const closing = await new OwnerAgent({ client: ownerTwo, federation, X: two!.X, y: two!.y }).participate(2);
+    assert.equal(closing.status === 'submitted' && closing.round.status, 'closed');
+    assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'round-not-open', roundNumber: 1 });
+    const round = await operator.getRound(federation.id, 1);
+    assert.equal(round.submissionCount, 2);
+    assert.equal(round.modelVersion, 1);
+  });
+
+  it('surfaces a refusal as FedscoreApiError with the problem, and changes nothing', async () => {
+    const { federation, enrolmentToken } = await operator.createFederation({
+      name: 'e2e forbidden',
+      datasetSchema: schema,
+      model: { kind: 'logreg' },
+    });
+    const enrolled = await anonymous.enrolOwner(federation.id, { enrolmentToken, name: 'o' });
+    const owner = anonymous.withApiKey(enrolled.apiKey);
+    const error = await owner.openRound(federation.id).catch((e: unknown) => e);
+    assert.ok(error instanceof FedscoreApiError, String(error));
+    assert.equal(error.status, 403);
+    assert.match(error.problem.type, /\/forbidden$/);
+    assert.deepEqual(await operator.listRounds(federation.id), []);
+
+    const unauthenticated = await anonymous.listFederations().catch((e: unknown) => e);
+    assert.ok(unauthenticated instanceof FedscoreApiError);
+    assert.equal(unauthenticated.status, 401);
+  });
+});

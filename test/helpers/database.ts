@@ -1,0 +1,62 @@
+/**
+ * A fresh, empty database for one test: a SQLite file in a new temp dir by default, or, with
+ * FEDSCORE_TEST_DB=postgres, a new uniquely named database on the server at FEDSCORE_TEST_PG_URL. Tests
+ * run against real databases (STYLE.md: no mocked database), and a database per test lets test files run
+ * in parallel. Migrations are not applied here; callers use openDatabase({ migrate: true }), which is the
+ * start-up path worth testing.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export interface TestDatabase {
+  /** Set for PostgreSQL; unset means SQLite at `<dataDir>/fedscore.db`. */
+  databaseUrl?: string;
+  dataDir: string;
+  cleanup(): Promise<void>;
+}
+
+const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'fedscore-test-'));
+  const removeDir = () => rm(dataDir, { recursive: true, force: true });
+  const kind = process.env.FEDSCORE_TEST_DB ?? 'sqlite';
+  if (kind === 'sqlite' || kind === '') return { dataDir, cleanup: removeDir };
+  if (kind !== 'postgres') {
+    throw new Error(`createTestDatabase: expected FEDSCORE_TEST_DB to be "sqlite" or "postgres", got "${kind}"`);
+  }
+
+  const adminUrl = process.env.FEDSCORE_TEST_PG_URL || DEFAULT_PG_URL;
+  // Lower-case letters, digits and _ only, so the name needs no quoting rules beyond the double quotes.
+  const name = `fedscore_test_${process.pid}_${randomBytes(6).toString('hex')}`;
+  try {
+    await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE "${name}"`));
+  } catch (err) {
+    await removeDir();
+    throw err;
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    databaseUrl: url.toString(),
+    dataDir,
+    async cleanup() {
+      // FORCE (PostgreSQL 13+) ends connections a failed test left open, so cleanup cannot hang on them.
+      await withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await removeDir();
+    },
+  };
+}
+
+async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
