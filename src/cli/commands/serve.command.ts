@@ -29,6 +29,9 @@ export const serveCommand: Command = {
     const server = await startServer(config, { logger: true });
     writeLine(io.stdout, `fedscore listening on ${server.url}`);
     writeLine(io.stdout, `Swagger UI: ${server.url}/docs`);
+    if (config.ADMIN_API_KEY === undefined) {
+      writeLine(io.stdout, 'Operator key: run `npx fedscore admin create-key` (prints a new key once), or set ADMIN_API_KEY');
+    }
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
