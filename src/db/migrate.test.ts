@@ -19,7 +19,7 @@ import { migrate, type MigrateTarget } from './migrate.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MIGRATIONS = join(repoRoot, 'prisma', 'migrations');
-const MODEL_TABLES = ['ApiKey', 'Federation', 'ModelVersion', 'Owner', 'Round', 'Update'];
+const MODEL_TABLES = ['ApiKey', 'CommitteeSeat', 'Federation', 'ModelVersion', 'Owner', 'PartialSum', 'Round', 'ShareEnvelope', 'Update'];
 
 type Row = Record<string, unknown>;
 
@@ -325,7 +325,7 @@ function expectedFromSchema(schema: string, provider: MigrateTarget['provider'])
         if (/@unique\b/.test(attrs!)) out.indexes.push(`${model}_${name}_key UNIQUE (${name})`);
         continue;
       }
-      const relation = /@relation\(fields: \[(\w+)\], references: \[(\w+)\](?:, onDelete: (\w+))?(?:, onUpdate: (\w+))?\)/.exec(attrs!);
+      const relation = /@relation\((?:"\w+", )?fields: \[(\w+)\], references: \[(\w+)\](?:, onDelete: (\w+))?(?:, onUpdate: (\w+))?\)/.exec(attrs!);
       if (relation) {
         const onDelete = REFERENTIAL_ACTIONS[relation[3] ?? (modifier === '?' ? 'SetNull' : 'Restrict')];
         const onUpdate = REFERENTIAL_ACTIONS[relation[4] ?? 'Cascade'];
