@@ -15,19 +15,32 @@ import {
 } from '../schemas/federations.schema.js';
 import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
-import { enrolledOwnerSchema, ownerListSchema, ownerSchema, type enrolOwnerBodySchema } from '../schemas/owners.schema.js';
+import {
+  enrolledOwnerSchema,
+  ownerListSchema,
+  ownerSchema,
+  type enrolOwnerBodySchema,
+  type registerPublicKeyBodySchema,
+} from '../schemas/owners.schema.js';
 import { predictResponseSchema, type predictBodySchema } from '../schemas/predictions.schema.js';
 import {
+  inboxSchema,
   roundListSchema,
   roundSchema,
   updateReceiptSchema,
   type openRoundBodySchema,
   type submitUpdateBodySchema,
+  type uploadPartialSumBodySchema,
+  type uploadSharesBodySchema,
 } from '../schemas/rounds.schema.js';
 
 export type CreateFederationInput = z.input<typeof createFederationBodySchema>;
 export type EnrolOwnerInput = z.input<typeof enrolOwnerBodySchema>;
 export type OpenRoundInput = z.input<typeof openRoundBodySchema>;
+export type RegisterPublicKeyInput = z.input<typeof registerPublicKeyBodySchema>;
+export type UploadSharesInput = z.input<typeof uploadSharesBodySchema>;
+export type UploadPartialSumInput = z.input<typeof uploadPartialSumBodySchema>;
+export type InboxView = z.infer<typeof inboxSchema>;
 export type SubmitUpdateInput = z.input<typeof submitUpdateBodySchema>;
 export type PredictInput = z.input<typeof predictBodySchema>;
 
@@ -89,7 +102,7 @@ export class FedscoreContractError extends Error {
 }
 
 interface RequestSpec<T> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   body?: unknown;
   response: z.ZodType<T>;
@@ -202,6 +215,16 @@ export class FedscoreClient {
     });
   }
 
+  /** The owner itself: the X25519 key share envelopes are encrypted to (secure mode). */
+  registerPublicKey(federationId: string, ownerId: string, body: RegisterPublicKeyInput): Promise<OwnerView> {
+    return this.#request({
+      method: 'PUT',
+      path: `${federationPath(federationId)}/owners/${segment(ownerId)}/public-key`,
+      body,
+      response: ownerSchema,
+    });
+  }
+
   // --- rounds ---------------------------------------------------------------------------------------
 
   openRound(federationId: string, body: OpenRoundInput = {}): Promise<RoundView> {
@@ -243,6 +266,20 @@ export class FedscoreClient {
       body,
       response: updateReceiptSchema,
     });
+  }
+
+  /** Owner only, secure mode: one envelope per committee member, in one request. */
+  uploadShares(federationId: string, roundNumber: number, body: UploadSharesInput): Promise<UpdateReceipt> {
+    return this.#request({ method: 'POST', path: `${roundPath(federationId, roundNumber)}/shares`, body, response: updateReceiptSchema });
+  }
+
+  /** Committee member only, once the round is summing. */
+  getInbox(federationId: string, roundNumber: number): Promise<InboxView> {
+    return this.#request({ method: 'GET', path: `${roundPath(federationId, roundNumber)}/inbox`, response: inboxSchema });
+  }
+
+  uploadPartialSum(federationId: string, roundNumber: number, body: UploadPartialSumInput): Promise<UpdateReceipt> {
+    return this.#request({ method: 'POST', path: `${roundPath(federationId, roundNumber)}/partial-sums`, body, response: updateReceiptSchema });
   }
 
   closeRound(federationId: string, roundNumber: number): Promise<RoundView> {
@@ -293,7 +330,7 @@ export class FedscoreClient {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (!spec.anonymous && this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     let payload: string | undefined;
-    if (spec.method === 'POST') {
+    if (spec.method !== 'GET') {
       // Fastify refuses an empty body sent as JSON, so body-less POSTs still send `{}`.
       payload = JSON.stringify(spec.body ?? {});
       headers['content-type'] = 'application/json';

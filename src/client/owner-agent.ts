@@ -1,16 +1,20 @@
 /**
- * The owner's side of a plain (trusted-aggregator) round: look at the federation's current round, and if
- * it is open and this owner has not yet taken part, download the round's base model, train on the local
- * rows with the federation's training settings and submit the new weights with the sample count. The
- * records stay here; only weights and two summary metrics go up.
+ * The owner's side of a round: look at the federation's current round, and if it is open and this owner
+ * has not yet taken part, download the round's base model and train on the local rows with the
+ * federation's training settings. Plain mode submits the new weights with the sample count and two
+ * summary metrics; secure mode secret-shares the clipped, sample-weighted change to the committee
+ * (secure-shares.ts), so the server never sees it. The records never leave.
  */
 import type { ModelSpec } from '../ml/model-spec.js';
 import { trainLocal } from '../ml/train.js';
-import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
+import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView, type UpdateReceipt } from './http-client.js';
+import { buildShareUpload } from './secure-shares.js';
 
 export interface OwnerAgentOptions {
   /** A client carrying this owner's API key. */
   client: FedscoreClient;
+  /** This owner's id: secure-mode envelopes are bound to their sender. */
+  ownerId: string;
   /** The federation as the server describes it: model spec, training settings, feature order. */
   federation: FederationView;
   /** Local rows, encoded with the federation's schema in `federation.featureNames` order. */
@@ -30,6 +34,9 @@ export type OwnerRoundOutcome =
       accuracy: number;
       /** The round after this submission; it may have just closed. */
       round: RoundView;
+      /** Secure mode: bytes of the k envelopes sent, and whether the update was clipped. */
+      uploadBytes?: number;
+      clipped?: boolean;
     }
   | {
       status: 'skipped';
@@ -41,6 +48,7 @@ export type OwnerRoundOutcome =
 
 export class OwnerAgent {
   readonly #client: FedscoreClient;
+  readonly #ownerId: string;
   readonly #federation: FederationView;
   readonly #X: Float32Array[];
   readonly #y: Uint8Array;
@@ -62,6 +70,7 @@ export class OwnerAgent {
       );
     }
     this.#client = options.client;
+    this.#ownerId = options.ownerId;
     this.#federation = federation;
     this.#X = X;
     this.#y = y;
@@ -111,15 +120,30 @@ export class OwnerAgent {
       throw new Error(`OwnerAgent: local training diverged in round ${round.number} (non-finite weights); lower the learning rate`);
     }
 
-    const metrics: { loss?: number; accuracy?: number } = {};
-    if (Number.isFinite(trained.loss) && trained.loss >= 0) metrics.loss = trained.loss;
-    if (Number.isFinite(trained.accuracy)) metrics.accuracy = trained.accuracy;
     try {
-      const receipt = await this.#client.submitUpdate(federationId, round.number, {
-        weights: Array.from(trained.weights),
-        numSamples: trained.numSamples,
-        metrics,
-      });
+      let receipt: UpdateReceipt;
+      let secure: { uploadBytes: number; clipped: boolean } | undefined;
+      if (this.#federation.aggregation === 'secure') {
+        const upload = buildShareUpload({
+          federationId,
+          ownerId: this.#ownerId,
+          round,
+          base: Float32Array.from(base.weights),
+          trained: trained.weights,
+          numSamples: trained.numSamples,
+        });
+        receipt = await this.#client.uploadShares(federationId, round.number, upload.body);
+        secure = { uploadBytes: upload.envelopeBytes, clipped: upload.clipped };
+      } else {
+        const metrics: { loss?: number; accuracy?: number } = {};
+        if (Number.isFinite(trained.loss) && trained.loss >= 0) metrics.loss = trained.loss;
+        if (Number.isFinite(trained.accuracy)) metrics.accuracy = trained.accuracy;
+        receipt = await this.#client.submitUpdate(federationId, round.number, {
+          weights: Array.from(trained.weights),
+          numSamples: trained.numSamples,
+          metrics,
+        });
+      }
       this.#attempted.add(round.number);
       return {
         status: 'submitted',
@@ -129,6 +153,7 @@ export class OwnerAgent {
         loss: trained.loss,
         accuracy: trained.accuracy,
         round: receipt.round,
+        ...secure,
       };
     } catch (error) {
       // 409: the round closed under us or this owner already submitted; neither is worth retrying.

@@ -8,15 +8,18 @@
  * Modes plug in as an owner step (`OWNER_STEPS`): plain mode trains and submits weights; secure mode will
  * add its sharing and committee work without touching the round loop.
  */
+import { generateX25519KeyPair, type X25519KeyPair } from '../crypto/envelope.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { createEncoder } from '../ml/preprocess.js';
 import { mapWithConcurrency } from './concurrency.js';
+import { createRng, shuffleInPlace } from '../ml/random.js';
+import { sumInbox } from './secure-shares.js';
 import type { FederationView, FedscoreClient, RoundView } from './http-client.js';
 import { evaluate, type Evaluation, type Shard } from './local-data.js';
 import { OwnerAgent, type OwnerRoundOutcome } from './owner-agent.js';
 
-export const SIMULATION_MODES = ['plain'] as const;
+export const SIMULATION_MODES = ['plain', 'secure'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
 
 export interface SimulatedOwner {
@@ -31,7 +34,20 @@ export type OwnerStep = (owner: SimulatedOwner, roundNumber: number, seed: numbe
 
 export const OWNER_STEPS: Record<SimulationMode, OwnerStep> = {
   plain: (owner, _roundNumber, seed) => owner.agent.participate(seed),
+  // The agent reads the federation's mode and secret-shares instead of submitting weights.
+  secure: (owner, _roundNumber, seed) => owner.agent.participate(seed),
 };
+
+/** Secure mode's committee and the dropouts it is tested against. */
+export interface SecureSimulation {
+  committee: number;
+  threshold: number;
+  /** Fraction of owners that drop out of each round (never upload). */
+  dropout: number;
+  /** Committee members that drop out of each round (never upload a partial sum). */
+  committeeDropout: number;
+  clipNorm: number;
+}
 
 export interface SimulationTraining {
   rounds: number;
@@ -48,9 +64,15 @@ export type SimulationProgress =
 
 export interface SimulationRound {
   round: number;
+  /** closed: a version was published; failed (secure mode, too few partial sums): the previous model stays. */
+  status: 'closed' | 'failed';
   /** Updates the round aggregated. */
   owners: number;
   modelVersion: number;
+  /** Secure mode: mean bytes of envelopes one owner uploaded, and partial sums received. */
+  uploadBytesPerOwner?: number;
+  partialSums?: number;
+  failureReason?: string;
   accuracy: number;
   auc: number;
   logLoss: number;
@@ -67,6 +89,8 @@ export interface SimulationOptions {
   model: ModelSpec;
   training: SimulationTraining;
   mode: SimulationMode;
+  /** Required when mode is 'secure'. */
+  secure?: SecureSimulation;
   /** One per owner. */
   shards: Shard[];
   /** Rows the published versions are scored on (held out from every shard). */
@@ -113,6 +137,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (shards.length === 0) throw new Error('runSimulation: expected at least one owner shard, got 0');
   if (evaluation.X.length === 0) throw new Error('runSimulation: expected evaluation rows, got 0');
   const step = OWNER_STEPS[options.mode];
+  const secure = options.mode === 'secure' ? options.secure : undefined;
+  if (options.mode === 'secure' && !secure) throw new Error('runSimulation: secure mode needs committee settings');
+  const dropouts = secure ? Math.round(shards.length * secure.dropout) : 0;
+  const participants = shards.length - dropouts;
 
   const { federation, enrolmentToken } = await operator.createFederation({
     name: options.name,
@@ -123,11 +151,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       localEpochs: training.epochs,
       batchSize: training.batchSize,
       learningRate: training.learningRate,
-      minOwners: shards.length,
+      minOwners: participants,
       autoAdvance: true,
       seed: training.seed,
     },
-    aggregation: 'plain',
+    aggregation: options.mode,
+    ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm } }),
   });
   assertSameFeatures(federation, options.schema);
 
@@ -137,44 +166,89 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     signal?.throwIfAborted();
     const enrolled = await operator.enrolOwner(federation.id, { enrolmentToken, name: `owner-${index + 1}` });
     const client = operator.withApiKey(enrolled.apiKey);
-    owners.push({ index, ownerId: enrolled.owner.id, client, agent: new OwnerAgent({ client, federation, X: shard.X, y: shard.y }) });
+    owners.push({ index, ownerId: enrolled.owner.id, client, agent: new OwnerAgent({ client, ownerId: enrolled.owner.id, federation, X: shard.X, y: shard.y }) });
     options.onProgress?.({ phase: 'enrol', done: index + 1, total: shards.length });
+  }
+  // Committee volunteers: twice the committee size (or everyone), each with its own X25519 key pair.
+  const members = new Map<string, { owner: SimulatedOwner; keys: X25519KeyPair }>();
+  if (secure) {
+    for (const owner of owners.slice(0, Math.min(owners.length, 2 * secure.committee))) {
+      const keys = generateX25519KeyPair();
+      await owner.client.registerPublicKey(federation.id, owner.ownerId, {
+        publicKey: Buffer.from(keys.publicKey).toString('base64'),
+        committeeVolunteer: true,
+      });
+      members.set(owner.ownerId, { owner, keys });
+    }
   }
 
   await operator.openRound(federation.id, {});
   const rounds: SimulationRound[] = [];
-  let finalWeights = new Float32Array(0);
-  let final: Evaluation & { modelVersion: number } = { accuracy: NaN, auc: NaN, logLoss: NaN, n: 0, modelVersion: 0 };
+  const initial = await operator.getModelWeights(federation.id, 0);
+  let finalWeights = Float32Array.from(initial.weights);
+  let final: Evaluation & { modelVersion: number } = {
+    ...evaluate(options.model, finalWeights, evaluation.X, evaluation.y),
+    modelVersion: 0,
+  };
   for (let roundNumber = 1; roundNumber <= training.rounds; roundNumber++) {
     const roundStarted = performance.now();
+    const taking = dropouts === 0 ? owners : pickParticipants(owners, participants, training.seed, roundNumber);
     let done = 0;
     const outcomes = await mapWithConcurrency(
-      owners,
+      taking,
       concurrency,
       async (owner) => {
         const outcome = await step(owner, roundNumber, deriveSeed(training.seed, roundNumber, owner.index));
-        options.onProgress?.({ phase: 'round', round: roundNumber, done: ++done, total: owners.length });
+        options.onProgress?.({ phase: 'round', round: roundNumber, done: ++done, total: taking.length });
         return outcome;
       },
       signal,
     );
     assertAllSubmitted(outcomes, roundNumber);
+    let partialSums: number | undefined;
+    if (secure) partialSums = await runCommittee(operator, federation.id, roundNumber, members, secure, training.seed);
 
-    const closed = await settleRound(operator, federation.id, roundNumber);
+    const settled = await settleRound(operator, federation.id, roundNumber);
     const seconds = (performance.now() - roundStarted) / 1000;
-    const published = await operator.getModelWeights(federation.id, closed.modelVersion);
-    finalWeights = Float32Array.from(published.weights);
-    const scored = evaluate(options.model, finalWeights, evaluation.X, evaluation.y);
-    final = { ...scored, modelVersion: published.version };
-    const result: SimulationRound = {
-      round: roundNumber,
-      owners: closed.submissionCount,
-      modelVersion: published.version,
-      accuracy: scored.accuracy,
-      auc: scored.auc,
-      logLoss: scored.logLoss,
-      seconds,
-    };
+    const uploads = outcomes.flatMap((o) => (o.status === 'submitted' && o.uploadBytes !== undefined ? [o.uploadBytes] : []));
+    const uploadBytesPerOwner = uploads.length > 0 ? uploads.reduce((a, b) => a + b, 0) / uploads.length : undefined;
+    let result: SimulationRound;
+    if (settled.status === 'failed') {
+      // Only secure mode can fail here, when more than k − t committee members dropped out.
+      if (!secure || secure.committeeDropout <= secure.committee - secure.threshold) {
+        throw new Error(`runSimulation: round ${roundNumber} failed: ${settled.failureReason ?? 'no reason given'}`);
+      }
+      result = {
+        round: roundNumber,
+        status: 'failed',
+        owners: 0,
+        modelVersion: final.modelVersion,
+        accuracy: final.accuracy,
+        auc: final.auc,
+        logLoss: final.logLoss,
+        seconds,
+        ...(uploadBytesPerOwner !== undefined && { uploadBytesPerOwner }),
+        ...(partialSums !== undefined && { partialSums }),
+        failureReason: settled.failureReason ?? 'failed',
+      };
+    } else {
+      const published = await operator.getModelWeights(federation.id, settled.modelVersion!);
+      finalWeights = Float32Array.from(published.weights);
+      const scored = evaluate(options.model, finalWeights, evaluation.X, evaluation.y);
+      final = { ...scored, modelVersion: published.version };
+      result = {
+        round: roundNumber,
+        status: 'closed',
+        owners: settled.secure?.includedCount ?? settled.submissionCount,
+        modelVersion: published.version,
+        accuracy: scored.accuracy,
+        auc: scored.auc,
+        logLoss: scored.logLoss,
+        seconds,
+        ...(uploadBytesPerOwner !== undefined && { uploadBytesPerOwner }),
+        ...(partialSums !== undefined && { partialSums }),
+      };
+    }
     rounds.push(result);
     options.onRound?.(result);
     if (roundNumber < training.rounds) await ensureNextRoundOpen(operator, federation.id, roundNumber);
@@ -220,20 +294,49 @@ function assertAllSubmitted(outcomes: OwnerRoundOutcome[], roundNumber: number):
   }
 }
 
-/** Every owner has submitted, so the round should have closed itself; close it if the server did not. */
-async function settleRound(
+/** Every owner has taken part, so the round should have settled itself; the operator closes it if not. */
+async function settleRound(operator: FedscoreClient, federationId: string, roundNumber: number): Promise<RoundView> {
+  let round = await operator.getRound(federationId, roundNumber);
+  if (round.status === 'open' || round.status === 'summing') round = await operator.closeRound(federationId, roundNumber);
+  if (round.status === 'closed' && round.modelVersion === null) {
+    throw new Error(`runSimulation: round ${roundNumber} closed without a model version`);
+  }
+  return round;
+}
+
+/** Owners that take part in a round when some drop out: a seeded choice, so runs repeat. */
+function pickParticipants(owners: SimulatedOwner[], count: number, seed: number, roundNumber: number): SimulatedOwner[] {
+  const chosen = shuffleInPlace([...owners], createRng(deriveSeed(seed, roundNumber, 0x5eed)));
+  return chosen.slice(0, count).sort((a, b) => a.index - b.index);
+}
+
+/**
+ * The committee's part of a secure round: every member still present fetches its inbox for the frozen
+ * included set, opens and adds its shares, and uploads one partial sum. Returns how many were uploaded.
+ */
+async function runCommittee(
   operator: FedscoreClient,
   federationId: string,
   roundNumber: number,
-): Promise<RoundView & { modelVersion: number }> {
-  let round = await operator.getRound(federationId, roundNumber);
-  if (round.status === 'open') round = await operator.closeRound(federationId, roundNumber);
-  if (round.status !== 'closed' || round.modelVersion === null) {
-    throw new Error(
-      `runSimulation: round ${roundNumber} ended ${round.status} without a model version: ${round.failureReason ?? 'no reason given'}`,
-    );
+  members: Map<string, { owner: SimulatedOwner; keys: X25519KeyPair }>,
+  secure: SecureSimulation,
+  seed: number,
+): Promise<number> {
+  const round = await operator.getRound(federationId, roundNumber);
+  if (round.status !== 'summing' || !round.secure) {
+    throw new Error(`runSimulation: expected round ${roundNumber} to be summing after every owner uploaded, found ${round.status}`);
   }
-  return { ...round, modelVersion: round.modelVersion };
+  const seats = shuffleInPlace([...round.secure.committee], createRng(deriveSeed(seed, roundNumber, 0xc0de)));
+  const present = seats.slice(secure.committeeDropout);
+  for (const seat of present) {
+    const member = members.get(seat.ownerId);
+    if (!member) throw new Error(`runSimulation: committee seat ${seat.position} went to an owner this simulation has no key for`);
+    const inbox = await member.owner.client.getInbox(federationId, roundNumber);
+    const values = sumInbox({ federationId, memberId: seat.ownerId, keys: member.keys, inbox });
+    const receipt = await member.owner.client.uploadPartialSum(federationId, roundNumber, { includedSetHash: inbox.includedSetHash, values });
+    if (receipt.round.status === 'closed') return present.indexOf(seat) + 1;
+  }
+  return present.length;
 }
 
 /** autoAdvance should have opened the next round; open it ourselves if a server leaves that to the operator. */

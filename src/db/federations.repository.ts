@@ -4,7 +4,7 @@
  */
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
-import type { TrainingConfig } from '../schemas/federations.schema.js';
+import type { SecureAggregationConfig, TrainingConfig } from '../schemas/federations.schema.js';
 import type { DbClient } from './db-client.js';
 
 export interface FederationRecord {
@@ -13,7 +13,9 @@ export interface FederationRecord {
   datasetSchema: DatasetSchema;
   modelSpec: ModelSpec;
   trainingConfig: TrainingConfig;
-  aggregation: 'plain';
+  aggregation: 'plain' | 'secure';
+  /** Set exactly when aggregation is 'secure'. */
+  secureConfig: SecureAggregationConfig | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
   createdAt: Date;
@@ -26,6 +28,7 @@ interface FederationRow {
   modelSpec: string;
   trainingConfig: string;
   aggregation: string;
+  secureConfig: string | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
   createdAt: Date;
@@ -37,7 +40,8 @@ function toRecord(row: FederationRow): FederationRecord {
     datasetSchema: JSON.parse(row.datasetSchema) as DatasetSchema,
     modelSpec: JSON.parse(row.modelSpec) as ModelSpec,
     trainingConfig: JSON.parse(row.trainingConfig) as TrainingConfig,
-    aggregation: row.aggregation as 'plain',
+    aggregation: row.aggregation as FederationRecord['aggregation'],
+    secureConfig: row.secureConfig === null ? null : (JSON.parse(row.secureConfig) as SecureAggregationConfig),
   };
 }
 
@@ -51,6 +55,7 @@ export async function insertFederation(
       datasetSchema: JSON.stringify(federation.datasetSchema),
       modelSpec: JSON.stringify(federation.modelSpec),
       trainingConfig: JSON.stringify(federation.trainingConfig),
+      secureConfig: federation.secureConfig === null ? null : JSON.stringify(federation.secureConfig),
     },
   });
   return toRecord(row);

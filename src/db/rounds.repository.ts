@@ -6,7 +6,7 @@
 import type { DbClient } from './db-client.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
 
-export type RoundStatus = 'open' | 'closed' | 'failed';
+export type RoundStatus = 'open' | 'summing' | 'closed' | 'failed';
 
 export interface RoundRecord {
   id: string;
@@ -20,6 +20,10 @@ export interface RoundRecord {
   openedAt: Date;
   closedAt: Date | null;
   failureReason: string | null;
+  includedSetHash: string | null;
+  includedCount: number | null;
+  summingDeadline: Date | null;
+  partialSumCount: number;
 }
 
 export interface UpdateRecord {
@@ -53,9 +57,9 @@ export async function listRounds(db: DbClient, federationId: string): Promise<Ro
   return rows.map(toRound);
 }
 
-/** Every open round of every federation; the deadline sweeper decides which are due. */
+/** Every unsettled (open or summing) round of every federation; the deadline sweeper decides which are due. */
 export async function listOpenRounds(db: DbClient): Promise<RoundRecord[]> {
-  const rows = await db.round.findMany({ where: { status: 'open' } });
+  const rows = await db.round.findMany({ where: { status: { in: ['open', 'summing'] } } });
   return rows.map(toRound);
 }
 
@@ -96,15 +100,16 @@ export async function listUpdates(db: DbClient, roundId: string): Promise<Update
   }));
 }
 
-/** The one transition out of `open`; true only for the caller that made it. */
+/** The one transition out of `from`; true only for the caller that made it. */
 export async function finishRound(
   db: DbClient,
   roundId: string,
+  from: 'open' | 'summing',
   outcome: { status: 'closed' } | { status: 'failed'; reason: string },
   now: Date,
 ): Promise<boolean> {
   const { count } = await db.round.updateMany({
-    where: { id: roundId, status: 'open' },
+    where: { id: roundId, status: from },
     data: {
       status: outcome.status,
       closedAt: now,
@@ -112,4 +117,74 @@ export async function finishRound(
     },
   });
   return count === 1;
+}
+
+// ── Secure mode ──────────────────────────────────────────────────────────────────────────────────
+
+export interface CommitteeSeatRecord {
+  position: number;
+  ownerId: string;
+  publicKey: Uint8Array;
+}
+
+export async function insertCommitteeSeats(db: DbClient, roundId: string, seats: CommitteeSeatRecord[], newId: () => string): Promise<void> {
+  await db.committeeSeat.createMany({
+    data: seats.map((seat) => ({ id: newId(), roundId, position: seat.position, ownerId: seat.ownerId, publicKey: seat.publicKey as Uint8Array<ArrayBuffer> })),
+  });
+}
+
+export async function listCommitteeSeats(db: DbClient, roundId: string): Promise<CommitteeSeatRecord[]> {
+  return db.committeeSeat.findMany({ where: { roundId }, select: { position: true, ownerId: true, publicKey: true }, orderBy: { position: 'asc' } });
+}
+
+export async function insertShareEnvelopes(
+  db: DbClient,
+  rows: { id: string; roundId: string; senderId: string; recipientId: string; envelope: Uint8Array }[],
+): Promise<void> {
+  await db.shareEnvelope.createMany({ data: rows.map((row) => ({ ...row, envelope: row.envelope as Uint8Array<ArrayBuffer> })) });
+}
+
+export async function hasShares(db: DbClient, roundId: string, senderId: string): Promise<boolean> {
+  return (await db.shareEnvelope.findFirst({ where: { roundId, senderId }, select: { id: true } })) !== null;
+}
+
+/** Every owner that uploaded shares to the round, sorted: the included set once summing starts. */
+export async function listShareSenders(db: DbClient, roundId: string): Promise<string[]> {
+  const rows = await db.shareEnvelope.findMany({ where: { roundId }, select: { senderId: true }, distinct: ['senderId'], orderBy: { senderId: 'asc' } });
+  return rows.map((row) => row.senderId);
+}
+
+export async function listInbox(db: DbClient, roundId: string, recipientId: string): Promise<{ senderId: string; envelope: Uint8Array }[]> {
+  return db.shareEnvelope.findMany({ where: { roundId, recipientId }, select: { senderId: true, envelope: true }, orderBy: { senderId: 'asc' } });
+}
+
+/** open → summing, once; the caller then records the included set it froze. */
+export async function startSumming(db: DbClient, roundId: string, summingDeadline: Date): Promise<boolean> {
+  const { count } = await db.round.updateMany({ where: { id: roundId, status: 'open' }, data: { status: 'summing', summingDeadline } });
+  return count === 1;
+}
+
+export async function recordIncludedSet(db: DbClient, roundId: string, includedSetHash: string, includedCount: number): Promise<void> {
+  await db.round.update({ where: { id: roundId }, data: { includedSetHash, includedCount } });
+}
+
+/** Counts one more partial sum, only while the round is summing (same locking argument as countSubmission). */
+export async function countPartialSum(db: DbClient, roundId: string): Promise<boolean> {
+  const { count } = await db.round.updateMany({ where: { id: roundId, status: 'summing' }, data: { partialSumCount: { increment: 1 } } });
+  return count === 1;
+}
+
+export async function insertPartialSum(
+  db: DbClient,
+  row: { id: string; roundId: string; memberId: string; position: number; includedSetHash: string; values: Uint8Array },
+): Promise<void> {
+  await db.partialSum.create({ data: { ...row, values: row.values as Uint8Array<ArrayBuffer> } });
+}
+
+export async function hasPartialSum(db: DbClient, roundId: string, memberId: string): Promise<boolean> {
+  return (await db.partialSum.findUnique({ where: { roundId_memberId: { roundId, memberId } }, select: { id: true } })) !== null;
+}
+
+export async function listPartialSums(db: DbClient, roundId: string): Promise<{ position: number; includedSetHash: string; values: Uint8Array }[]> {
+  return db.partialSum.findMany({ where: { roundId }, select: { position: true, includedSetHash: true, values: true }, orderBy: { position: 'asc' } });
 }

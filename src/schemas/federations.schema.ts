@@ -32,12 +32,39 @@ export const trainingConfigSchema = z
   .meta({ id: 'TrainingConfig' });
 export type TrainingConfig = z.infer<typeof trainingConfigSchema>;
 
+export const aggregationSchema = z
+  .enum(['plain', 'secure'])
+  .describe('plain: the server sees each update (trusted aggregator); secure: Shamir shares, the server learns only the sum');
+
+export const secureAggregationConfigSchema = z
+  .strictObject({
+    committee: z
+      .strictObject({
+        size: z.number().int().min(2).max(64).describe('k: committee members chosen per round'),
+        threshold: z.number().int().min(2).max(64).describe('t: partial sums needed to reconstruct; up to k−t members may drop out'),
+      })
+      .refine((c) => c.threshold <= c.size, { message: 'threshold must not exceed the committee size', path: ['threshold'] })
+      .default({ size: 5, threshold: 3 }),
+    clipNorm: z
+      .number()
+      .positive()
+      .max(10_000)
+      .default(100)
+      .describe('Owners clip their update (new weights − base weights) to this L2 norm before sharing'),
+    summingDeadlineSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
+  })
+  .meta({ id: 'SecureAggregationConfig' });
+export type SecureAggregationConfig = z.infer<typeof secureAggregationConfigSchema>;
+
 export const createFederationBodySchema = z.strictObject({
   name: z.string().min(1).max(200),
   datasetSchema: datasetSchemaSchema,
   model: modelSpecSchema,
   training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
-  aggregation: z.literal('plain').default('plain'),
+  aggregation: aggregationSchema.default('plain'),
+  secure: secureAggregationConfigSchema
+    .optional()
+    .describe('Secure-aggregation settings; defaults apply when aggregation is "secure" and this is omitted'),
 });
 export type CreateFederationBody = z.infer<typeof createFederationBodySchema>;
 
@@ -48,7 +75,8 @@ export const federationSchema = z
     datasetSchema: datasetSchemaSchema,
     model: modelSpecSchema,
     training: trainingConfigSchema,
-    aggregation: z.literal('plain'),
+    aggregation: aggregationSchema,
+    secure: secureAggregationConfigSchema.nullable(),
     featureNames: z.array(z.string()).describe('Encoded feature order the model expects'),
     latestModelVersion: z.number().int(),
     createdAt: timestampSchema,

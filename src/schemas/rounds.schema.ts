@@ -3,9 +3,31 @@
  * into a new model version (or fail, publishing nothing).
  */
 import { z } from 'zod';
-import { timestampSchema } from './common.schema.js';
+import { idSchema, timestampSchema } from './common.schema.js';
+import { base64Schema } from './owners.schema.js';
 
-export const roundStatusSchema = z.enum(['open', 'closed', 'failed']);
+export const roundStatusSchema = z
+  .enum(['open', 'summing', 'closed', 'failed'])
+  .describe('open: collecting updates or shares; summing (secure mode): committee members upload partial sums');
+
+export const committeeSeatSchema = z.object({
+  position: z.number().int().describe('Shamir x-coordinate of this member'),
+  ownerId: idSchema,
+  publicKey: z.string().describe('X25519 public key, base64'),
+});
+
+export const secureRoundSchema = z
+  .object({
+    threshold: z.number().int(),
+    clipNorm: z.number(),
+    vectorLength: z.number().int().describe('Field elements per share: the parameters plus one sample-count coordinate'),
+    committee: z.array(committeeSeatSchema),
+    includedSetHash: z.string().nullable().describe('Fixed when summing starts: SHA-256 of the sorted included owner ids'),
+    includedCount: z.number().int().nullable(),
+    summingDeadline: timestampSchema.nullable(),
+    partialSumCount: z.number().int(),
+  })
+  .meta({ id: 'SecureRound' });
 
 export const roundSchema = z
   .object({
@@ -19,6 +41,8 @@ export const roundSchema = z
     openedAt: timestampSchema,
     closedAt: timestampSchema.nullable(),
     failureReason: z.string().nullable(),
+    aggregation: z.enum(['plain', 'secure']),
+    secure: secureRoundSchema.nullable(),
   })
   .meta({ id: 'Round' });
 export type Round = z.infer<typeof roundSchema>;
@@ -53,3 +77,28 @@ export const updateReceiptSchema = z
     round: roundSchema.describe('The round after this submission (it may have just closed)'),
   })
   .meta({ id: 'UpdateReceipt' });
+
+export const uploadSharesBodySchema = z.strictObject({
+  envelopes: z
+    .array(z.strictObject({ recipientId: idSchema, envelope: base64Schema }))
+    .min(2)
+    .max(64)
+    .describe('Exactly one envelope per committee member, all in this one request'),
+});
+export type UploadSharesBody = z.infer<typeof uploadSharesBodySchema>;
+
+export const inboxSchema = z
+  .object({
+    roundNumber: z.number().int(),
+    position: z.number().int(),
+    includedSetHash: z.string(),
+    vectorLength: z.number().int(),
+    envelopes: z.array(z.object({ senderId: idSchema, envelope: z.string() })).describe('One per included owner, sorted by sender id'),
+  })
+  .meta({ id: 'Inbox' });
+export type Inbox = z.infer<typeof inboxSchema>;
+
+export const uploadPartialSumBodySchema = z.strictObject({
+  includedSetHash: z.string().length(64),
+  values: base64Schema.describe('Packed field elements: the sum of the decrypted shares'),
+});

@@ -15,7 +15,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { validateDatasetSchema } from '../ml/dataset-schema.js';
 import { modelLayout, initialWeights } from '../ml/model-spec.js';
 import { createEncoder } from '../ml/preprocess.js';
-import type { CreateFederationBody, Federation } from '../schemas/federations.schema.js';
+import { secureAggregationConfigSchema, type CreateFederationBody, type Federation } from '../schemas/federations.schema.js';
 import { requireMember, requireOperator } from './auth.service.js';
 import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
 
@@ -32,6 +32,7 @@ export class FederationsService {
       );
     }
     const featureCount = encoderFor(body.datasetSchema).size;
+    const secureConfig = secureConfigFor(body);
     const enrolmentToken = newSecret('enrolment');
     const id = newId();
     const federation = await this.db.$transaction(async (tx) => {
@@ -42,6 +43,7 @@ export class FederationsService {
         modelSpec: body.model,
         trainingConfig: body.training,
         aggregation: body.aggregation,
+        secureConfig,
         enrolmentTokenHash: hashSecret(enrolmentToken),
       });
       await insertModelVersion(tx, {
@@ -83,6 +85,31 @@ export class FederationsService {
   }
 }
 
+/** Secure settings exist exactly for secure federations; defaults fill what the operator omitted. */
+function secureConfigFor(body: CreateFederationBody) {
+  if (body.aggregation === 'plain') {
+    if (body.secure !== undefined) {
+      throw new ValidationError('createFederation: "secure" settings apply only when aggregation is "secure"', [
+        { path: 'body.secure', message: 'remove it, or set aggregation to "secure"' },
+      ]);
+    }
+    return null;
+  }
+  const config = body.secure ?? secureAggregationConfigSchema.parse({});
+  if (config.committee.threshold > config.committee.size) {
+    throw new ValidationError('createFederation: the committee threshold exceeds its size', [
+      { path: 'body.secure.committee.threshold', message: `expected at most ${config.committee.size}` },
+    ]);
+  }
+  if (body.training.minOwners < 2) {
+    // With one owner the "sum" is that owner's update.
+    throw new ValidationError('createFederation: secure aggregation needs at least 2 owners per round', [
+      { path: 'body.training.minOwners', message: 'expected at least 2 in secure mode' },
+    ]);
+  }
+  return config;
+}
+
 function encoderFor(schema: CreateFederationBody['datasetSchema']) {
   try {
     return createEncoder(schema);
@@ -105,6 +132,7 @@ export function toFederationDto(federation: FederationRecord): Federation {
     model: federation.modelSpec,
     training: federation.trainingConfig,
     aggregation: federation.aggregation,
+    secure: federation.secureConfig,
     featureNames: createEncoder(federation.datasetSchema).featureNames,
     latestModelVersion: federation.latestModelVersion,
     createdAt: federation.createdAt.toISOString(),

@@ -10,6 +10,7 @@ import { ModelsService } from './models.service.js';
 import { OwnersService } from './owners.service.js';
 import { PredictionsService } from './predictions.service.js';
 import { RoundsService, type RoundsServiceOptions } from './rounds.service.js';
+import { SecureRoundsService } from './secure-rounds.service.js';
 
 export interface Services {
   database: Database;
@@ -17,6 +18,7 @@ export interface Services {
   federations: FederationsService;
   owners: OwnersService;
   rounds: RoundsService;
+  secureRounds: SecureRoundsService;
   models: ModelsService;
   predictions: PredictionsService;
 }
@@ -25,12 +27,14 @@ export function createServices(config: Config, database: Database, options: Roun
   const db = database.prisma;
   const federations = new FederationsService(db);
   const models = new ModelsService(db, federations);
+  const rounds = new RoundsService(db, federations, options);
   return {
     database,
     auth: new AuthService(db, config),
     federations,
     owners: new OwnersService(db, federations),
-    rounds: new RoundsService(db, federations, options),
+    rounds,
+    secureRounds: new SecureRoundsService(db, federations, rounds),
     models,
     predictions: new PredictionsService(models),
   };

@@ -3,10 +3,11 @@
  * API key shown only in that response.
  */
 import type { Db } from '../db/client.js';
-import { findOwner, insertOwner, listOwners, type OwnerRecord } from '../db/owners.repository.js';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
+import { findOwner, insertOwner, listOwners, setOwnerPublicKey, type OwnerRecord, type OwnerRole } from '../db/owners.repository.js';
+import { isValidX25519PublicKey } from '../crypto/envelope.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { Owner } from '../schemas/owners.schema.js';
-import { requireMember, requireOperator } from './auth.service.js';
+import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { hashSecret, newId, newSecret, secretsEqual, type Principal } from './credentials.js';
 import type { FederationsService } from './federations.service.js';
 
@@ -16,13 +17,13 @@ export class OwnersService {
     private readonly federations: FederationsService,
   ) {}
 
-  async enrol(federationId: string, body: { enrolmentToken: string; name: string }): Promise<{ owner: Owner; apiKey: string }> {
+  async enrol(federationId: string, body: { enrolmentToken: string; name: string; role: OwnerRole }): Promise<{ owner: Owner; apiKey: string }> {
     const federation = await this.federations.load(federationId);
     if (!secretsEqual(hashSecret(body.enrolmentToken), federation.enrolmentTokenHash)) {
       throw new UnauthorizedError(`enrolOwner: the enrolment token is not valid for federation ${federationId}`);
     }
     const apiKey = newSecret('owner');
-    const owner = await insertOwner(this.db, { id: newId(), federationId, name: body.name, apiKeyHash: hashSecret(apiKey) });
+    const owner = await insertOwner(this.db, { id: newId(), federationId, name: body.name, role: body.role, apiKeyHash: hashSecret(apiKey) });
     return { owner: toOwnerDto(owner), apiKey };
   }
 
@@ -37,12 +38,43 @@ export class OwnersService {
     if (principal.kind === 'owner' && principal.ownerId !== ownerId) {
       throw new ForbiddenError('getOwner: an owner may only read its own record');
     }
+    return toOwnerDto(await this.load(federationId, ownerId));
+  }
+
+  /** An owner registers (or replaces) the X25519 key its share envelopes are encrypted to. */
+  async registerPublicKey(
+    principal: Principal,
+    federationId: string,
+    ownerId: string,
+    body: { publicKey: string; committeeVolunteer: boolean },
+  ): Promise<Owner> {
+    const caller = requireOwner(principal, federationId, 'registerPublicKey');
+    if (caller !== ownerId) throw new ForbiddenError('registerPublicKey: an owner may only register its own key');
+    await this.load(federationId, ownerId);
+    const publicKey = Buffer.from(body.publicKey, 'base64');
+    if (!isValidX25519PublicKey(publicKey)) {
+      throw new ValidationError(`registerPublicKey: expected a 32-byte X25519 public key that is not a low-order point, got ${publicKey.length} bytes`, [
+        { path: 'body.publicKey', message: 'expected a valid 32-byte X25519 public key, base64' },
+      ]);
+    }
+    return toOwnerDto(await setOwnerPublicKey(this.db, ownerId, new Uint8Array(publicKey), body.committeeVolunteer));
+  }
+
+  private async load(federationId: string, ownerId: string): Promise<OwnerRecord> {
     const owner = await findOwner(this.db, ownerId);
     if (!owner || owner.federationId !== federationId) throw new NotFoundError('owner', ownerId);
-    return toOwnerDto(owner);
+    return owner;
   }
 }
 
 function toOwnerDto(owner: OwnerRecord): Owner {
-  return { id: owner.id, federationId: owner.federationId, name: owner.name, createdAt: owner.createdAt.toISOString() };
+  return {
+    id: owner.id,
+    federationId: owner.federationId,
+    name: owner.name,
+    role: owner.role,
+    publicKey: owner.publicKey ? Buffer.from(owner.publicKey).toString('base64') : null,
+    committeeVolunteer: owner.committeeVolunteer,
+    createdAt: owner.createdAt.toISOString(),
+  };
 }

@@ -1,77 +1,89 @@
 /**
- * Plain federated rounds: the operator opens a round, each owner submits one update, and the round closes
- * exactly once — when its minimum number of owners have submitted, or failing at its deadline. Closing,
- * aggregating and publishing the next model version happen in one transaction guarded by a conditional
- * update of the round row, so concurrent requests and several instances publish exactly one version.
+ * Rounds: the operator opens one (a secure round also gets its committee), owners take part, and the round
+ * settles exactly once (see round-settlement.ts). This file holds what both modes share and the plain
+ * mode's updates; secure-rounds.service.ts holds shares, inboxes and partial sums.
  */
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
-import type { DbClient } from '../db/db-client.js';
-import { advanceLatestModelVersion, findFederation, type FederationRecord } from '../db/federations.repository.js';
-import { findModelVersionByRound, findModelWeights, insertModelVersion } from '../db/models.repository.js';
+import type { FederationRecord } from '../db/federations.repository.js';
+import { findModelVersionByRound } from '../db/models.repository.js';
 import {
   countSubmission,
   findLatestRound,
   findRound,
-  finishRound,
   hasUpdate,
   insertRound,
   insertUpdate,
-  listOpenRounds,
+  listCommitteeSeats,
   listRounds,
-  listUpdates,
   type RoundRecord,
 } from '../db/rounds.repository.js';
+import { secureVectorLength } from '../crypto/secure-update.js';
 import { ConflictError, DomainError, NotFoundError } from '../errors.js';
 import { FedAvg } from '../fl/fedavg.strategy.js';
-import { decideRound, type RoundDecision } from '../fl/round-rules.js';
+import { decideRound } from '../fl/round-rules.js';
 import type { Strategy } from '../fl/strategy.js';
 import { parameterCount } from '../ml/model-spec.js';
 import type { Round, SubmitUpdateBody } from '../schemas/rounds.schema.js';
 import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { layoutOf, type FederationsService } from './federations.service.js';
+import { aggregationMode, RoundSettlement } from './round-settlement.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
-/** Aggregating tens of thousands of updates can outlast Prisma's 5 s default. */
-const SETTLE_TIMEOUT_MS = 120_000;
 
 export interface RoundsServiceOptions {
   strategy?: Strategy;
   clock?: () => Date;
-  onError?: (error: unknown) => void;
 }
 
 export class RoundsService {
-  private readonly strategy: Strategy;
-  private readonly clock: () => Date;
+  readonly settlement: RoundSettlement;
+  readonly clock: () => Date;
 
   constructor(
     private readonly db: Db,
     private readonly federations: FederationsService,
     options: RoundsServiceOptions = {},
   ) {
-    this.strategy = options.strategy ?? new FedAvg();
     this.clock = options.clock ?? (() => new Date());
+    this.settlement = new RoundSettlement(db, options.strategy ?? new FedAvg(), this.clock);
   }
 
   async open(principal: Principal, federationId: string, body: { minOwners?: number; deadlineSeconds?: number }): Promise<Round> {
     requireOperator(principal, 'openRound');
     const federation = await this.federations.load(federationId);
     const latest = await findLatestRound(this.db, federationId);
-    if (latest?.status === 'open') {
-      throw new ConflictError('round-already-open', 'A round is already open', `openRound: round ${latest.number} is still open`);
+    if (latest && (latest.status === 'open' || latest.status === 'summing')) {
+      throw new ConflictError('round-already-open', 'A round is already open', `openRound: round ${latest.number} is still ${latest.status}`);
+    }
+    const minOwners = body.minOwners ?? federation.trainingConfig.minOwners;
+    if (federation.secureConfig && minOwners < 2) {
+      throw new DomainError('validation-failed', 'Request validation failed', 422, 'openRound: secure aggregation needs at least 2 owners per round', [
+        { path: 'body.minOwners', message: 'expected at least 2 in secure mode' },
+      ]);
     }
     try {
-      const round = await insertRound(this.db, {
-        id: newId(),
-        federationId,
-        number: (latest?.number ?? 0) + 1,
-        baseModelVersion: federation.latestModelVersion,
-        minOwners: body.minOwners ?? federation.trainingConfig.minOwners,
-        deadline: this.deadlineFrom(body.deadlineSeconds ?? federation.trainingConfig.roundDeadlineSeconds),
+      const round = await this.db.$transaction(async (tx) => {
+        const created = await insertRound(tx, {
+          id: newId(),
+          federationId,
+          number: (latest?.number ?? 0) + 1,
+          baseModelVersion: federation.latestModelVersion,
+          minOwners,
+          deadline: new Date(this.clock().getTime() + (body.deadlineSeconds ?? federation.trainingConfig.roundDeadlineSeconds) * 1000),
+        });
+        if (federation.secureConfig && !(await this.settlement.seatCommittee(tx, federation, created.id))) {
+          const { size } = federation.secureConfig.committee;
+          throw new ConflictError(
+            'committee-unavailable',
+            'Not enough committee volunteers',
+            `openRound: secure aggregation needs ${size} committee members with registered keys; too few volunteered`,
+          );
+        }
+        return created;
       });
-      return this.toDto(round);
+      return this.toDto(federation, round);
     } catch (error) {
       // Another request opened the same round number first.
       if (isUniqueViolation(error)) {
@@ -83,136 +95,87 @@ export class RoundsService {
 
   async get(principal: Principal, federationId: string, number: number): Promise<Round> {
     requireMember(principal, federationId, 'getRound');
-    return this.toDto(await this.load(federationId, number));
+    const federation = await this.federations.load(federationId);
+    return this.toDto(federation, await this.find(federationId, number));
   }
 
   async current(principal: Principal, federationId: string): Promise<Round> {
     requireMember(principal, federationId, 'getCurrentRound');
-    await this.federations.load(federationId);
+    const federation = await this.federations.load(federationId);
     const round = await findLatestRound(this.db, federationId);
     if (!round) throw new DomainError('no-rounds', 'No round has been opened', 404, `getCurrentRound: federation ${federationId} has no rounds yet`);
-    return this.toDto(round);
+    return this.toDto(federation, round);
   }
 
   async list(principal: Principal, federationId: string): Promise<Round[]> {
     requireMember(principal, federationId, 'listRounds');
-    await this.federations.load(federationId);
-    return Promise.all((await listRounds(this.db, federationId)).map((round) => this.toDto(round)));
+    const federation = await this.federations.load(federationId);
+    return Promise.all((await listRounds(this.db, federationId)).map((round) => this.toDto(federation, round)));
   }
 
+  /** Plain mode: one owner's new weights. */
   async submitUpdate(principal: Principal, federationId: string, number: number, body: SubmitUpdateBody): Promise<Round> {
     const ownerId = requireOwner(principal, federationId, 'submitUpdate');
     const federation = await this.federations.load(federationId);
-    const round = await this.findIn(federationId, number);
-    assertAcceptsUpdates(round, this.clock());
+    requireMode(federation, 'plain', 'submitUpdate');
+    const round = await this.find(federationId, number);
+    assertCollecting(round, this.clock(), 'submitUpdate');
     const weights = checkWeights(body.weights, parameterCount(layoutOf(federation)));
-    if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateUpdate(number);
+    if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     let counted: RoundRecord;
     try {
       counted = await this.db.$transaction(async (tx) => {
+        // Counting first takes the round row's lock: this submission lands wholly before a concurrent
+        // close (and is aggregated) or wholly after it (and is refused). Nothing accepted is left out.
         if (!(await countSubmission(tx, round.id))) throw roundNotOpen('submitUpdate', number, 'closed');
         await insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics });
         return (await findRound(tx, federationId, number))!;
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw duplicateUpdate(number);
+      if (isUniqueViolation(error)) throw duplicateSubmission(number);
       throw error;
     }
-    const decision = decideRound(counted, this.clock());
-    if (decision.action === 'wait') return this.toDto(counted);
-    await this.settle(counted, decision);
-    return this.toDto(await this.findIn(federationId, number));
+    return this.settleAndShow(federation, counted);
   }
 
-  /** The operator ends collection now: aggregate if enough updates are in, otherwise fail the round. */
+  /** The operator ends the current stage now: move on if enough is in, otherwise fail the round. */
   async close(principal: Principal, federationId: string, number: number): Promise<Round> {
     requireOperator(principal, 'closeRound');
-    const round = await this.load(federationId, number);
-    if (round.status !== 'open') throw roundNotOpen('closeRound', number, round.status);
-    const decision: RoundDecision =
-      round.submissionCount >= round.minOwners
-        ? { action: 'aggregate' }
-        : { action: 'fail', reason: `closed by the operator with ${round.submissionCount} of ${round.minOwners} required updates` };
-    await this.settle(round, decision);
-    return this.toDto(await this.load(federationId, number));
+    const federation = await this.federations.load(federationId);
+    const round = await this.find(federationId, number);
+    if (round.status !== 'open' && round.status !== 'summing') throw roundNotOpen('closeRound', number, round.status);
+    let decision = decideRound(round, aggregationMode(federation), this.clock());
+    if (decision.action === 'wait') {
+      decision =
+        round.status === 'open'
+          ? { action: 'fail', reason: `closed by the operator with ${round.submissionCount} of ${round.minOwners} required updates` }
+          : {
+              action: 'fail',
+              reason: `closed by the operator with ${round.partialSumCount} of ${federation.secureConfig!.committee.threshold} required partial sums`,
+            };
+    }
+    await this.settlement.apply(federation, round, decision);
+    return this.toDto(federation, await this.find(federationId, number));
   }
 
-  /** Settles every open round that is due; each instance runs this periodically. */
   async sweep(): Promise<number> {
-    let settled = 0;
-    const now = this.clock();
-    for (const round of await listOpenRounds(this.db)) {
-      const decision = decideRound(round, now);
-      if (decision.action !== 'wait' && (await this.settle(round, decision))) settled++;
-    }
-    return settled;
+    return this.settlement.sweep();
   }
 
-  /** Applies a decision; returns false when another request or instance got there first. */
-  private async settle(round: RoundRecord, decision: RoundDecision): Promise<boolean> {
-    if (decision.action === 'wait') return false;
-    const now = this.clock();
-    if (decision.action === 'fail') {
-      return finishRound(this.db, round.id, { status: 'failed', reason: decision.reason }, now);
-    }
-    return this.db.$transaction(
-      async (tx) => {
-        if (!(await finishRound(tx, round.id, { status: 'closed' }, now))) return false;
-        const federation = await findFederation(tx, round.federationId);
-        if (!federation) throw new Error(`settle: federation ${round.federationId} vanished`);
-        await this.publish(tx, federation, round, now);
-        return true;
-      },
-      { timeout: SETTLE_TIMEOUT_MS, maxWait: SETTLE_TIMEOUT_MS },
-    );
+  /** Settles the round if this change made it due, then shows it as it now stands. */
+  async settleAndShow(federation: FederationRecord, round: RoundRecord): Promise<Round> {
+    if (!(await this.settlement.settleIfDue(federation, round))) return this.toDto(federation, round);
+    return this.toDto(federation, await this.find(federation.id, round.number));
   }
 
-  private async publish(tx: DbClient, federation: FederationRecord, round: RoundRecord, now: Date): Promise<void> {
-    const current = await findModelWeights(tx, federation.id, round.baseModelVersion);
-    if (!current) throw new Error(`publish: base model version ${round.baseModelVersion} is missing`);
-    const result = this.strategy.aggregate(current, await listUpdates(tx, round.id));
-    if (!result) throw new Error(`publish: strategy ${this.strategy.name} produced no model for round ${round.number}`);
-    const version = federation.latestModelVersion + 1;
-    if (!(await advanceLatestModelVersion(tx, federation.id, federation.latestModelVersion, version))) {
-      throw new Error(`publish: model version ${version} of federation ${federation.id} was published concurrently`);
-    }
-    await insertModelVersion(tx, {
-      id: newId(),
-      federationId: federation.id,
-      version,
-      roundNumber: round.number,
-      weights: result.weights,
-      metrics: result.metrics,
-    });
-    if (federation.trainingConfig.autoAdvance && round.number < federation.trainingConfig.rounds) {
-      await insertRound(tx, {
-        id: newId(),
-        federationId: federation.id,
-        number: round.number + 1,
-        baseModelVersion: version,
-        minOwners: round.minOwners,
-        deadline: new Date(now.getTime() + federation.trainingConfig.roundDeadlineSeconds * 1000),
-      });
-    }
-  }
-
-  private async load(federationId: string, number: number): Promise<RoundRecord> {
-    await this.federations.load(federationId);
-    return this.findIn(federationId, number);
-  }
-
-  /** For callers that have already loaded the federation. */
-  private async findIn(federationId: string, number: number): Promise<RoundRecord> {
+  async find(federationId: string, number: number): Promise<RoundRecord> {
     const round = await findRound(this.db, federationId, number);
     if (!round) throw new NotFoundError('round', number);
     return round;
   }
 
-  private deadlineFrom(seconds: number): Date {
-    return new Date(this.clock().getTime() + seconds * 1000);
-  }
-
-  private async toDto(round: RoundRecord): Promise<Round> {
+  async toDto(federation: FederationRecord, round: RoundRecord): Promise<Round> {
+    const secure = federation.secureConfig;
     return {
       number: round.number,
       status: round.status,
@@ -224,14 +187,39 @@ export class RoundsService {
       openedAt: round.openedAt.toISOString(),
       closedAt: round.closedAt?.toISOString() ?? null,
       failureReason: round.failureReason,
+      aggregation: federation.aggregation,
+      secure: secure && {
+        threshold: secure.committee.threshold,
+        clipNorm: secure.clipNorm,
+        vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
+        committee: (await listCommitteeSeats(this.db, round.id)).map((seat) => ({
+          position: seat.position,
+          ownerId: seat.ownerId,
+          publicKey: Buffer.from(seat.publicKey).toString('base64'),
+        })),
+        includedSetHash: round.includedSetHash,
+        includedCount: round.includedCount,
+        summingDeadline: round.summingDeadline?.toISOString() ?? null,
+        partialSumCount: round.partialSumCount,
+      },
     };
   }
 }
 
-function assertAcceptsUpdates(round: RoundRecord, now: Date): void {
-  if (round.status !== 'open') throw roundNotOpen('submitUpdate', round.number, round.status);
+export function requireMode(federation: FederationRecord, mode: 'plain' | 'secure', action: string): void {
+  if (federation.aggregation !== mode) {
+    throw new ConflictError(
+      'wrong-aggregation-mode',
+      'Not available in this aggregation mode',
+      `${action}: federation ${federation.id} uses ${federation.aggregation} aggregation`,
+    );
+  }
+}
+
+export function assertCollecting(round: RoundRecord, now: Date, action: string): void {
+  if (round.status !== 'open') throw roundNotOpen(action, round.number, round.status);
   if (now.getTime() >= round.deadline.getTime()) {
-    throw new ConflictError('round-deadline-passed', 'The round deadline has passed', `submitUpdate: round ${round.number} stopped collecting at ${round.deadline.toISOString()}`);
+    throw new ConflictError('round-deadline-passed', 'The round deadline has passed', `${action}: round ${round.number} stopped collecting at ${round.deadline.toISOString()}`);
   }
 }
 
@@ -251,10 +239,11 @@ function checkWeights(values: number[], expected: number): Float32Array {
   return Float32Array.from(values);
 }
 
-function roundNotOpen(action: string, number: number, status: string): ConflictError {
+export function roundNotOpen(action: string, number: number, status: string): ConflictError {
   return new ConflictError('round-not-open', 'The round is not open', `${action}: round ${number} is ${status}`);
 }
 
-function duplicateUpdate(number: number): ConflictError {
-  return new ConflictError('duplicate-update', 'Update already submitted', `submitUpdate: this owner already submitted an update for round ${number}`);
+export function duplicateSubmission(number: number): ConflictError {
+  return new ConflictError('duplicate-update', 'Update already submitted', `this owner already submitted for round ${number}`);
 }
+

@@ -138,11 +138,11 @@ describe('the owner agent at the edges of a round', () => {
     });
     const enrol = async (name: string) => {
       const enrolled = await anonymous.enrolOwner(federation.id, { enrolmentToken, name });
-      return anonymous.withApiKey(enrolled.apiKey);
+      return { client: anonymous.withApiKey(enrolled.apiKey), ownerId: enrolled.owner.id };
     };
     const [one, two] = shardRows(train, 2);
     const ownerOne = await enrol('one');
-    const agent = new OwnerAgent({ client: ownerOne, federation, X: one!.X, y: one!.y });
+    const agent = new OwnerAgent({ ...ownerOne, federation, X: one!.X, y: one!.y });
 
     assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'no-round', roundNumber: null });
     await operator.openRound(federation.id);
@@ -153,13 +153,13 @@ describe('the owner agent at the edges of a round', () => {
     assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'already-submitted', roundNumber: 1 });
 
     // A fresh agent has no memory of the first submission: the server must refuse the duplicate.
-    const forgetful = new OwnerAgent({ client: ownerOne, federation, X: one!.X, y: one!.y });
+    const forgetful = new OwnerAgent({ ...ownerOne, federation, X: one!.X, y: one!.y });
     const refused = await forgetful.participate(1);
     assert.equal(refused.status, 'skipped');
     assert.equal(refused.status === 'skipped' && refused.reason, 'rejected');
 
     const ownerTwo = await enrol('two');
-    const closing = await new OwnerAgent({ client: ownerTwo, federation, X: two!.X, y: two!.y }).participate(2);
+    const closing = await new OwnerAgent({ ...ownerTwo, federation, X: two!.X, y: two!.y }).participate(2);
     assert.equal(closing.status === 'submitted' && closing.round.status, 'closed');
     assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'round-not-open', roundNumber: 1 });
     const round = await operator.getRound(federation.id, 1);

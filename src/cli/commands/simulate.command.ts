@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DEFAULT_TRAINING } from '../../client/defaults.js';
 import { FedscoreClient } from '../../client/http-client.js';
 import { shardRows } from '../../client/local-data.js';
-import { runSimulation, SIMULATION_MODES, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
+import { runSimulation, SIMULATION_MODES, type SecureSimulation, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
 import { loadConfig } from '../../config.js';
 import {
   EXIT_OK,
@@ -39,6 +39,11 @@ const OPTIONS = {
   owners: { type: 'string' },
   rounds: { type: 'string' },
   mode: { type: 'string' },
+  committee: { type: 'string' },
+  threshold: { type: 'string' },
+  dropout: { type: 'string' },
+  'committee-dropout': { type: 'string' },
+  'clip-norm': { type: 'string' },
   concurrency: { type: 'string' },
   server: { type: 'string' },
   'api-key': { type: 'string' },
@@ -55,6 +60,12 @@ ${TRAINING_USAGE}
   --owners N             owners; training rows are dealt to them round-robin (default: one per row)
   --rounds R             federated rounds (default ${DEFAULT_TRAINING.rounds})
   --mode MODE            aggregation mode: ${SIMULATION_MODES.join(', ')} (default plain)
+  --committee K          secure: committee size (default 5)
+  --threshold T          secure: partial sums needed to reconstruct (default 3)
+  --dropout F            secure: fraction of owners that drop out of each round (default 0)
+  --committee-dropout M  secure: committee members that drop out of each round (default 0;
+                         more than K−T makes every round fail cleanly, which is what it shows)
+  --clip-norm C          secure: L2 bound on each owner's update (default 100)
   --concurrency C        owners training at once (default ${DEFAULT_TRAINING.concurrency})
   --server URL           use a running server (the federation is left there); default: start one in-process
   --api-key KEY          operator key for --server (or FEDSCORE_API_KEY)
@@ -82,6 +93,7 @@ export const simulateCommand: Command = {
     const mode = readChoice(values.mode, '--mode', SIMULATION_MODES, 'plain');
     const rounds = readNumber(values.rounds, '--rounds', DEFAULT_TRAINING.rounds, { integer: true, min: 1, max: 10_000 });
     const concurrency = readNumber(values.concurrency, '--concurrency', DEFAULT_TRAINING.concurrency, { integer: true, min: 1, max: 1024 });
+    const secure = readSecure(values, mode);
     const remote = readRemote(values.server, values['api-key'], io);
     // Read before loading data, so a bad flag fails at once rather than after the CSV is parsed.
     const ownersFlag = values.owners === undefined ? undefined : readNumber(values.owners, '--owners', 0, { integer: true, min: 1 });
@@ -127,6 +139,7 @@ export const simulateCommand: Command = {
         model: choices.model,
         training: { rounds, epochs: choices.epochs, batchSize: choices.batchSize, learningRate: choices.learningRate, seed: choices.seed },
         mode,
+        ...(secure && { secure }),
         shards,
         evaluation,
         concurrency,
@@ -162,9 +175,14 @@ export const simulateCommand: Command = {
             learningRate: choices.learningRate,
             seed: choices.seed,
             final: { accuracy: result.final.accuracy, auc: result.final.auc, logLoss: result.final.logLoss, modelVersion: result.final.modelVersion },
+            ...(secure && { secure }),
             rounds: result.rounds.map((round) => ({
               round: round.round,
+              status: round.status,
               owners: round.owners,
+              ...(round.uploadBytesPerOwner !== undefined && { uploadBytesPerOwner: round.uploadBytesPerOwner }),
+              ...(round.partialSums !== undefined && { partialSums: round.partialSums }),
+              ...(round.failureReason !== undefined && { failureReason: round.failureReason }),
               accuracy: round.accuracy,
               auc: round.auc,
               logLoss: round.logLoss,
@@ -258,4 +276,22 @@ async function startLocalServer(io: CliIo): Promise<ServerHandle> {
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+function readSecure(values: { committee?: string; threshold?: string; dropout?: string; 'committee-dropout'?: string; 'clip-norm'?: string }, mode: string): SecureSimulation | undefined {
+  const flags = ['committee', 'threshold', 'dropout', 'committee-dropout', 'clip-norm'] as const;
+  if (mode !== 'secure') {
+    const given = flags.find((flag) => values[flag] !== undefined);
+    if (given) throw new UsageError(`--${given} applies only to --mode secure`);
+    return undefined;
+  }
+  const committee = readNumber(values.committee, '--committee', 5, { integer: true, min: 2, max: 64 });
+  const threshold = readNumber(values.threshold, '--threshold', 3, { integer: true, min: 2, max: committee });
+  return {
+    committee,
+    threshold,
+    dropout: readNumber(values.dropout, '--dropout', 0, { min: 0, max: 0.9 }),
+    committeeDropout: readNumber(values['committee-dropout'], '--committee-dropout', 0, { integer: true, min: 0, max: committee }),
+    clipNorm: readNumber(values['clip-norm'], '--clip-norm', 100, { min: 0, minExclusive: true, max: 10_000 }),
+  };
 }

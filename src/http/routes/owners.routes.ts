@@ -1,7 +1,7 @@
 /** Owners: enrol with the enrolment token; read owner records. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, ownerParamsSchema, problemResponses } from '../../schemas/common.schema.js';
-import { enrolledOwnerSchema, enrolOwnerBodySchema, ownerListSchema, ownerSchema } from '../../schemas/owners.schema.js';
+import { enrolledOwnerSchema, enrolOwnerBodySchema, ownerListSchema, ownerSchema, registerPublicKeyBodySchema } from '../../schemas/owners.schema.js';
 
 const tags = ['owners'];
 const security = [{ bearerAuth: [] }];
@@ -42,5 +42,22 @@ export const ownerRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => app.services.owners.get(request.principal, request.params.federationId, request.params.ownerId),
+  );
+
+  app.put(
+    '/federations/:federationId/owners/:ownerId/public-key',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Register this owner’s X25519 public key (the owner itself)',
+        description: 'Secure aggregation encrypts share envelopes to it; volunteers may be chosen for round committees.',
+        params: ownerParamsSchema,
+        body: registerPublicKeyBodySchema,
+        response: { 200: ownerSchema, ...problemResponses },
+      },
+    },
+    async (request) =>
+      app.services.owners.registerPublicKey(request.principal, request.params.federationId, request.params.ownerId, request.body),
   );
 };

@@ -1,7 +1,16 @@
 /** Rounds: open, read, submit an update, close. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses, roundParamsSchema } from '../../schemas/common.schema.js';
-import { openRoundBodySchema, roundListSchema, roundSchema, submitUpdateBodySchema, updateReceiptSchema } from '../../schemas/rounds.schema.js';
+import {
+  inboxSchema,
+  openRoundBodySchema,
+  roundListSchema,
+  roundSchema,
+  submitUpdateBodySchema,
+  updateReceiptSchema,
+  uploadPartialSumBodySchema,
+  uploadSharesBodySchema,
+} from '../../schemas/rounds.schema.js';
 
 const tags = ['rounds'];
 const security = [{ bearerAuth: [] }];
@@ -81,5 +90,58 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => app.services.rounds.close(request.principal, request.params.federationId, request.params.roundNumber),
+  );
+
+  app.post(
+    '/federations/:federationId/rounds/:roundNumber/shares',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Upload this owner’s encrypted Shamir shares (owner, secure mode)',
+        description:
+          'Exactly one envelope per committee member, in one request: the owner is in the round or out of it, atomically. The server cannot open the envelopes.',
+        params: roundParamsSchema,
+        body: uploadSharesBodySchema,
+        response: { 201: updateReceiptSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send({
+        round: await app.services.secureRounds.uploadShares(request.principal, request.params.federationId, request.params.roundNumber, request.body),
+      }),
+  );
+
+  app.get(
+    '/federations/:federationId/rounds/:roundNumber/inbox',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'The envelopes addressed to this committee member, from the frozen included set (secure mode)',
+        params: roundParamsSchema,
+        response: { 200: inboxSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.secureRounds.inbox(request.principal, request.params.federationId, request.params.roundNumber),
+  );
+
+  app.post(
+    '/federations/:federationId/rounds/:roundNumber/partial-sums',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Upload this committee member’s partial sum (secure mode)',
+        description: 'Any t partial sums reconstruct the sum of the included owners’ updates; the round then publishes.',
+        params: roundParamsSchema,
+        body: uploadPartialSumBodySchema,
+        response: { 201: updateReceiptSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send({
+        round: await app.services.secureRounds.uploadPartialSum(request.principal, request.params.federationId, request.params.roundNumber, request.body),
+      }),
   );
 };

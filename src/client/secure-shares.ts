@@ -1,0 +1,82 @@
+/**
+ * The client's half of secure aggregation (DESIGN protocol 2). An owner clips and encodes its update,
+ * splits it into Shamir shares — t−1 of them as 32-byte PRG seeds, the rest as full vectors — and seals
+ * one envelope per committee member; all k go up in one request. A committee member opens the envelopes
+ * of the frozen included set, adds the shares and uploads one partial sum. Private keys never leave here.
+ */
+import { randomInt } from 'node:crypto';
+import { openEnvelope, sealEnvelope, type X25519KeyPair } from '../crypto/envelope.js';
+import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
+import { encodeSecureUpdate } from '../crypto/secure-update.js';
+import { splitVectorCompact } from '../crypto/shamir.js';
+import { decodeSharePayload, encodeSharePayload, packFieldVector, sharePayloadValues } from '../crypto/share-codec.js';
+import type { InboxView, RoundView, UploadSharesInput } from './http-client.js';
+
+export interface ShareUpload {
+  body: UploadSharesInput;
+  /** Bytes of the envelopes (before base64), for the upload-expansion figure. */
+  envelopeBytes: number;
+  clipped: boolean;
+}
+
+export function buildShareUpload(args: {
+  federationId: string;
+  ownerId: string;
+  round: RoundView;
+  base: Float32Array;
+  trained: Float32Array;
+  numSamples: number;
+  rng?: RandomBytes;
+}): ShareUpload {
+  const { round } = args;
+  const secure = round.secure;
+  if (!secure) throw new Error(`buildShareUpload: round ${round.number} is not a secure round`);
+  const rng = args.rng ?? defaultRandomBytes;
+  const members = secure.committee.length;
+  const { vector, clipped } = encodeSecureUpdate(args.base, args.trained, args.numSamples, secure.clipNorm);
+  // Which members get seeds varies per owner, so no member's inbox is all full vectors.
+  const positions = secure.committee.map((seat) => seat.position);
+  const seeded = pickDistinct(positions, secure.threshold - 1);
+  const { seeds, vectors } = splitVectorCompact(vector, secure.threshold, members, seeded, rng);
+  let envelopeBytes = 0;
+  const envelopes = secure.committee.map((seat) => {
+    const seed = seeds.find((s) => s.x === seat.position);
+    const payload = seed
+      ? encodeSharePayload({ kind: 'seed', seed: seed.seed })
+      : encodeSharePayload({ kind: 'vector', values: vectors.find((v) => v.x === seat.position)!.values });
+    const envelope = sealEnvelope(
+      payload,
+      new Uint8Array(Buffer.from(seat.publicKey, 'base64')),
+      { federationId: args.federationId, roundNumber: round.number, senderId: args.ownerId, recipientId: seat.ownerId },
+      rng,
+    );
+    envelopeBytes += envelope.length;
+    return { recipientId: seat.ownerId, envelope: Buffer.from(envelope).toString('base64') };
+  });
+  return { body: { envelopes }, envelopeBytes, clipped };
+}
+
+/** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed. */
+export function sumInbox(args: { federationId: string; memberId: string; keys: X25519KeyPair; inbox: InboxView }): string {
+  const { inbox } = args;
+  const sum = new Float64Array(inbox.vectorLength);
+  for (const item of inbox.envelopes) {
+    const plaintext = openEnvelope(new Uint8Array(Buffer.from(item.envelope, 'base64')), args.keys, {
+      federationId: args.federationId,
+      roundNumber: inbox.roundNumber,
+      senderId: item.senderId,
+      recipientId: args.memberId,
+    });
+    addVectorInto(sum, sharePayloadValues(decodeSharePayload(plaintext, inbox.vectorLength), inbox.vectorLength));
+  }
+  return Buffer.from(packFieldVector(sum)).toString('base64');
+}
+
+function pickDistinct(values: number[], count: number): number[] {
+  const pool = [...values];
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count);
+}

@@ -1,0 +1,51 @@
+/**
+ * The vector an owner secret-shares in secure mode, and how the server reads the reconstructed sum.
+ * Layout: [n·clip(w − w₀)₁, …, n·clip(w − w₀)_d, n] in fixed point, where w₀ is the round's base model, w
+ * the owner's locally trained weights and n its sample count. Sharing the sample-weighted delta and the
+ * weight together lets the server compute exactly the sample-weighted FedAvg, w₀ + Σ nᵢΔᵢ / Σ nᵢ, while
+ * learning only the two sums. Clipping bounds each owner's influence and keeps the sum inside the field's
+ * headroom (see fixed-point.ts).
+ */
+import { clipL2 } from './clipping.js';
+import { decodeFixed, encodeFixed } from './fixed-point.js';
+
+export interface SecureUpdateEncoding {
+  vector: Float64Array;
+  /** L2 norm of the delta before clipping, and whether the clip bound it (reported to the owner only). */
+  norm: number;
+  clipped: boolean;
+}
+
+/** Field elements per share for a model with `parameters` weights. */
+export function secureVectorLength(parameters: number): number {
+  return parameters + 1;
+}
+
+export function encodeSecureUpdate(base: Float32Array, trained: Float32Array, numSamples: number, clipNorm: number): SecureUpdateEncoding {
+  if (base.length !== trained.length) {
+    throw new Error(`encodeSecureUpdate: expected ${base.length} trained weights, got ${trained.length}`);
+  }
+  if (!Number.isInteger(numSamples) || numSamples < 1) {
+    throw new Error(`encodeSecureUpdate: expected a positive integer sample count, got ${numSamples}`);
+  }
+  const delta = new Float64Array(base.length);
+  for (let i = 0; i < base.length; i++) delta[i] = trained[i]! - base[i]!;
+  const { values, norm, clipped } = clipL2(delta, clipNorm);
+  const weighted = new Float64Array(values.length + 1);
+  for (let i = 0; i < values.length; i++) weighted[i] = values[i]! * numSamples;
+  weighted[values.length] = numSamples;
+  return { vector: encodeFixed(weighted), norm, clipped };
+}
+
+/** The new global weights from the reconstructed field sum of every included owner's vector. */
+export function decodeSecureSum(base: Float32Array, sum: Float64Array): { weights: Float32Array; totalSamples: number } {
+  if (sum.length !== secureVectorLength(base.length)) {
+    throw new Error(`decodeSecureSum: expected ${secureVectorLength(base.length)} elements, got ${sum.length}`);
+  }
+  const decoded = decodeFixed(sum);
+  const totalSamples = Math.round(decoded[base.length]!);
+  if (totalSamples < 1) throw new Error(`decodeSecureSum: expected a positive total sample count, got ${totalSamples}`);
+  const weights = new Float32Array(base.length);
+  for (let i = 0; i < base.length; i++) weights[i] = base[i]! + decoded[i]! / totalSamples;
+  return { weights, totalSamples };
+}

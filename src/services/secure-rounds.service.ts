@@ -1,0 +1,189 @@
+/**
+ * Secure rounds (DESIGN protocol 2). Owners upload one encrypted Shamir share per committee member in ONE
+ * request, all or nothing; when the round freezes its included set, each member fetches the envelopes
+ * addressed to it, sums them locally and uploads one partial sum; t partial sums reconstruct the sum.
+ * The server stores ciphertext envelopes and partial sums only, never an owner's update, and every check
+ * here runs before anything is written.
+ */
+import type { Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/client.js';
+import {
+  countPartialSum,
+  countSubmission,
+  findRound,
+  hasPartialSum,
+  hasShares,
+  insertPartialSum,
+  insertShareEnvelopes,
+  listCommitteeSeats,
+  listInbox,
+  type CommitteeSeatRecord,
+  type RoundRecord,
+} from '../db/rounds.repository.js';
+import { findOwner } from '../db/owners.repository.js';
+import { ENVELOPE_VERSION, envelopeOverhead } from '../crypto/envelope.js';
+import { encodeSharePayload, unpackFieldVector } from '../crypto/share-codec.js';
+import { secureVectorLength } from '../crypto/secure-update.js';
+import { ConflictError, DomainError, ForbiddenError, type ProblemField } from '../errors.js';
+import { parameterCount } from '../ml/model-spec.js';
+import type { Inbox, Round, UploadSharesBody } from '../schemas/rounds.schema.js';
+import { requireOwner } from './auth.service.js';
+import { newId, type Principal } from './credentials.js';
+import { layoutOf, type FederationsService } from './federations.service.js';
+import { assertCollecting, duplicateSubmission, requireMode, roundNotOpen, type RoundsService } from './rounds.service.js';
+
+export class SecureRoundsService {
+  constructor(
+    private readonly db: Db,
+    private readonly federations: FederationsService,
+    private readonly rounds: RoundsService,
+  ) {}
+
+  /** An owner's k envelopes, one per committee member, accepted all together or not at all. */
+  async uploadShares(principal: Principal, federationId: string, number: number, body: UploadSharesBody): Promise<Round> {
+    const ownerId = requireOwner(principal, federationId, 'uploadShares');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'secure', 'uploadShares');
+    const owner = await findOwner(this.db, ownerId);
+    if (owner?.role !== 'owner') throw new ForbiddenError('uploadShares: aggregator nodes hold no data and submit no shares');
+    const round = await this.rounds.find(federationId, number);
+    assertCollecting(round, this.rounds.clock(), 'uploadShares');
+    const seats = await listCommitteeSeats(this.db, round.id);
+    const length = secureVectorLength(parameterCount(layoutOf(federation)));
+    const envelopes = checkEnvelopes(body, seats, length);
+    if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
+    let counted: RoundRecord;
+    try {
+      counted = await this.db.$transaction(async (tx) => {
+        if (!(await countSubmission(tx, round.id))) throw roundNotOpen('uploadShares', number, 'no longer collecting');
+        await insertShareEnvelopes(
+          tx,
+          envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes })),
+        );
+        return (await findRound(tx, federationId, number))!;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateSubmission(number);
+      throw error;
+    }
+    return this.rounds.settleAndShow(federation, counted);
+  }
+
+  /** A committee member's envelopes from exactly the frozen included set. */
+  async inbox(principal: Principal, federationId: string, number: number): Promise<Inbox> {
+    const memberId = requireOwner(principal, federationId, 'getInbox');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'secure', 'getInbox');
+    const round = await this.rounds.find(federationId, number);
+    const seat = await this.seatOf(round, memberId, 'getInbox');
+    if (round.status !== 'summing') throw notSumming('getInbox', round);
+    return {
+      roundNumber: round.number,
+      position: seat.position,
+      includedSetHash: round.includedSetHash!,
+      vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
+      envelopes: (await listInbox(this.db, round.id, memberId)).map((row) => ({
+        senderId: row.senderId,
+        envelope: Buffer.from(row.envelope).toString('base64'),
+      })),
+    };
+  }
+
+  async uploadPartialSum(
+    principal: Principal,
+    federationId: string,
+    number: number,
+    body: { includedSetHash: string; values: string },
+  ): Promise<Round> {
+    const memberId = requireOwner(principal, federationId, 'uploadPartialSum');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'secure', 'uploadPartialSum');
+    const round = await this.rounds.find(federationId, number);
+    const seat = await this.seatOf(round, memberId, 'uploadPartialSum');
+    if (round.status !== 'summing') throw notSumming('uploadPartialSum', round);
+    if (body.includedSetHash !== round.includedSetHash) {
+      throw new ConflictError(
+        'included-set-mismatch',
+        'Partial sum over the wrong included set',
+        `uploadPartialSum: round ${number} sums a different set of owners than this partial sum claims`,
+      );
+    }
+    const length = secureVectorLength(parameterCount(layoutOf(federation)));
+    const values = Buffer.from(body.values, 'base64');
+    try {
+      unpackFieldVector(values, length);
+    } catch (error) {
+      throw new DomainError('malformed-partial-sum', 'Malformed partial sum', 422, `uploadPartialSum: ${(error as Error).message}`, [
+        { path: 'body.values', message: `expected ${length} packed field elements` },
+      ]);
+    }
+    if (await hasPartialSum(this.db, round.id, memberId)) {
+      throw new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
+    }
+    let counted: RoundRecord;
+    try {
+      counted = await this.db.$transaction(async (tx) => {
+        if (!(await countPartialSum(tx, round.id))) throw notSumming('uploadPartialSum', round);
+        await insertPartialSum(tx, {
+          id: newId(),
+          roundId: round.id,
+          memberId,
+          position: seat.position,
+          includedSetHash: body.includedSetHash,
+          values: new Uint8Array(values),
+        });
+        return (await findRound(tx, federationId, number))!;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
+      }
+      throw error;
+    }
+    return this.rounds.settleAndShow(federation, counted);
+  }
+
+  private async seatOf(round: RoundRecord, memberId: string, action: string): Promise<CommitteeSeatRecord> {
+    const seat = (await listCommitteeSeats(this.db, round.id)).find((s) => s.ownerId === memberId);
+    if (!seat) throw new ForbiddenError(`${action}: this owner is not on round ${round.number}'s committee`);
+    return seat;
+  }
+}
+
+/**
+ * Structure only — the server cannot read an envelope, but it can insist on exactly one per committee
+ * member, each of one of the two sizes a share can have (a PRG seed or a full vector) and of the
+ * supported version, so a malformed upload is refused before anything is stored.
+ */
+function checkEnvelopes(body: UploadSharesBody, seats: CommitteeSeatRecord[], length: number) {
+  const members = new Set(seats.map((seat) => seat.ownerId));
+  const validSizes = new Set([
+    envelopeOverhead() + encodeSharePayload({ kind: 'seed', seed: new Uint8Array(32) }).length,
+    envelopeOverhead() + encodeSharePayload({ kind: 'vector', values: new Float64Array(length) }).length,
+  ]);
+  const problems: ProblemField[] = [];
+  const seen = new Set<string>();
+  const envelopes = body.envelopes.map((item, i) => {
+    const bytes = new Uint8Array(Buffer.from(item.envelope, 'base64'));
+    if (!members.has(item.recipientId)) problems.push({ path: `body.envelopes.${i}.recipientId`, message: 'not a member of this round’s committee' });
+    else if (seen.has(item.recipientId)) problems.push({ path: `body.envelopes.${i}.recipientId`, message: 'a second envelope for this member' });
+    seen.add(item.recipientId);
+    if (!validSizes.has(bytes.length)) {
+      problems.push({ path: `body.envelopes.${i}.envelope`, message: `expected ${[...validSizes].join(' or ')} bytes, got ${bytes.length}` });
+    } else if (bytes[0] !== ENVELOPE_VERSION) {
+      problems.push({ path: `body.envelopes.${i}.envelope`, message: `unsupported envelope version ${bytes[0]}` });
+    }
+    return { recipientId: item.recipientId, bytes };
+  });
+  if (seen.size !== members.size && problems.length === 0) {
+    problems.push({ path: 'body.envelopes', message: `expected one envelope for each of the ${members.size} committee members, got ${body.envelopes.length}` });
+  }
+  if (problems.length > 0) {
+    throw new DomainError('malformed-shares', 'Shares do not fit the round’s committee', 422, `uploadShares: ${problems.length} problem(s) with the envelopes`, problems);
+  }
+  return envelopes;
+}
+
+function notSumming(action: string, round: RoundRecord): ConflictError {
+  return new ConflictError('round-not-summing', 'The round is not summing', `${action}: round ${round.number} is ${round.status}`);
+}
