@@ -2,12 +2,16 @@
  * `npm run bench [-- name …]`: runs the benchmarks (all by default) and writes bench/results/<name>.json
  * and .md. Figures are measurements on the machine that ran them, never pass/fail thresholds.
  */
-import { plainRoundsBench } from './plain-rounds.bench.js';
+import { roundsBench } from './rounds.bench.js';
+import { secure30kBench } from './secure-30k.bench.js';
+import { secureCryptoBench } from './secure-crypto.bench.js';
 import { submissionsBench } from './submissions.bench.js';
 
 const benches: Record<string, () => Promise<void>> = {
-  'plain-rounds': plainRoundsBench,
+  rounds: roundsBench,
   'plain-submissions': submissionsBench,
+  'secure-crypto': secureCryptoBench,
+  'secure-30k': secure30kBench,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

@@ -82,6 +82,37 @@ function smallRun(overrides: Partial<SimulationOptions> = {}): SimulationOptions
   };
 }
 
+describe('a secure federated run over HTTP', () => {
+  const secure = { committee: 5, threshold: 3, dropout: 0, committeeDropout: 0, clipNorm: 1000 };
+
+  it('gives the plain-mode model to within fixed-point precision, on the same owners, data and seed', async () => {
+    const plain = await runSimulation(smallRun());
+    const shared = await runSimulation(smallRun({ mode: 'secure', secure }));
+    assert.deepEqual(shared.rounds.map((round) => [round.round, round.status, round.owners]), [
+      [1, 'closed', 20],
+      [2, 'closed', 20],
+      [3, 'closed', 20],
+    ]);
+    const maxDiff = Math.max(...Array.from(plain.finalWeights, (w, i) => Math.abs(w - shared.finalWeights[i]!)));
+    assert.ok(maxDiff <= 1e-4, `max |Δweight| ${maxDiff}`);
+    assert.equal(shared.final.accuracy.toFixed(3), plain.final.accuracy.toFixed(3));
+    assert.equal(shared.final.auc.toFixed(3), plain.final.auc.toFixed(3));
+    // The server kept no plaintext update for the secure federation.
+    const rounds = await operator.listRounds(shared.federationId);
+    assert.ok(rounds.every((round) => round.aggregation === 'secure' && round.secure?.includedCount === 20));
+  });
+
+  it('completes every round with 10 % of owners and k − t committee members dropping out', async () => {
+    const result = await runSimulation(smallRun({ mode: 'secure', secure: { ...secure, dropout: 0.1, committeeDropout: 2 } }));
+    assert.deepEqual(result.rounds.map((round) => [round.status, round.owners, round.partialSums]), [
+      ['closed', 18, 3],
+      ['closed', 18, 3],
+      ['closed', 18, 3],
+    ]);
+    assert.ok(result.final.auc > 0.75, `AUC ${result.final.auc}`);
+  });
+});
+
 describe('a plain federated run over HTTP', () => {
   it('closes every round, publishes a version per round and beats chance on held-out rows', async () => {
     const progress: string[] = [];
