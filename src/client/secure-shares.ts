@@ -4,7 +4,6 @@
  * one envelope per committee member; all k go up in one request. A committee member opens the envelopes
  * of the frozen included set, adds the shares and uploads one partial sum. Private keys never leave here.
  */
-import { randomInt } from 'node:crypto';
 import { openEnvelope, sealEnvelope, type X25519KeyPair } from '../crypto/envelope.js';
 import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
 import { encodeSecureUpdate } from '../crypto/secure-update.js';
@@ -36,7 +35,7 @@ export function buildShareUpload(args: {
   const { vector, clipped } = encodeSecureUpdate(args.base, args.trained, args.numSamples, secure.clipNorm);
   // Which members get seeds varies per owner, so no member's inbox is all full vectors.
   const positions = secure.committee.map((seat) => seat.position);
-  const seeded = pickDistinct(positions, secure.threshold - 1);
+  const seeded = pickDistinct(positions, secure.threshold - 1, rng);
   const { seeds, vectors } = splitVectorCompact(vector, secure.threshold, members, seeded, rng);
   let envelopeBytes = 0;
   const envelopes = secure.committee.map((seat) => {
@@ -72,10 +71,16 @@ export function sumInbox(args: { federationId: string; memberId: string; keys: X
   return Buffer.from(packFieldVector(sum)).toString('base64');
 }
 
-function pickDistinct(values: number[], count: number): number[] {
+/** A uniform choice of `count` values (Fisher–Yates on rng bytes, rejection-sampled to avoid modulo bias). */
+function pickDistinct(values: number[], count: number, rng: RandomBytes): number[] {
   const pool = [...values];
   for (let i = pool.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
+    const bound = i + 1;
+    const limit = Math.floor(2 ** 32 / bound) * bound;
+    let draw: number;
+    do draw = Buffer.from(rng(4)).readUInt32LE(0);
+    while (draw >= limit);
+    const j = draw % bound;
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, count);

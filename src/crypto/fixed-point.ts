@@ -29,14 +29,19 @@ export const MAX_ENCODABLE = MAX_ENCODABLE_UNITS / SCALE;
 
 /**
  * Rounds half away from zero so that encode(−x) = −encode(x). Throws on a non-finite value or one
- * beyond ±MAX_ENCODABLE, naming its index only (the value is a weight).
+ * beyond ±maxAbs, naming its index only (the value is a weight). The default bound lets any 100,000
+ * encodings sum without wrap-around; a caller that knows its sum is smaller (a sample count, say, where
+ * the total over all owners is what must fit) may pass a larger bound, at most MAX_ABS_SUM.
  */
-export function encodeFixed(values: ArrayLike<number>): Float64Array {
+export function encodeFixed(values: ArrayLike<number>, maxAbs: number = MAX_ENCODABLE): Float64Array {
+  if (!(maxAbs > 0 && maxAbs <= MAX_ABS_SUM)) throw new Error(`encodeFixed: expected 0 < maxAbs ≤ MAX_ABS_SUM (${MAX_ABS_SUM}), got ${maxAbs}`);
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
     if (!Number.isFinite(x)) throw new Error(`encodeFixed: element ${i} is not a finite number`);
-    if (Math.abs(x) > MAX_ENCODABLE) throw new Error(`encodeFixed: element ${i} exceeds MAX_ENCODABLE (${MAX_ENCODABLE}) in magnitude`);
+    if (Math.abs(x) > maxAbs) {
+      throw new Error(`encodeFixed: element ${i} exceeds ${maxAbs === MAX_ENCODABLE ? `MAX_ENCODABLE (${MAX_ENCODABLE})` : maxAbs} in magnitude`);
+    }
     const units = Math.round(Math.abs(x) * SCALE); // ·2^20 is exact, so units ≤ MAX_ENCODABLE_UNITS
     out[i] = x < 0 && units > 0 ? P - units : units;
   }

@@ -4,10 +4,12 @@
  * the owner's locally trained weights and n its sample count. Sharing the sample-weighted delta and the
  * weight together lets the server compute exactly the sample-weighted FedAvg, w₀ + Σ nᵢΔᵢ / Σ nᵢ, while
  * learning only the two sums. Clipping bounds each owner's influence and keeps the sum inside the field's
- * headroom (see fixed-point.ts).
+ * headroom: every coordinate of the SUM must stay below MAX_ABS_SUM ≈ 2.1·10⁹, i.e. the federation's total
+ * sample count times clipNorm (e.g. 21 million samples at clipNorm 100). A single owner may hold many
+ * samples, so the per-value bound is the whole headroom, not the 100,000-summand default.
  */
 import { clipL2 } from './clipping.js';
-import { decodeFixed, encodeFixed } from './fixed-point.js';
+import { decodeFixed, encodeFixed, MAX_ABS_SUM } from './fixed-point.js';
 
 export interface SecureUpdateEncoding {
   vector: Float64Array;
@@ -34,7 +36,7 @@ export function encodeSecureUpdate(base: Float32Array, trained: Float32Array, nu
   const weighted = new Float64Array(values.length + 1);
   for (let i = 0; i < values.length; i++) weighted[i] = values[i]! * numSamples;
   weighted[values.length] = numSamples;
-  return { vector: encodeFixed(weighted), norm, clipped };
+  return { vector: encodeFixed(weighted, MAX_ABS_SUM), norm, clipped };
 }
 
 /** The new global weights from the reconstructed field sum of every included owner's vector. */

@@ -21,6 +21,7 @@ import {
   isFieldElement,
   mulAddVectorInto,
   mulMod,
+  mulVectorAddInto,
   randomFieldVector,
   subMod,
   type RandomBytes,
@@ -113,17 +114,10 @@ export function splitVector(secret: Float64Array, threshold: number, members: nu
   const coefficients = Array.from({ length: threshold - 1 }, () => randomFieldVector(n, rng));
   const shares: Share[] = [];
   for (let x = 1; x <= members; x++) {
-    // Horner: f(x) = (…(a_{t−1}·x + a_{t−2})·x + … + a_1)·x + s
+    // Horner: f(x) = (…(a_{t−1}·x + a_{t−2})·x + … + a_1)·x + s, one vector step at a time
     const values = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let acc = 0;
-      for (let j = threshold - 2; j >= 0; j--) {
-        const s = mulMod(acc, x) + coefficients[j]![i]!;
-        acc = s >= FIELD_PRIME ? s - FIELD_PRIME : s;
-      }
-      const s = mulMod(acc, x) + secret[i]!;
-      values[i] = s >= FIELD_PRIME ? s - FIELD_PRIME : s;
-    }
+    for (let j = threshold - 2; j >= 0; j--) mulVectorAddInto(values, x, coefficients[j]!);
+    mulVectorAddInto(values, x, secret);
     shares.push({ x, values });
   }
   return shares;
