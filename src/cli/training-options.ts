@@ -16,7 +16,7 @@ import {
   type EncodedRows,
 } from '../client/local-data.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
-import type { ModelSpec } from '../ml/model-spec.js';
+import { ACTIVATIONS, type ModelSpec } from '../ml/model-spec.js';
 import { initTf } from '../ml/tf.js';
 import { readChoice, readNumber, requireString, UsageError, writeLine, type CliIo } from './cli-io.js';
 
@@ -40,7 +40,7 @@ export const TRAINING_USAGE = `  --data FILE            delimited data file (e.g
   --split FILE           {train, test} JSON of 1-based line numbers; without it metrics are on training rows
   --model KIND           logreg or mlp (default ${DEFAULT_TRAINING.model.kind})
   --hidden SIZES         mlp hidden layer sizes, comma separated (default ${DEFAULT_TRAINING.mlpHidden.join(',')})
-  --activation NAME      mlp activation: relu, tanh, sigmoid or square (default ${DEFAULT_TRAINING.mlpActivation})
+  --activation NAME      mlp activation: relu, tanh, sigmoid, square or relu-poly (default ${DEFAULT_TRAINING.mlpActivation})
   --epochs E             epochs (train-central) or local epochs per round (simulate); default by model, see README
   --batch-size B         mini-batch size (default 32)
   --lr X                 learning rate; default by model and setting (logreg: 0.1 centralised, 3 federated)
@@ -61,7 +61,6 @@ export interface TrainingChoices {
   json: boolean;
 }
 
-const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'square'] as const;
 
 export function readTrainingChoices(values: TrainingValues, setting: TrainingSetting): TrainingChoices {
   const kind = readChoice(values.model, '--model', ['logreg', 'mlp'] as const, DEFAULT_TRAINING.model.kind);

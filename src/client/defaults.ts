@@ -4,7 +4,7 @@
  * owner holding one row takes a single large step per round (1 local epoch at a high learning rate), while
  * the centralised baseline takes many small ones. They live here so measured better values change one place.
  */
-import type { ModelSpec } from '../ml/model-spec.js';
+import type { Activation, ModelSpec } from '../ml/model-spec.js';
 
 export interface Hyperparameters {
   epochs: number;
@@ -18,7 +18,7 @@ export interface TrainingDefaults {
   model: ModelSpec;
   /** Hidden layer sizes used when `--model mlp` is chosen without `--hidden`. */
   mlpHidden: number[];
-  mlpActivation: 'relu' | 'tanh' | 'sigmoid' | 'square';
+  mlpActivation: Activation;
   /** Federated rounds. */
   rounds: number;
   seed: number;
@@ -36,13 +36,14 @@ export const DEFAULT_TRAINING: Readonly<TrainingDefaults> = Object.freeze<Traini
 });
 
 /**
- * Measured on crx (522 training rows; federated: one row per owner, 20 rounds). A square activation
- * diverges at the learning rates that suit relu, hence its smaller ones.
+ * Measured on crx (522 training rows; federated: one row per owner, 20 rounds). The polynomial activations
+ * diverge at the federated learning rate that suits relu, hence their smaller ones.
  */
 export function defaultHyperparameters(setting: TrainingSetting, model: ModelSpec): Hyperparameters {
-  const square = model.kind === 'mlp' && model.activation === 'square';
+  const activation = model.kind === 'mlp' ? model.activation : undefined;
   if (setting === 'central') {
-    return { epochs: 100, batchSize: 32, learningRate: model.kind === 'logreg' ? 0.1 : square ? 0.01 : 0.03 };
+    return { epochs: 100, batchSize: 32, learningRate: activation === undefined ? 0.1 : activation === 'square' ? 0.01 : 0.03 };
   }
-  return { epochs: 1, batchSize: 32, learningRate: model.kind === 'logreg' ? 3 : square ? 0.3 : 1 };
+  const polynomial = activation === 'square' || activation === 'relu-poly';
+  return { epochs: 1, batchSize: 32, learningRate: activation === undefined ? 3 : polynomial ? 0.3 : 1 };
 }

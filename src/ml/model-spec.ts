@@ -8,7 +8,11 @@
 
 import { createRng } from './random.js';
 
-export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'square';
+/**
+ * Hidden-layer activations. `square` (x²) and `relu-poly` (0.125x² + 0.5x + 0.25, a degree-2 fit of ReLU
+ * on about [−2, 2]) are polynomials, so an MLP using them can be evaluated under CKKS encryption.
+ */
+export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'square' | 'relu-poly';
 export type ModelSpec = { kind: 'logreg' } | { kind: 'mlp'; hidden: number[]; activation: Activation };
 
 export interface TensorLayout {
@@ -16,7 +20,7 @@ export interface TensorLayout {
   shape: number[];
 }
 
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid', 'square'];
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid', 'square', 'relu-poly'];
 
 /** Problems with a spec, [] when it is usable. */
 export function validateModelSpec(spec: ModelSpec): string[] {

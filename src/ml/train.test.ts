@@ -46,6 +46,8 @@ function referenceStep(spec: ModelSpec, weights: Float32Array, X: Float32Array[]
           return tf.sigmoid(z);
         case 'square':
           return tf.square(z);
+        case 'relu-poly':
+          return tf.add(tf.add(tf.mul(tf.square(z), 0.125), tf.mul(z, 0.5)), 0.25);
       }
     };
     const loss = (...ps: Tensor[]): Tensor => {
@@ -78,6 +80,7 @@ const specs: ModelSpec[] = [
   { kind: 'mlp', hidden: [5], activation: 'sigmoid' },
   { kind: 'mlp', hidden: [4, 3], activation: 'square' },
   { kind: 'mlp', hidden: [4, 3], activation: 'relu' },
+  { kind: 'mlp', hidden: [5], activation: 'relu-poly' },
 ];
 
 test('trainLocal: one full-batch step equals gradient descent by autodiff, for every activation', () => {

@@ -162,7 +162,7 @@ function forward(tf: Tf, net: Net, params: Params, xAug: Tensor2D, sigmoidOut: b
       input = a;
     } else {
       const z = dense(input, kernel, bias, 'linear');
-      const a: Tensor2D = act === 'tanh' ? tf.tanh(z) : tf.square(z);
+      const a: Tensor2D = act === 'tanh' ? tf.tanh(z) : act === 'square' ? tf.square(z) : reluPoly(tf, z);
       zs.push(z);
       as.push(a);
       input = a;
@@ -182,7 +182,14 @@ function activationGrad(tf: Tf, act: Activation, z: Tensor2D, a: Tensor2D): Tens
       return tf.sub(1, tf.square(a));
     case 'square':
       return tf.mul(z, 2);
+    case 'relu-poly':
+      return tf.add(tf.mul(z, 0.25), 0.5);
   }
+}
+
+/** 0.125z² + 0.5z + 0.25: ReLU's degree-2 stand-in that CKKS can evaluate. */
+function reluPoly(tf: Tf, z: Tensor2D): Tensor2D {
+  return tf.add(tf.mul(tf.add(tf.mul(z, 0.125), 0.5), z), 0.25) as Tensor2D;
 }
 
 interface StepConstants {

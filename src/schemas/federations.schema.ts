@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { idSchema, timestampSchema } from './common.schema.js';
 import { datasetSchemaSchema } from './dataset-schema.schema.js';
 
-export const activationSchema = z.enum(['relu', 'tanh', 'sigmoid', 'square']);
+export const activationSchema = z
+  .enum(['relu', 'tanh', 'sigmoid', 'square', 'relu-poly'])
+  .describe('square (x²) and relu-poly (0.125x² + 0.5x + 0.25) are polynomials: such MLPs can be evaluated under encryption');
 
 export const modelSpecSchema = z
   .discriminatedUnion('kind', [
