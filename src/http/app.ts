@@ -5,9 +5,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
-import { openDatabase, type Database } from '../db/client.js';
-import { initTf } from '../ml/tf.js';
-import { createServices, type Services } from '../services/index.js';
+import type { Database } from '../db/client.js';
+import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { problemPlugin } from './plugins/problem.plugin.js';
@@ -38,9 +37,10 @@ export interface BuildAppOptions {
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
-  await initTf(config.TF_BACKEND);
-  const database =
-    options.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, migrate: true }));
+  const { services, close } = await openServices(config, {
+    ...(options.database && { database: options.database }),
+    ...(options.clock && { clock: options.clock }),
+  });
   const app = Fastify({
     // Authorization headers carry API keys: never log them.
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
@@ -49,8 +49,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  app.decorate('services', createServices(config, database, options.clock ? { clock: options.clock } : {}));
-  if (!options.database) app.addHook('onClose', async () => database.close());
+  app.decorate('services', services);
+  app.addHook('onClose', close);
 
   await app.register(problemPlugin);
   await app.register(swaggerPlugin);

@@ -3,7 +3,8 @@
  * their own with a fake clock.
  */
 import type { Config } from '../config.js';
-import type { Database } from '../db/client.js';
+import { openDatabase, type Database } from '../db/client.js';
+import { initTf } from '../ml/tf.js';
 import { AuthService } from './auth.service.js';
 import { FederationsService } from './federations.service.js';
 import { ModelsService } from './models.service.js';
@@ -37,5 +38,24 @@ export function createServices(config: Config, database: Database, options: Roun
     secureRounds: new SecureRoundsService(db, federations, rounds),
     models,
     predictions: new PredictionsService(models),
+  };
+}
+
+/**
+ * Everything a server needs before it can answer: the TensorFlow.js backend and the database (opened and
+ * migrated unless the caller brings one). `close` releases only what this call opened.
+ */
+export async function openServices(
+  config: Config,
+  options: RoundsServiceOptions & { database?: Database } = {},
+): Promise<{ services: Services; close(): Promise<void> }> {
+  await initTf(config.TF_BACKEND);
+  const { database: given, ...roundOptions } = options;
+  const database = given ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, migrate: true }));
+  return {
+    services: createServices(config, database, roundOptions),
+    close: async () => {
+      if (!given) await database.close();
+    },
   };
 }
