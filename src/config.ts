@@ -32,6 +32,12 @@ export const configSchema = z.object({
   BODY_LIMIT: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
+  /** Worker threads evaluating encrypted predictions; 0 = min(2, CPUs). */
+  HE_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
+  /** Lifetime of an encrypted-prediction key session. */
+  HE_SESSION_TTL_SECONDS: z.coerce.number().int().positive().max(30 * 86_400).default(3600),
+  /** Largest key-session or encrypted-prediction body in bytes (keys and ciphertext sets are megabytes). */
+  HE_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024 * 1024),
 });
 
 export type Config = z.infer<typeof configSchema>;

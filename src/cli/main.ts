@@ -41,6 +41,11 @@ const COMMANDS: CommandEntry[] = [
     summary: 'federated training over HTTP with simulated owners, scored every round',
     load: async () => (await import('./commands/simulate.command.js')).simulateCommand,
   },
+  {
+    name: 'predict',
+    summary: 'score a CSV of applicants, in the clear or under homomorphic encryption',
+    load: async () => (await import('./commands/predict.command.js')).predictCommand,
+  },
 ];
 
 function mainUsage(): string {

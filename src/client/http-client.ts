@@ -14,6 +14,8 @@ import {
   type createFederationBodySchema,
 } from '../schemas/federations.schema.js';
 import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
+import { decodeFrames, encodeFrames } from '../schemas/ciphertext-frames.js';
+import { heSessionSchema, type HeSessionView } from '../schemas/he-sessions.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
 import {
   enrolledOwnerSchema,
@@ -324,7 +326,46 @@ export class FedscoreClient {
     });
   }
 
+  // --- encrypted predictions ---------------------------------------------------------------------------
+
+  /** Operator: uploads a key session's public material (binary) for one model version. */
+  async createHeSession(federationId: string, material: Uint8Array, modelVersion?: number): Promise<HeSessionView> {
+    const query = new URLSearchParams({ federationId, ...(modelVersion !== undefined && { modelVersion: String(modelVersion) }) });
+    const text = await this.#binary('POST', `/v1/he-sessions?${query}`, material, 'json');
+    return parseWith(heSessionSchema, 'POST', '/v1/he-sessions', text as string);
+  }
+
+  getHeSession(sessionId: string): Promise<HeSessionView> {
+    return this.#request({ method: 'GET', path: `/v1/he-sessions/${segment(sessionId)}`, response: heSessionSchema });
+  }
+
+  async deleteHeSession(sessionId: string): Promise<void> {
+    await this.#binary('DELETE', `/v1/he-sessions/${segment(sessionId)}`, undefined, 'none');
+  }
+
+  /** Ciphertexts in, ciphertexts out, as framed binary: only the session's key holder can read them. */
+  async predictEncrypted(sessionId: string, ciphertexts: Uint8Array[]): Promise<Uint8Array[]> {
+    const bytes = await this.#binary('POST', `/v1/he-sessions/${segment(sessionId)}/predictions`, encodeFrames(ciphertexts), 'binary');
+    return decodeFrames(bytes as Uint8Array);
+  }
+
   // --- transport ------------------------------------------------------------------------------------
+
+  async #binary(method: 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, expect: 'json' | 'binary' | 'none'): Promise<string | Uint8Array | undefined> {
+    const headers: Record<string, string> = { accept: expect === 'binary' ? 'application/octet-stream' : 'application/json, application/problem+json' };
+    if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
+    if (body !== undefined) headers['content-type'] = 'application/octet-stream';
+    const response = await this.#fetch(this.baseUrl + path, {
+      method,
+      headers,
+      ...(body !== undefined && { body }),
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    if (!response.ok) throw new FedscoreApiError(method, path.split('?')[0]!, response.status, toProblem(response, await response.text()));
+    if (expect === 'binary') return new Uint8Array(await response.arrayBuffer());
+    if (expect === 'json') return response.text();
+    return undefined;
+  }
 
   async #request<T>(spec: RequestSpec<T>): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
@@ -393,4 +434,19 @@ function roundPath(federationId: string, roundNumber: number): string {
 
 function modelPath(federationId: string, version: ModelRef): string {
   return `${federationPath(federationId)}/models/${segment(version)}`;
+}
+
+function parseWith<T>(schema: z.ZodType<T>, method: string, path: string, text: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new FedscoreContractError(method, path, `expected JSON, got ${describeBody(text)}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new FedscoreContractError(method, path, issues.join('; '));
+  }
+  return parsed.data;
 }

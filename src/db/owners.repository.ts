@@ -59,7 +59,8 @@ export async function insertApiKey(db: DbClient, key: { id: string; label: strin
   await db.apiKey.create({ data: key });
 }
 
-export async function isActiveApiKey(db: DbClient, keyHash: string): Promise<boolean> {
-  const key = await db.apiKey.findUnique({ where: { keyHash }, select: { revokedAt: true } });
-  return key !== null && key.revokedAt === null;
+/** The id of the unrevoked operator key with this hash, or null. */
+export async function findActiveApiKeyId(db: DbClient, keyHash: string): Promise<string | null> {
+  const key = await db.apiKey.findUnique({ where: { keyHash }, select: { id: true, revokedAt: true } });
+  return key !== null && key.revokedAt === null ? key.id : null;
 }

@@ -13,6 +13,7 @@ import { problemPlugin } from './plugins/problem.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { federationRoutes } from './routes/federations.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { heSessionRoutes } from './routes/he-sessions.routes.js';
 import { modelRoutes } from './routes/models.routes.js';
 import { ownerRoutes } from './routes/owners.routes.js';
 import { predictionRoutes } from './routes/predictions.routes.js';
@@ -63,6 +64,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await v1.register(roundRoutes);
       await v1.register(modelRoutes);
       await v1.register(predictionRoutes);
+      await v1.register(heSessionRoutes, { heBodyLimit: config.HE_BODY_LIMIT });
     },
     { prefix: '/v1' },
   );

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { findOwnerByKeyHash, isActiveApiKey } from '../db/owners.repository.js';
+import { findActiveApiKeyId, findOwnerByKeyHash } from '../db/owners.repository.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import { hashSecret, secretKind, secretsEqual, type Principal } from './credentials.js';
 
@@ -21,10 +21,13 @@ export class AuthService {
     if (!match) throw new UnauthorizedError('authenticate: expected "Authorization: Bearer <key>"');
     const key = match[1]!;
     if (this.config.ADMIN_API_KEY !== undefined && secretsEqual(key, this.config.ADMIN_API_KEY)) {
-      return { kind: 'operator' };
+      return { kind: 'operator', keyId: 'env' };
     }
     const kind = secretKind(key);
-    if (kind === 'operator' && (await isActiveApiKey(this.db, hashSecret(key)))) return { kind: 'operator' };
+    if (kind === 'operator') {
+      const keyId = await findActiveApiKeyId(this.db, hashSecret(key));
+      if (keyId) return { kind: 'operator', keyId };
+    }
     if (kind === 'owner') {
       const owner = await findOwnerByKeyHash(this.db, hashSecret(key));
       if (owner) return { kind: 'owner', ownerId: owner.id, federationId: owner.federationId };

@@ -6,7 +6,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 
 export type Principal =
-  | { kind: 'operator' }
+  /** keyId: "env" for ADMIN_API_KEY, else the id of the stored operator key. */
+  | { kind: 'operator'; keyId: string }
   | { kind: 'owner'; ownerId: string; federationId: string }
   | { kind: 'anonymous' };
 

@@ -7,6 +7,7 @@ import { openDatabase, type Database } from '../db/client.js';
 import { initTf } from '../ml/tf.js';
 import { AuthService } from './auth.service.js';
 import { FederationsService } from './federations.service.js';
+import { HeSessionsService } from './he-sessions.service.js';
 import { ModelsService } from './models.service.js';
 import { OwnersService } from './owners.service.js';
 import { PredictionsService } from './predictions.service.js';
@@ -22,6 +23,7 @@ export interface Services {
   secureRounds: SecureRoundsService;
   models: ModelsService;
   predictions: PredictionsService;
+  heSessions: HeSessionsService;
 }
 
 export function createServices(config: Config, database: Database, options: RoundsServiceOptions = {}): Services {
@@ -38,6 +40,7 @@ export function createServices(config: Config, database: Database, options: Roun
     secureRounds: new SecureRoundsService(db, federations, rounds),
     models,
     predictions: new PredictionsService(models),
+    heSessions: new HeSessionsService(db, models, config, rounds.clock),
   };
 }
 
@@ -52,9 +55,11 @@ export async function openServices(
   await initTf(config.TF_BACKEND);
   const { database: given, ...roundOptions } = options;
   const database = given ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, migrate: true }));
+  const services = createServices(config, database, roundOptions);
   return {
-    services: createServices(config, database, roundOptions),
+    services,
     close: async () => {
+      await services.heSessions.close();
       if (!given) await database.close();
     },
   };

@@ -29,13 +29,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(options: { clock?: () => Date } = {}): Promise<TestApp> {
+export async function createTestApp(options: { clock?: () => Date; env?: Record<string, string> } = {}): Promise<TestApp> {
   const target = await createTestDatabase();
   const config = loadConfig({
     DATA_DIR: target.dataDir,
     DATABASE_URL: target.databaseUrl ?? '',
     ADMIN_API_KEY: ADMIN_KEY,
     LOG_LEVEL: 'silent',
+    ...options.env,
   });
   const open = async (): Promise<{ app: FastifyInstance; database: Database }> => {
     const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, migrate: true });
@@ -73,6 +74,7 @@ export async function snapshot(database: Database) {
     rounds: await db.round.findMany({ select: { id: true, status: true, submissionCount: true }, orderBy: { id: 'asc' } }),
     updates: await db.update.count(),
     models: await db.modelVersion.count(),
+    heSessions: await db.heSession.count(),
   };
 }
 

@@ -26,6 +26,7 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         { name: 'rounds', description: 'Federated training rounds and owner updates' },
         { name: 'models', description: 'Published model versions' },
         { name: 'predictions', description: 'Scoring applicants' },
+        { name: 'encrypted predictions', description: 'Scoring applicants under CKKS homomorphic encryption' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
       components: {

@@ -1,0 +1,50 @@
+/**
+ * Encrypted prediction (CKKS): key sessions and ciphertext exchange. Bodies are binary
+ * (application/octet-stream) on the hot path; these JSON shapes are the base64 fallback and the metadata.
+ */
+import { z } from 'zod';
+import { idSchema, timestampSchema } from './common.schema.js';
+import { base64Schema } from './owners.schema.js';
+
+export const heLayoutSchema = z
+  .enum(['single', 'single-masked', 'batched'])
+  .describe('single: one applicant per ciphertext (needs Galois keys); single-masked: the same with unused slots zeroed; batched: one applicant per slot, one ciphertext per feature');
+
+export const ckksParamsSchema = z
+  .object({
+    polyModulusDegree: z.number().int(),
+    coeffModulusBits: z.array(z.number().int()),
+    scaleBits: z.number().int(),
+  })
+  .meta({ id: 'CkksParams' });
+
+export const createHeSessionQuerySchema = z.strictObject({
+  federationId: idSchema,
+  modelVersion: z.coerce.number().int().min(0).optional().describe('Defaults to the latest version'),
+});
+
+export const createHeSessionJsonBodySchema = z.strictObject({
+  federationId: idSchema,
+  modelVersion: z.number().int().min(0).optional(),
+  material: base64Schema.describe('The encoded public material (params, relinearisation and Galois keys), base64'),
+});
+
+export const heSessionSchema = z
+  .object({
+    id: idSchema,
+    federationId: idSchema,
+    modelVersion: z.number().int(),
+    layout: heLayoutSchema,
+    params: ckksParamsSchema,
+    galoisSteps: z.array(z.number().int()),
+    createdAt: timestampSchema,
+    expiresAt: timestampSchema,
+  })
+  .meta({ id: 'HeSession' });
+export type HeSessionView = z.infer<typeof heSessionSchema>;
+
+export const heSessionParamsSchema = z.strictObject({ sessionId: idSchema });
+
+export const encryptedPredictionJsonSchema = z
+  .strictObject({ ciphertexts: z.array(base64Schema).min(1).max(4096) })
+  .meta({ id: 'Ciphertexts', description: 'Base64 fallback for the framed binary body' });

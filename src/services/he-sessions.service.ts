@@ -1,0 +1,169 @@
+/**
+ * Encrypted predictions (DESIGN protocol 5). A lender uploads public CKKS evaluation material once — no
+ * secret key, no public encryption key — and gets a session pinned to one model version and bound to the
+ * operator key that created it. Each prediction is ciphertexts in, ciphertexts out, evaluated in a pool
+ * of worker threads; the server never sees a feature or a score. Sessions persist and survive a restart.
+ */
+import type { Db } from '../db/client.js';
+import type { Config } from '../config.js';
+import { HeInputError, HeWorkerError } from '../crypto/ckks/errors.js';
+import { compileHeModel, modelShape, sameShape, type HeModel } from '../crypto/ckks/he-model.js';
+import { planLayout } from '../crypto/ckks/layout.js';
+import { decodeMaterial, type HePublicMaterial } from '../crypto/ckks/material.js';
+import { HeWorkerPool } from '../crypto/ckks/worker-pool.js';
+import { ConflictError, DomainError, ForbiddenError, NotFoundError } from '../errors.js';
+import { createEncoder } from '../ml/preprocess.js';
+import type { HeSessionView } from '../schemas/he-sessions.schema.js';
+import { requireOperator } from './auth.service.js';
+import { newId, type Principal } from './credentials.js';
+import type { ModelsService } from './models.service.js';
+
+interface SessionRow {
+  id: string;
+  federationId: string;
+  modelVersion: number;
+  creatorKeyId: string;
+  layout: string;
+  material: Uint8Array;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export class HeSessionsService {
+  #pool: HeWorkerPool | undefined;
+  /** Compiled models by `${federationId}:${version}`: versions never change once published. */
+  readonly #models = new Map<string, HeModel>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly models: ModelsService,
+    private readonly config: Pick<Config, 'HE_WORKERS' | 'HE_SESSION_TTL_SECONDS'>,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async create(principal: Principal, input: { federationId: string; modelVersion?: number; material: Uint8Array }): Promise<HeSessionView> {
+    requireOperator(principal, 'createHeSession');
+    const creatorKeyId = principal.kind === 'operator' ? principal.keyId : '';
+    const { version, model } = await this.compile(input.federationId, input.modelVersion ?? 'latest');
+    const material = heInput(() => decodeMaterial(input.material));
+    if (!sameShape(material.shape, modelShape(model))) {
+      throw new DomainError('he-material-mismatch', 'Key material does not fit the model', 422,
+        `createHeSession: the keys were made for a model of shape ${JSON.stringify(material.shape)}, model version ${version} has ${JSON.stringify(modelShape(model))}`);
+    }
+    const plan = planLayout(material.shape, material.params, material.layout);
+    if ('refused' in plan) throw new DomainError('he-params-refused', 'CKKS parameters refused', 422, plan.refused);
+    const now = this.clock();
+    const row = await this.db.heSession.create({
+      data: {
+        id: newId(),
+        federationId: input.federationId,
+        modelVersion: version,
+        creatorKeyId,
+        layout: material.layout,
+        material: input.material as Uint8Array<ArrayBuffer>,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + this.config.HE_SESSION_TTL_SECONDS * 1000),
+      },
+    });
+    return toView(row, material);
+  }
+
+  async get(principal: Principal, sessionId: string): Promise<HeSessionView> {
+    const row = await this.load(principal, sessionId, 'getHeSession');
+    return toView(row, decodeMaterial(row.material));
+  }
+
+  async delete(principal: Principal, sessionId: string): Promise<void> {
+    await this.load(principal, sessionId, 'deleteHeSession');
+    await this.db.heSession.delete({ where: { id: sessionId } });
+    this.#pool?.forgetSession(sessionId);
+  }
+
+  /** Ciphertexts in, ciphertexts out. Nothing is stored. */
+  async predict(principal: Principal, sessionId: string, ciphertexts: Uint8Array[]): Promise<Uint8Array[]> {
+    const row = await this.load(principal, sessionId, 'predictEncrypted');
+    if (row.expiresAt.getTime() <= this.clock().getTime()) {
+      throw new DomainError('he-session-expired', 'Key session expired', 410, `predictEncrypted: session ${sessionId} expired at ${row.expiresAt.toISOString()}; create a new one`);
+    }
+    const { model } = await this.compile(row.federationId, row.modelVersion);
+    try {
+      return await this.pool().evaluate({
+        sessionId,
+        material: async () => decodeMaterial(row.material),
+        model,
+        modelKey: `${row.federationId}:${row.modelVersion}`,
+        ciphertexts,
+        layout: row.layout as HePublicMaterial['layout'],
+      });
+    } catch (error) {
+      if (error instanceof HeInputError) throw inputProblem(error);
+      if (error instanceof HeWorkerError) {
+        throw new DomainError('he-evaluation-unavailable', 'Encrypted evaluation unavailable', 503, `predictEncrypted: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool?.close();
+  }
+
+  /** The model version, compiled for CKKS, or a 409 naming why it cannot be. */
+  private async compile(federationId: string, ref: number | 'latest'): Promise<{ version: number; model: HeModel }> {
+    const { federation, version, weights } = await this.models.load(federationId, ref);
+    const key = `${federationId}:${version}`;
+    let model = this.#models.get(key);
+    if (!model) {
+      const compiled = compileHeModel(federation.modelSpec, weights, createEncoder(federation.datasetSchema).size);
+      if ('refused' in compiled) {
+        throw new ConflictError('model-not-he-evaluable', 'Model cannot be evaluated under encryption', `createHeSession: model version ${version}: ${compiled.refused}`);
+      }
+      model = compiled;
+      this.#models.set(key, model);
+    }
+    return { version, model };
+  }
+
+  private async load(principal: Principal, sessionId: string, action: string): Promise<SessionRow> {
+    requireOperator(principal, action);
+    const row = await this.db.heSession.findUnique({ where: { id: sessionId } });
+    if (!row) throw new NotFoundError('he-session', sessionId);
+    if (principal.kind !== 'operator' || principal.keyId !== row.creatorKeyId) {
+      throw new ForbiddenError(`${action}: a key session is usable only with the key that created it`);
+    }
+    return row;
+  }
+
+  private pool(): HeWorkerPool {
+    // Started on first use, so servers that never score under encryption start no threads.
+    this.#pool ??= new HeWorkerPool(this.config.HE_WORKERS > 0 ? { size: this.config.HE_WORKERS } : {});
+    return this.#pool;
+  }
+}
+
+function heInput<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof HeInputError) throw inputProblem(error);
+    throw error;
+  }
+}
+
+function inputProblem(error: HeInputError): DomainError {
+  const slug = error.code === 'bad-params' ? 'he-params-refused' : error.code === 'too-large' ? 'body-too-large' : error.code === 'bad-ciphertext' ? 'invalid-ciphertext' : 'invalid-he-material';
+  return new DomainError(slug, 'Encrypted-prediction input refused', error.code === 'too-large' ? 413 : 422, error.message);
+}
+
+function toView(row: SessionRow, material: HePublicMaterial): HeSessionView {
+  return {
+    id: row.id,
+    federationId: row.federationId,
+    modelVersion: row.modelVersion,
+    layout: material.layout,
+    params: material.params,
+    galoisSteps: material.galoisSteps,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+  };
+}
