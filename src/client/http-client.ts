@@ -385,18 +385,7 @@ export class FedscoreClient {
     const text = await response.text();
     const accepted = response.ok || (spec.acceptStatuses ?? []).includes(response.status);
     if (!accepted) throw new FedscoreApiError(spec.method, spec.path, response.status, toProblem(response, text));
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new FedscoreContractError(spec.method, spec.path, `expected JSON, got ${describeBody(text)}`);
-    }
-    const parsed = spec.response.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-      throw new FedscoreContractError(spec.method, spec.path, issues.join('; '));
-    }
-    return parsed.data;
+    return parseWith(spec.response, spec.method, spec.path, text);
   }
 }
 
