@@ -10,7 +10,7 @@ import type { HeLayout } from '../crypto/ckks/layout.js';
 import { encodeMaterial } from '../crypto/ckks/material.js';
 import { ckksParamSet, type CkksParams } from '../crypto/ckks/params.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
-import type { ModelSpec } from '../ml/model-spec.js';
+import { heEvaluability, type ModelSpec } from '../ml/model-spec.js';
 import { createEncoder } from '../ml/preprocess.js';
 import type { FederationView, FedscoreClient } from './http-client.js';
 
@@ -29,13 +29,9 @@ export interface EncryptedScores {
 
 /** The public shape of a federation's model, or why it cannot be evaluated under CKKS. */
 export function heShapeOf(spec: ModelSpec, inputSize: number): HeModelShape {
-  if (spec.kind === 'logreg') return { kind: 'linear', inputSize, units: 0 };
-  if (spec.hidden.length === 1 && (spec.activation === 'square' || spec.activation === 'relu-poly')) {
-    return { kind: 'quadratic', inputSize, units: spec.hidden[0]! };
-  }
-  throw new Error(
-    `heShapeOf: only logistic regression and one-hidden-layer MLPs with a square or relu-poly activation can be evaluated under encryption, got an MLP of ${spec.hidden.length} layer(s) with ${spec.activation}`,
-  );
+  const he = heEvaluability(spec);
+  if (!he.evaluable) throw new Error(`heShapeOf: this model cannot be evaluated under encryption: ${he.reason}`);
+  return spec.kind === 'logreg' ? { kind: 'linear', inputSize, units: 0 } : { kind: 'quadratic', inputSize, units: spec.hidden[0]! };
 }
 
 export async function scoreEncrypted(args: {

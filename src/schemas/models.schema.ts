@@ -19,6 +19,8 @@ export const modelVersionSchema = z
     version: z.number().int(),
     roundNumber: z.number().int().nullable(),
     metrics: modelMetricsSchema,
+    heEvaluable: z.boolean().describe('Whether encrypted (CKKS) prediction can evaluate this version'),
+    heRefusal: z.string().nullable().describe('Why not, when it cannot'),
     createdAt: timestampSchema,
   })
   .meta({ id: 'ModelVersion' });

@@ -4,6 +4,7 @@
 import type { Db } from '../db/client.js';
 import { findModelVersion, findModelWeights, listModelVersions, type ModelVersionRecord } from '../db/models.repository.js';
 import { NotFoundError } from '../errors.js';
+import { heEvaluability, type ModelSpec } from '../ml/model-spec.js';
 import type { ModelVersion, ModelWeights } from '../schemas/models.schema.js';
 import { requireMember } from './auth.service.js';
 import type { Principal } from './credentials.js';
@@ -19,16 +20,17 @@ export class ModelsService {
 
   async list(principal: Principal, federationId: string): Promise<ModelVersion[]> {
     requireMember(principal, federationId, 'listModels');
-    await this.federations.load(federationId);
-    return (await listModelVersions(this.db, federationId)).map(toModelDto);
+    const federation = await this.federations.load(federationId);
+    return (await listModelVersions(this.db, federationId)).map((model) => toModelDto(model, federation.modelSpec));
   }
 
   async get(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelVersion> {
     requireMember(principal, federationId, 'getModel');
-    const version = await this.resolve(federationId, ref);
+    const federation = await this.federations.load(federationId);
+    const version = ref === 'latest' ? federation.latestModelVersion : ref;
     const model = await findModelVersion(this.db, federationId, version);
     if (!model) throw new NotFoundError('model-version', version);
-    return toModelDto(model);
+    return toModelDto(model, federation.modelSpec);
   }
 
   async weights(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelWeights> {
@@ -46,15 +48,16 @@ export class ModelsService {
     return { federation, version, weights, layout: layoutOf(federation) };
   }
 
-  private async resolve(federationId: string, ref: VersionRef): Promise<number> {
-    if (ref !== 'latest') {
-      await this.federations.load(federationId);
-      return ref;
-    }
-    return (await this.federations.load(federationId)).latestModelVersion;
-  }
 }
 
-function toModelDto(model: ModelVersionRecord): ModelVersion {
-  return { version: model.version, roundNumber: model.roundNumber, metrics: model.metrics, createdAt: model.createdAt.toISOString() };
+function toModelDto(model: ModelVersionRecord, spec: ModelSpec): ModelVersion {
+  const he = heEvaluability(spec);
+  return {
+    version: model.version,
+    roundNumber: model.roundNumber,
+    metrics: model.metrics,
+    heEvaluable: he.evaluable,
+    heRefusal: he.reason,
+    createdAt: model.createdAt.toISOString(),
+  };
 }

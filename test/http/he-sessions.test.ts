@@ -105,6 +105,12 @@ test('bad key sessions are refused and nothing is stored', async () => {
   }
   const notEvaluable = await createSession(material(), ADMIN_KEY, `federationId=${relu.federationId}`);
   assert.match(notEvaluable.body.detail, /relu/);
+  // A model version records whether it is HE-evaluable, and why not.
+  const reluModel = (await t.http.get(`/v1/federations/${relu.federationId}/models/latest`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal(reluModel.heEvaluable, false);
+  assert.match(reluModel.heRefusal, /relu activation is not a polynomial/);
+  const logreg = (await t.http.get(`/v1/federations/${federationId}/models/latest`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.deepEqual([logreg.heEvaluable, logreg.heRefusal], [true, null]);
   assert.equal(before.heSessions, beforeRelu.heSessions);
 });
 
