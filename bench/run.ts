@@ -2,6 +2,7 @@
  * `npm run bench [-- name …]`: runs the benchmarks (all by default) and writes bench/results/<name>.json
  * and .md. Figures are measurements on the machine that ran them, never pass/fail thresholds.
  */
+import { heBench } from './he.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
 import { secureCryptoBench } from './secure-crypto.bench.js';
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<void>> = {
   'plain-submissions': submissionsBench,
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,
+  he: heBench,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

@@ -6,9 +6,9 @@
  */
 import { closeKeySession, createKeySession, decryptScores, encryptApplicants, type HeKeySession } from '../crypto/ckks/client.js';
 import type { HeModelShape } from '../crypto/ckks/he-model.js';
-import type { HeLayout } from '../crypto/ckks/layout.js';
+import { recommendedParams, type HeLayout } from '../crypto/ckks/layout.js';
 import { encodeMaterial } from '../crypto/ckks/material.js';
-import { ckksParamSet, type CkksParams } from '../crypto/ckks/params.js';
+import type { CkksParams } from '../crypto/ckks/params.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
 import { heEvaluability, type ModelSpec } from '../ml/model-spec.js';
 import { createEncoder } from '../ml/preprocess.js';
@@ -47,8 +47,8 @@ export async function scoreEncrypted(args: {
   const rows = records.map((record) => encoder.encode(record));
   const layout = args.layout ?? (rows.length > BATCH_THRESHOLD ? 'batched' : 'single');
   const shape = heShapeOf(federation.model, encoder.size);
-  // Masking unused slots costs a level; only the masked quadratic model then needs N = 8192's longer chain.
-  const params = args.params ?? ckksParamSet(layout === 'single-masked' && shape.kind === 'quadratic' ? 'n8192' : 'n4096');
+  // N = 8192 where the quadratic model needs its longer chain or precision (masked, or batched); else 4096.
+  const params = args.params ?? recommendedParams(layout, shape);
   let session: HeKeySession | undefined;
   try {
     session = await createKeySession(params, layout, shape);

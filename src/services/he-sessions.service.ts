@@ -52,10 +52,13 @@ export class HeSessionsService {
     }
     const plan = planLayout(material.shape, material.params, material.layout);
     if ('refused' in plan) throw new DomainError('he-params-refused', 'CKKS parameters refused', 422, plan.refused);
+    const id = newId();
+    // Loading the keys in a worker now turns bad keys into a 422 here, not at the first prediction.
+    await this.inPool(() => this.pool().openSession(id, material));
     const now = this.clock();
     const row = await this.db.heSession.create({
       data: {
-        id: newId(),
+        id,
         federationId: input.federationId,
         modelVersion: version,
         creatorKeyId,
@@ -86,19 +89,26 @@ export class HeSessionsService {
       throw new DomainError('he-session-expired', 'Key session expired', 410, `predictEncrypted: session ${sessionId} expired at ${row.expiresAt.toISOString()}; create a new one`);
     }
     const { model } = await this.compile(row.federationId, row.modelVersion);
-    try {
-      return await this.pool().evaluate({
+    return this.inPool(() =>
+      this.pool().evaluate({
         sessionId,
         material: async () => decodeMaterial(row.material),
         model,
         modelKey: `${row.federationId}:${row.modelVersion}`,
         ciphertexts,
         layout: row.layout as HePublicMaterial['layout'],
-      });
+      }),
+    );
+  }
+
+  /** Worker errors as problems: the client's input (4xx) or the pool's own trouble (503). */
+  private async inPool<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
     } catch (error) {
       if (error instanceof HeInputError) throw inputProblem(error);
       if (error instanceof HeWorkerError) {
-        throw new DomainError('he-evaluation-unavailable', 'Encrypted evaluation unavailable', 503, `predictEncrypted: ${error.message}`);
+        throw new DomainError('he-evaluation-unavailable', 'Encrypted evaluation unavailable', 503, error.message);
       }
       throw error;
     }

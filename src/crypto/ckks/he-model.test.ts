@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ModelSpec } from '../../ml/model-spec.js';
 import { compileHeModel, HE_ACTIVATIONS, modelShape, peakMagnitude, plainLogit, type HeActivation, type HeModel } from './he-model.js';
-import { packSingleInput, packSingleWeights, planLayout, requiredGaloisSteps, type LayoutPlan } from './layout.js';
+import { packSingleInput, packSingleWeights, planLayout, recommendedParams, requiredGaloisSteps, type LayoutPlan } from './layout.js';
 import { ckksParamSet } from './params.js';
 
 /** The MLP's forward pass straight from the flat layout (kernel [in, h] row-major, bias, output kernel, bias). */
@@ -121,6 +121,12 @@ test('layout: steps are the powers of two below the period; batched needs none',
   assert.ok('refused' in masked && /chain of 2 levels is too short: the quadratic MLP \(16 hidden units\) in the single-masked layout needs 3/.test(masked.refused));
   const wide = planLayout({ kind: 'quadratic', inputSize: 43, units: 64 }, params, 'single');
   assert.ok('refused' in wide && /needs 4096 slots, N=4096 has 2048/.test(wide.refused));
+  // The recommendation always plans.
+  for (const shape of [modelShape(linear), modelShape(quad)]) {
+    for (const layout of ['single', 'single-masked', 'batched'] as const) assert.ok(!('refused' in planLayout(shape, recommendedParams(layout, shape), layout)));
+  }
+  assert.equal(recommendedParams('batched', modelShape(quad)).polyModulusDegree, 8192);
+  assert.equal(recommendedParams('single', modelShape(quad)).polyModulusDegree, 4096);
 });
 
 test('layout: summing each unit over its feature blocks, cyclically, gives Uⱼ·x̃ in every slot', () => {

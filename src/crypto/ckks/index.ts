@@ -9,7 +9,7 @@ export { CKKS_PARAM_SETS, checkCkksParams, ckksParamSet, levelsOf, valueBound } 
 export type { ChainNeeds, CkksParamSetName, CkksParams, ParamsCheck } from './params.js';
 export { compileHeModel, HE_ACTIVATIONS, MIN_GAIN, modelShape, outputGain, peakMagnitude, plainLogit, UNCALIBRATED_PEAK } from './he-model.js';
 export type { CompileOptions, HeActivation, HeModel, HeModelShape } from './he-model.js';
-export { BATCH_CANARY_SLOTS, HE_LAYOUTS, isHeLayout, planLayout, requiredGaloisSteps } from './layout.js';
+export { BATCH_CANARY_SLOTS, HE_LAYOUTS, isHeLayout, planLayout, recommendedParams, requiredGaloisSteps } from './layout.js';
 export type { HeLayout, LayoutPlan } from './layout.js';
 export { checkMaterial, decodeMaterial, encodeMaterial, MAX_MATERIAL_BYTES } from './material.js';
 export type { HePublicMaterial } from './material.js';

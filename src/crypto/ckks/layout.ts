@@ -11,8 +11,8 @@
  * logit, so a key holder decrypts the score and nothing else: no partial sums to mask. The rotation
  * steps are the powers of two below P, and they are the only Galois keys a session uploads.
  * 'single-masked' additionally multiplies by a one-hot so that only slot 0 survives (one more level);
- * it matters only against a key holder who sends inputs that are NOT laid out this way (see
- * docs in client.ts / the security note).
+ * it matters only against a key holder who sends inputs that are NOT laid out this way: other slots
+ * then hold other windows of the weights (docs/encrypted-prediction.md says what that reveals).
  *
  * batched — one ciphertext per feature, one applicant per slot (N/2 − 2 applicants per set of d
  * ciphertexts, two padding slots kept as canaries); every operation is slot-wise, so no rotations and
@@ -21,7 +21,7 @@
 
 import type { HeModel, HeModelShape } from './he-model.js';
 import { modelLevels, modelShape } from './he-model.js';
-import { checkCkksParams, type CkksParams } from './params.js';
+import { checkCkksParams, ckksParamSet, type CkksParams } from './params.js';
 
 export type HeLayout = 'single' | 'single-masked' | 'batched';
 
@@ -105,6 +105,15 @@ export function mustPlan(fn: string, shape: HeModelShape, params: CkksParams, la
   const plan = planLayout(shape, params, layout);
   if ('refused' in plan) throw new Error(`${fn}: ${plan.refused}`);
   return plan;
+}
+
+/**
+ * The parameter set to use when the caller has no reason to choose: n4096 wherever it is exact enough,
+ * n8192 where a quadratic model needs the third level (single-masked) or the precision (batched;
+ * see CKKS_PARAM_SETS for the measurements).
+ */
+export function recommendedParams(layout: HeLayout, shape: HeModelShape): CkksParams {
+  return ckksParamSet(shape.kind === 'quadratic' && layout !== 'single' ? 'n8192' : 'n4096');
 }
 
 /** The rotation steps a session for this model needs: the only Galois keys worth uploading. */

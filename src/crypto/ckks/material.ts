@@ -36,10 +36,6 @@ const MAX_HEADER_BYTES = 4096;
 type PartName = 'paramsBlob' | 'relinKeys' | 'galoisKeys';
 const PART_ORDER: PartName[] = ['paramsBlob', 'relinKeys', 'galoisKeys'];
 
-export function materialByteLength(m: HePublicMaterial): number {
-  return encodeMaterial(m).byteLength;
-}
-
 export function encodeMaterial(m: HePublicMaterial): Uint8Array {
   const parts: Partial<Record<PartName, number>> = {};
   const chunks: Uint8Array[] = [];

@@ -50,6 +50,8 @@ interface Job {
   id: number;
   spec: JobSpec;
   material?: Promise<HePublicMaterial>;
+  /** Times a younger job went first (session affinity); bounded so that no job starves. */
+  bypassed: number;
   resolve(outputs: Uint8Array[]): void;
   reject(err: Error): void;
 }
@@ -121,7 +123,7 @@ export class HeWorkerPool {
 
   private enqueue(spec: JobSpec): Promise<Uint8Array[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, spec, resolve, reject });
+      this.queue.push({ id: this.nextId++, spec, bypassed: 0, resolve, reject });
       this.dispatch();
     });
   }
@@ -270,13 +272,17 @@ export class HeWorkerPool {
     for (const slot of this.slots) {
       if (this.queue.length === 0) break;
       if (slot.job !== undefined || slot.retired) continue;
-      // Prefer a job whose session this worker holds, then one no other worker holds, then the oldest.
-      let index = this.queue.findIndex((j) => slot.sessions.has(j.spec.sessionId));
-      if (index < 0) {
-        const elsewhere = (j: Job): boolean => this.slots.some((s) => s !== slot && s.sessions.has(j.spec.sessionId));
-        index = this.queue.findIndex((j) => !elsewhere(j));
-        if (index < 0) index = 0;
+      // Prefer a job whose session this worker holds, then one no other worker holds, then the oldest;
+      // the oldest goes first anyway once younger jobs have overtaken it a few times.
+      let index = 0;
+      if (this.queue[0]!.bypassed < 2 * this.slots.length) {
+        index = this.queue.findIndex((j) => slot.sessions.has(j.spec.sessionId));
+        if (index < 0) {
+          const elsewhere = (j: Job): boolean => this.slots.some((s) => s !== slot && s.sessions.has(j.spec.sessionId));
+          index = Math.max(0, this.queue.findIndex((j) => !elsewhere(j)));
+        }
       }
+      for (let k = 0; k < index; k++) this.queue[k]!.bypassed++;
       const job = this.queue.splice(index, 1)[0]!;
       const material = job.spec.material;
       slot.job = job;
