@@ -3,6 +3,7 @@
  * and .md. Figures are measurements on the machine that ran them, never pass/fail thresholds.
  */
 import { heBench } from './he.bench.js';
+import { heHttpBench } from './he-http.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
 import { secureCryptoBench } from './secure-crypto.bench.js';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,
   he: heBench,
+  'he-http': heHttpBench,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
