@@ -74,15 +74,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   return app;
 }
 
-/** Every instance sweeps; the database's conditional updates make sure each round settles once. */
+/**
+ * Every instance sweeps: rounds past their deadline (the database's conditional updates make sure each
+ * settles once) and expired encrypted-prediction sessions.
+ */
 function startDeadlineSweep(app: FastifyInstance, intervalMs: number): void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    app.services.rounds
-      .sweep()
-      .then((settled) => settled > 0 && app.log.info({ settled }, 'settled rounds past their deadline'))
+    Promise.all([app.services.rounds.sweep(), app.services.heSessions.sweepExpired()])
+      .then(([settled, expired]) => (settled > 0 || expired > 0) && app.log.info({ settled, expired }, 'deadline sweep'))
       .catch((error: unknown) => app.log.error({ err: error }, 'deadline sweep failed'))
       .finally(() => (running = false));
   }, intervalMs);

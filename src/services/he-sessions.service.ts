@@ -114,6 +114,15 @@ export class HeSessionsService {
     }
   }
 
+  /** Deletes sessions past their expiry (their key material with them); each instance runs this periodically. */
+  async sweepExpired(): Promise<number> {
+    const expired = await this.db.heSession.findMany({ where: { expiresAt: { lte: this.clock() } }, select: { id: true } });
+    if (expired.length === 0) return 0;
+    const { count } = await this.db.heSession.deleteMany({ where: { id: { in: expired.map((row) => row.id) } } });
+    for (const { id } of expired) this.#pool?.forgetSession(id);
+    return count;
+  }
+
   async close(): Promise<void> {
     await this.#pool?.close();
   }

@@ -149,6 +149,14 @@ test('an expired session is refused; a deleted one is gone', async () => {
   await t.http.delete(`/v1/he-sessions/${created.id}`).set(bearer(OTHER_OPERATOR)).expect(403);
   await t.http.delete(`/v1/he-sessions/${created.id}`).set(bearer(ADMIN_KEY)).expect(204);
   await t.http.get(`/v1/he-sessions/${created.id}`).set(bearer(ADMIN_KEY)).expect(404);
+  // The periodic sweep deletes expired sessions and their key material.
+  const stale = (await createSession(material()).expect(201)).body;
+  await t.app.services.heSessions.sweepExpired(); // sessions of the earlier tests, long expired
+  assert.equal(await t.database.prisma.heSession.count({ where: { id: stale.id } }), 1, 'a live session survives the sweep');
+  assert.equal(await t.app.services.heSessions.sweepExpired(), 0);
+  now = new Date(now.getTime() + 601_000);
+  assert.equal(await t.app.services.heSessions.sweepExpired(), 1);
+  assert.equal(await t.database.prisma.heSession.count({ where: { id: stale.id } }), 0);
 });
 
 test('sessions persist across a restart', async () => {
