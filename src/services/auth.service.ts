@@ -30,7 +30,7 @@ export class AuthService {
     }
     if (kind === 'owner') {
       const owner = await findOwnerByKeyHash(this.db, hashSecret(key));
-      if (owner) return { kind: 'owner', ownerId: owner.id, federationId: owner.federationId };
+      if (owner) return { kind: 'owner', ownerId: owner.id, federationId: owner.federationId, role: owner.role };
     }
     throw new UnauthorizedError('authenticate: unknown or revoked API key');
   }

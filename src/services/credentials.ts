@@ -8,7 +8,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 export type Principal =
   /** keyId: "env" for ADMIN_API_KEY, else the id of the stored operator key. */
   | { kind: 'operator'; keyId: string }
-  | { kind: 'owner'; ownerId: string; federationId: string }
+  | { kind: 'owner'; ownerId: string; federationId: string; role: 'owner' | 'aggregator' }
   | { kind: 'anonymous' };
 
 export type SecretKind = 'operator' | 'owner' | 'enrolment';
