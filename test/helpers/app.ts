@@ -2,6 +2,7 @@
  * Builds a real app over a real database for HTTP tests: SQLite in a temp dir by default, a fresh
  * PostgreSQL database with FEDSCORE_TEST_DB=postgres. Nothing is mocked.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import { buildApp } from '../../src/http/app.js';
 import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
 import { createTestDatabase } from './database.js';
+import { snapshot } from './database-contents.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
@@ -20,16 +22,36 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const crxSchema = JSON.parse(readFileSync(path.join(repoRoot, 'schemas', 'crx.json'), 'utf8')) as DatasetSchema;
 
 export interface TestApp {
-  app: FastifyInstance;
-  http: supertest.Agent;
+  /** The current instance; `restart()` replaces it, so these always reach the live server. */
+  readonly app: FastifyInstance;
+  readonly http: supertest.Agent;
+  readonly database: Database;
   config: Config;
-  database: Database;
-  /** Builds a second app over the same database, as a restarted or second instance would. */
+  /**
+   * Closes the current instance (the app, its sweep and worker pool, its database handle), then starts a
+   * new one over the same database, as a restarted server would. Returns this same TestApp.
+   */
   restart(): Promise<TestApp>;
+  /** A second live instance over the same database, as another server behind a load balancer. */
+  startAnother(): Promise<Instance>;
   close(): Promise<void>;
 }
 
-export async function createTestApp(options: { clock?: () => Date; env?: Record<string, string> } = {}): Promise<TestApp> {
+export interface Instance {
+  app: FastifyInstance;
+  http: supertest.Agent;
+  database: Database;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  clock?: () => Date;
+  env?: Record<string, string>;
+  /** Run the periodic deadline sweep, as a real server does (tests call `sweep()` themselves otherwise). */
+  sweepDeadlines?: boolean;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const target = await createTestDatabase();
   const config = loadConfig({
     DATA_DIR: target.dataDir,
@@ -38,47 +60,88 @@ export async function createTestApp(options: { clock?: () => Date; env?: Record<
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const open = async (): Promise<{ app: FastifyInstance; database: Database }> => {
+  const live = new Set<Instance>();
+  const start = async (): Promise<Instance> => {
     const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, migrate: true });
-    const app = await buildApp({ config, database, logger: false, sweepDeadlines: false, ...(options.clock ? { clock: options.clock } : {}) });
-    return { app, database };
-  };
-  const instances: { app: FastifyInstance; database: Database }[] = [];
-  const make = async (): Promise<TestApp> => {
-    const instance = await open();
-    instances.push(instance);
-    return {
-      ...instance,
-      http: supertest.agent(instance.app.server),
+    const app = await buildApp({
       config,
-      restart: make,
+      database,
+      logger: false,
+      sweepDeadlines: options.sweepDeadlines ?? false,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    const instance: Instance = {
+      app,
+      database,
+      http: supertest.agent(app.server),
       close: async () => {
-        for (const { app, database } of instances.splice(0)) {
-          await app.close();
-          await database.close();
-        }
-        await target.cleanup();
+        if (!live.delete(instance)) return;
+        await app.close();
+        await database.close();
       },
     };
+    live.add(instance);
+    return instance;
   };
-  return make();
+  let current = await start();
+  const testApp: TestApp = {
+    get app() {
+      return current.app;
+    },
+    get http() {
+      return current.http;
+    },
+    get database() {
+      return current.database;
+    },
+    config,
+    async restart() {
+      await current.close();
+      current = await start();
+      return testApp;
+    },
+    startAnother: start,
+    async close() {
+      for (const instance of [...live]) await instance.close();
+      await target.cleanup();
+    },
+  };
+  return testApp;
 }
 
-/** Row counts and round states of every table: a test compares two snapshots to prove nothing changed. */
-export async function snapshot(database: Database) {
-  const db = database.prisma;
-  return {
-    apiKeys: await db.apiKey.count(),
-    federations: await db.federation.findMany({ select: { id: true, enrolmentTokenHash: true, latestModelVersion: true }, orderBy: { id: 'asc' } }),
-    owners: await db.owner.count(),
-    rounds: await db.round.findMany({ select: { id: true, status: true, submissionCount: true }, orderBy: { id: 'asc' } }),
-    updates: await db.update.count(),
-    models: await db.modelVersion.count(),
-    heSessions: await db.heSession.count(),
-  };
-}
+export { snapshot };
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+export const problem = (type: string) => `https://fedscore.dev/problems/${type}`;
+
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: { type?: string } & Record<string, unknown>;
+}
+
+/** An RFC 9457 refusal: the status, the problem+json media type and the problem type. */
+export function assertProblem(res: Reply, status: number, type: string, name = type): void {
+  assert.equal(res.status, status, `${name}: status (${JSON.stringify(res.body).slice(0, 300)})`);
+  assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/, `${name}: media type`);
+  assert.equal(res.body.type, problem(type), `${name}: problem type`);
+}
+
+/** Sends a request that must be refused, and proves it changed nothing in any table. */
+export async function assertRefused(
+  t: { database: Database },
+  send: () => PromiseLike<Reply>,
+  status: number,
+  type: string,
+  name = type,
+): Promise<Reply> {
+  const before = await snapshot(t.database);
+  const res = await send();
+  assertProblem(res, status, type, name);
+  assert.deepEqual(await snapshot(t.database), before, `${name}: database unchanged`);
+  return res;
+}
 
 export function federationBody(overrides: Record<string, unknown> = {}) {
   return {

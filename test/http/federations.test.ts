@@ -42,7 +42,7 @@ test('creating a federation needs the operator key', async () => {
   const owner = await t.http.post('/v1/federations').set(bearer(keys[0]!)).send(federationBody()).expect(403);
   assert.equal(owner.body.type, problem('forbidden'));
   assert.deepEqual(await snapshot(t.database), mid);
-  assert.equal(before.federations.length + 1, mid.federations.length);
+  assert.equal(before.Federation!.length + 1, mid.Federation!.length);
 });
 
 test('an invalid federation is refused with field paths and nothing is written', async () => {

@@ -206,7 +206,7 @@ test('a server restarted mid-round continues that round', async () => {
   });
   await openRound(federationId);
   await submit(federationId, 1, keys[0]!, { weights: constant(paramsOf(featureCount), 1), numSamples: 1 }).expect(201);
-  const restarted = await t.restart();
+  const restarted = await t.restart(); // the first instance is closed: nothing of the round lives in memory
   const res = await restarted.http
     .post(`/v1/federations/${federationId}/rounds/1/updates`)
     .set(bearer(keys[1]!))
@@ -221,7 +221,7 @@ test('two instances over one database settle a round exactly once', async () => 
   const { federationId, featureCount, keys } = await setupFederation(t, 6, {
     training: { rounds: 1, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners: 6, roundDeadlineSeconds: 600, autoAdvance: false, seed: 1 },
   });
-  const second = await t.restart();
+  const second = await t.startAnother();
   await openRound(federationId);
   const responses = await Promise.all(
     keys.map((key, i) =>
