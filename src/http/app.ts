@@ -9,7 +9,7 @@ import type { Database } from '../db/client.js';
 import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
 import { authPlugin } from './plugins/auth.plugin.js';
-import { problemPlugin } from './plugins/problem.plugin.js';
+import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { federationRoutes } from './routes/federations.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
@@ -46,6 +46,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Authorization headers carry API keys: never log them.
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
     bodyLimit: config.BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: sendFrameworkProblem,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

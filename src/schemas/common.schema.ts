@@ -22,15 +22,31 @@ export type Problem = z.infer<typeof problemSchema>;
 export const idSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'expected an identifier');
 export const timestampSchema = z.string().describe('ISO 8601 timestamp (UTC)');
 
+/** Round numbers and model versions are 32-bit INTEGER columns on both databases. */
+export const MAX_ROW_NUMBER = 2 ** 31 - 1;
+
+/** A round number or model version in a JSON body: an integer that fits the database column. */
+export const rowNumberSchema = (min: number) => z.number().int().min(min).max(MAX_ROW_NUMBER);
+
+/**
+ * The same in a path or query string: decimal digits only. z.coerce.number() would take " " as 0, "1e3" as
+ * 1000 and "0x1" as 1, so a version named by whitespace read version 0.
+ */
+export const pathNumberSchema = (min: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^[0-9]{1,10}$/.test(value) ? Number(value) : value),
+    z.number({ error: 'expected a decimal integer' }).int().min(min).max(MAX_ROW_NUMBER),
+  );
+
 export const federationParamsSchema = z.strictObject({ federationId: idSchema });
 export const roundParamsSchema = z.strictObject({
   federationId: idSchema,
-  roundNumber: z.coerce.number().int().min(1),
+  roundNumber: pathNumberSchema(1),
 });
 export const ownerParamsSchema = z.strictObject({ federationId: idSchema, ownerId: idSchema });
 export const modelParamsSchema = z.strictObject({
   federationId: idSchema,
-  version: z.union([z.literal('latest'), z.coerce.number().int().min(0)]),
+  version: z.union([z.literal('latest'), pathNumberSchema(0)]),
 });
 
 /** Responses every authenticated route may give, so the OpenAPI document lists them. */

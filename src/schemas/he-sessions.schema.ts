@@ -3,7 +3,7 @@
  * (application/octet-stream) on the hot path; these JSON shapes are the base64 fallback and the metadata.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema } from './common.schema.js';
+import { idSchema, pathNumberSchema, rowNumberSchema, timestampSchema } from './common.schema.js';
 import { base64Schema } from './owners.schema.js';
 
 export const heLayoutSchema = z
@@ -20,12 +20,12 @@ export const ckksParamsSchema = z
 
 export const createHeSessionQuerySchema = z.strictObject({
   federationId: idSchema,
-  modelVersion: z.coerce.number().int().min(0).optional().describe('Defaults to the latest version'),
+  modelVersion: pathNumberSchema(0).optional().describe('Defaults to the latest version'),
 });
 
 export const createHeSessionJsonBodySchema = z.strictObject({
   federationId: idSchema,
-  modelVersion: z.number().int().min(0).optional(),
+  modelVersion: rowNumberSchema(0).optional(),
   material: base64Schema.describe('The encoded public material (params, relinearisation and Galois keys), base64'),
 });
 

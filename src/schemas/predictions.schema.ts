@@ -2,11 +2,12 @@
  * Plain predictions for the operator's own use: feature records in, probabilities out.
  */
 import { z } from 'zod';
+import { rowNumberSchema } from './common.schema.js';
 import { rawRecordSchema } from './dataset-schema.schema.js';
 
 export const predictBodySchema = z.strictObject({
   records: z.array(rawRecordSchema).min(1).max(10_000),
-  modelVersion: z.number().int().min(0).optional().describe('Defaults to the latest version'),
+  modelVersion: rowNumberSchema(0).optional().describe('Defaults to the latest version'),
 });
 
 export const predictionSchema = z.object({

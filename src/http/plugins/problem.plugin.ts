@@ -8,6 +8,9 @@ import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, PROBLEM_BASE, type ProblemField } from '../../errors.js';
 
+/** The router's longest path parameter (Fastify's default); longer ones answer 414 before any route runs. */
+export const MAX_PARAM_LENGTH = 100;
+
 interface ProblemBody {
   type: string;
   title: string;
@@ -56,6 +59,32 @@ function toProblem(error: FastifyError, request: FastifyRequest): ProblemBody {
     return { type: PROBLEM_BASE + 'bad-request', title: 'Bad request', status: error.statusCode, detail: error.message };
   }
   return { type: PROBLEM_BASE + 'internal', title: 'Internal server error', status: 500, detail: 'the server failed to handle this request; it was logged' };
+}
+
+/** Router failures before any route or plugin runs; Fastify hands them to `frameworkErrors`, not the error handler. */
+const routerProblems: Record<string, { slug: string; title: string; status: number; detail: string }> = {
+  FST_ERR_BAD_URL: { slug: 'bad-url', title: 'Malformed URL', status: 400, detail: 'the request path is not a valid percent-encoded URL path' },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    slug: 'path-parameter-too-long',
+    title: 'Path parameter too long',
+    status: 414,
+    detail: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters; identifiers are at most 64`,
+  },
+};
+
+/** Fastify's `frameworkErrors` option: the router's own refusals as problem+json too. */
+export function sendFrameworkProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const known = (error.code && routerProblems[error.code]) || {
+    slug: 'bad-request',
+    title: 'Bad request',
+    status: error.statusCode ?? 400,
+    detail: 'the request could not be routed',
+  };
+  // The instance would echo the oversized path back; the route pattern is enough to say where.
+  return reply
+    .code(known.status)
+    .type('application/problem+json')
+    .send({ type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: known.detail });
 }
 
 export const problemPlugin = fp(async function problemPlugin(app: FastifyInstance) {
