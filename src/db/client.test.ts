@@ -7,14 +7,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import Database from 'better-sqlite3';
 import { createTestDatabase } from '../../test/helpers/database.js';
-import { isUniqueViolation, openDatabase, type Database as Db } from './client.js';
+import { isUniqueViolation, openDatabase, type Database as Db, type OpenDatabaseOptions } from './client.js';
 
-async function open(t: { after(fn: () => Promise<void>): void }): Promise<{ db: Db; dataDir: string; databaseUrl?: string }> {
+async function open(
+  t: { after(fn: () => Promise<void>): void },
+  options: Pick<OpenDatabaseOptions, 'wrapSqliteAdapter'> = {},
+): Promise<{ db: Db; dataDir: string; databaseUrl?: string }> {
   const target = await createTestDatabase();
   t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
+  const db = await openDatabase({ ...target, ...options, migrate: true });
   t.after(() => db.close());
   return { db, ...target };
 }
@@ -133,27 +137,114 @@ test('isUniqueViolation recognises unique-constraint errors from this provider a
   assert.equal(isUniqueViolation(undefined), false);
 });
 
+function deferred<T>(): { promise: Promise<T>; resolve(value: T | PromiseLike<T>): void } {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  const promise = new Promise<T>((res) => (resolve = res));
+  return { promise, resolve };
+}
+
+// Only a broken lock makes these waits endless; the bound turns that hang into a failure that says what
+// never happened. Passing never depends on it.
+const HANG_GUARD_MS = 10_000;
+
+async function within<T>(work: Promise<T>, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()}: still waiting after ${HANG_GUARD_MS} ms`)), HANG_GUARD_MS);
+  });
+  try {
+    return await Promise.race([work, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type SqliteConnection = Awaited<ReturnType<PrismaBetterSqlite3['connect']>>;
+
+/**
+ * Records the statements that reach the SQLite connection from the root client; a transaction's own go
+ * through its `tx` object, not these methods. A statement is recorded once the call has returned: on the
+ * serialised connection it is then queued on the lock, while on a bare one it has already run, because the
+ * adapter executes synchronously when called. Either way, where it ends up no longer depends on timing.
+ */
+function watchRootStatements() {
+  const statements: string[] = [];
+  let awaited: { left: number; resolve(): void } | undefined;
+  const record = (sql: string) => {
+    statements.push(sql);
+    if (awaited !== undefined && --awaited.left === 0) {
+      awaited.resolve();
+      awaited = undefined;
+    }
+  };
+  const watchConnection = (connection: SqliteConnection): SqliteConnection =>
+    new Proxy(connection, {
+      get(target, prop) {
+        if (prop !== 'queryRaw' && prop !== 'executeRaw') return bound(target, prop);
+        return (query: Parameters<SqliteConnection['queryRaw']>[0]) => {
+          const result = target[prop](query);
+          record(query.sql);
+          return result;
+        };
+      },
+    });
+  return {
+    statements,
+    wrap: (factory: PrismaBetterSqlite3): PrismaBetterSqlite3 =>
+      new Proxy(factory, {
+        get(target, prop) {
+          if (prop === 'connect') return async () => watchConnection(await target.connect());
+          return bound(target, prop);
+        },
+      }),
+    /** Resolves once `count` more statements have arrived. */
+    next: (count: number) => new Promise<void>((resolve) => (awaited = { left: count, resolve })),
+  };
+}
+
+/** Prisma sends a query only when something calls its `then`; this sends it now. */
+function send<T>(query: PromiseLike<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => query.then(resolve, reject));
+}
+
+/** Reads through a Proxy; methods stay bound to the real object (the adapter uses private fields). */
+function bound(target: object, prop: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, prop, target);
+  return typeof value === 'function' ? value.bind(target) : value;
+}
+
 test('a query outside an open transaction neither sees its rows nor is undone by its rollback', async (t) => {
-  const { db } = await open(t);
+  const watch = watchRootStatements();
+  const { db } = await open(t, { wrapSqliteAdapter: watch.wrap });
   const p = db.prisma;
-  let inserted!: () => void;
-  const insertedSignal = new Promise<void>((resolve) => (inserted = resolve));
+  const inserted = deferred<void>();
+  const outsideReachedDatabase = deferred<unknown>();
   const transaction = p
-    .$transaction(async (tx) => {
-      await tx.apiKey.create({ data: { id: 'inside', label: 'l', keyHash: 'inside' } });
-      inserted();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      throw new Error('business rule says no');
-    })
+    .$transaction(
+      async (tx) => {
+        await tx.apiKey.create({ data: { id: 'inside', label: 'l', keyHash: 'inside' } });
+        inserted.resolve();
+        // The rollback must come after both outside queries reached the database, or they could not tell
+        // a transaction that isolates them from one that has already ended.
+        const lastArrived = () => JSON.stringify(watch.statements.slice(-2));
+        await within(outsideReachedDatabase.promise, () => `the outside queries reaching the database (last arrived: ${lastArrived()})`);
+        throw new Error('business rule says no');
+      },
+      { timeout: 2 * HANG_GUARD_MS },
+    )
     .catch((err: Error) => err.message);
 
-  await insertedSignal;
-  // Another request, meanwhile, on the root client.
-  const [seen] = await Promise.all([
-    p.apiKey.findUnique({ where: { id: 'inside' } }),
-    p.apiKey.create({ data: { id: 'outside', label: 'l', keyHash: 'outside' } }),
-  ]);
-  assert.equal(await transaction, 'business rule says no');
+  await within(inserted.promise, () => 'the transaction inserting its row');
+  // Another request, meanwhile, on the root client. SQLite has one connection: both must wait on its lock
+  // (running them inside the open transaction is the bug), so they count once they arrive there.
+  // PostgreSQL gives each query its own pooled connection, so they finish while the transaction is open.
+  const arrived = db.provider === 'sqlite' ? watch.next(2) : undefined;
+  const read = send(p.apiKey.findUnique({ where: { id: 'inside' } }));
+  const write = send(p.apiKey.create({ data: { id: 'outside', label: 'l', keyHash: 'outside' } }));
+  outsideReachedDatabase.resolve(arrived ?? Promise.allSettled([read, write]));
+
+  assert.equal(await within(transaction, () => 'the transaction ending'), 'business rule says no');
+  const [seen] = await within(Promise.all([read, write]), () => 'the outside queries finishing after the transaction ended');
   assert.equal(seen, null);
   assert.deepEqual((await p.apiKey.findMany({ orderBy: { id: 'asc' } })).map((k) => k.id), ['outside']);
 });

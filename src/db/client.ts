@@ -31,6 +31,11 @@ export interface OpenDatabaseOptions {
   /** Apply pending migrations (src/db/migrate.ts) before the client is created. */
   migrate?: boolean;
   log?: (msg: string) => void;
+  /**
+   * SQLite only; for tests. Wraps the driver adapter, already serialised (see `serializeTransactions`),
+   * before the client is built, so a test can observe queries reaching the connection. Unset in production.
+   */
+  wrapSqliteAdapter?: (adapter: PrismaBetterSqlite3) => PrismaBetterSqlite3;
 }
 
 // How long a write waits for another process's write lock on the SQLite file before failing with
@@ -47,10 +52,16 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     }
     return openPostgres(opts.databaseUrl, opts.migrate === true, log);
   }
-  return openSqlite(join(opts.dataDir, 'fedscore.db'), opts.dataDir, opts.migrate === true, log);
+  return openSqlite(join(opts.dataDir, 'fedscore.db'), opts.dataDir, opts.migrate === true, log, opts.wrapSqliteAdapter);
 }
 
-async function openSqlite(file: string, dataDir: string, runMigrations: boolean, log: (msg: string) => void): Promise<Database> {
+async function openSqlite(
+  file: string,
+  dataDir: string,
+  runMigrations: boolean,
+  log: (msg: string) => void,
+  wrapAdapter: (adapter: PrismaBetterSqlite3) => PrismaBetterSqlite3 = (adapter) => adapter,
+): Promise<Database> {
   await mkdir(dataDir, { recursive: true });
   if (runMigrations) await migrate({ provider: 'sqlite', file }, { log });
   // Imported on demand so a PostgreSQL deployment never loads the SQLite client, and vice versa.
@@ -59,7 +70,7 @@ async function openSqlite(file: string, dataDir: string, runMigrations: boolean,
     import('@prisma/adapter-better-sqlite3'),
   ]);
   // `timeout` is better-sqlite3's busy timeout.
-  const adapter = serializeTransactions(new PrismaBetterSqlite3({ url: file, timeout: SQLITE_BUSY_TIMEOUT_MS }));
+  const adapter = wrapAdapter(serializeTransactions(new PrismaBetterSqlite3({ url: file, timeout: SQLITE_BUSY_TIMEOUT_MS })));
   const prisma = new PrismaClient({ adapter });
   try {
     // WAL lets readers in other processes proceed while one writes; it is stored in the file, so this
