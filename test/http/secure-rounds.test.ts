@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { generateX25519KeyPair, openEnvelope, type X25519KeyPair } from '../../src/crypto/envelope.js';
-import { decodeSecureSum } from '../../src/crypto/secure-update.js';
+import { EnvelopeError, envelopeOverhead, generateX25519KeyPair, openEnvelope, type X25519KeyPair } from '../../src/crypto/envelope.js';
+import { FIELD_PRIME } from '../../src/crypto/field.js';
+import { decodeSecureSum, encodeSecureUpdate } from '../../src/crypto/secure-update.js';
 import { reconstructVector } from '../../src/crypto/shamir.js';
 import { decodeSharePayload, sharePayloadValues } from '../../src/crypto/share-codec.js';
 import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
 import type { RoundView } from '../../src/client/http-client.js';
-import { ADMIN_KEY, bearer, createTestApp, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import type supertest from 'supertest';
+import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { readEveryRow } from '../helpers/database-contents.js';
+import { candidateSecrets, findLeaks, keyProbes, updateProbes } from '../helpers/leak-scan.js';
 
+let now = new Date('2026-06-01T00:00:00Z');
 let t: TestApp;
-before(async () => (t = await createTestApp()));
+before(async () => (t = await createTestApp({ clock: () => now })));
 after(async () => t.close());
 
 const problem = (type: string) => `https://fedscore.dev/problems/${type}`;
-const secureSettings = (minOwners: number) => ({
+const secureSettings = (minOwners: number, committee = { size: 3, threshold: 2 }) => ({
   aggregation: 'secure',
-  secure: { committee: { size: 3, threshold: 2 }, clipNorm: 100, summingDeadlineSeconds: 600 },
+  secure: { committee, clipNorm: 100, summingDeadlineSeconds: 600 },
   training: { rounds: 3, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners, roundDeadlineSeconds: 600, autoAdvance: false, seed: 3 },
 });
 
@@ -29,8 +34,8 @@ interface SecureSetup {
 }
 
 /** A secure federation whose first `volunteers` owners registered keys and volunteered. */
-async function setupSecure(owners: number, volunteers: number, minOwners: number): Promise<SecureSetup> {
-  const setup = await setupFederation(t, owners, secureSettings(minOwners));
+async function setupSecure(owners: number, volunteers: number, minOwners: number, committee?: { size: number; threshold: number }): Promise<SecureSetup> {
+  const setup = await setupFederation(t, owners, secureSettings(minOwners, committee));
   const memberKeys = new Map<string, X25519KeyPair>();
   for (let i = 0; i < volunteers; i++) {
     const pair = generateX25519KeyPair();
@@ -260,49 +265,248 @@ test('with more than k − t members gone the round fails cleanly, and the next 
   assert.equal(status, 'closed');
 });
 
-test('what the server stores reveals no owner’s update without t committee secrets', async () => {
+test('secure mode needs at least two owners per round: a one-owner "sum" is that owner’s update', async () => {
+  const s = await setupSecure(3, 3, 2);
+  await assertRefused(t, () => t.http.post(`/v1/federations/${s.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({ minOwners: 1 }), 422, 'validation-failed', 'a round of one');
+  const body = federationBody({ ...secureSettings(2), training: { ...secureSettings(2).training, minOwners: 1 } });
+  const res = await assertRefused(t, () => t.http.post('/v1/federations').set(bearer(ADMIN_KEY)).send(body), 422, 'validation-failed', 'a federation of one');
+  assert.deepEqual((res.body.errors as { path: string }[]).map((e) => e.path), ['body.training.minOwners']);
+  await t.http.post(`/v1/federations/${s.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({ minOwners: 2 }).expect(201);
+});
+
+test('the sweep fails a round whose summing deadline passes with fewer than t partial sums, once', async () => {
+  const s = await setupSecure(3, 3, 2);
+  const round = await openSecureRound(s.federationId);
+  for (const owner of [0, 1]) await uploadShares(s, round, owner);
+  const [seat] = round.secure!.committee;
+  await uploadPartialSum(s, round, seat!);
+  await t.app.services.rounds.sweep();
+  const stillSumming = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal(stillSumming.status, 'summing', 'nothing is due before the summing deadline');
+  now = new Date(now.getTime() + 601_000);
+  // Rounds other tests left open fall due at the same time; the sweep settles each of them once.
+  assert.ok((await t.app.services.rounds.sweep()) >= 1);
+  assert.equal(await t.app.services.rounds.sweep(), 0, 'a round settles once');
+  const failed = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.failureReason, /summing deadline passed with 1 of 2 required partial sums/);
+  assert.equal((await t.http.get(`/v1/federations/${s.federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body.latestModelVersion, 0);
+  const late = round.secure!.committee[1]!;
+  await assertRefused(t, () => partialSumRequest(t.http, s, round, late), 409, 'round-not-summing', 'a partial sum after the failure');
+});
+
+test('a secure round survives a restart mid-shares and another mid-summing', async () => {
   const s = await setupSecure(5, 3, 3);
   const round = await openSecureRound(s.federationId);
-  const owners = [0, 1, 2];
+  await uploadShares(s, round, 0);
+  await t.restart(); // mid-shares: one owner's shares are in, nothing of the round is in memory
+  await uploadShares(s, round, 3);
+  await uploadShares(s, round, 4);
+  const [a, b] = round.secure!.committee;
+  await uploadPartialSum(s, round, a!);
+  await t.restart(); // mid-summing: one partial sum is in
+  const closed = await uploadPartialSum(s, round, b!);
+  assert.equal(closed.status, 'closed');
+  await assertFedAvg(s, 1, [0, 3, 4]);
+});
+
+test('two instances over one database run one secure round: shares and partial sums through either', async () => {
+  const s = await setupSecure(6, 5, 4, { size: 5, threshold: 3 });
+  const second = await t.startAnother();
+  try {
+    const round = await openSecureRound(s.federationId);
+    const via = (i: number) => (i % 2 === 0 ? t.http : second.http);
+    const uploads = await Promise.all([0, 1, 2, 3, 5].map((owner, i) => sharesRequest(via(i), s, round, owner)));
+    // Four are needed; a fifth racing the freeze is either in the included set or refused, never lost.
+    const accepted = [0, 1, 2, 3, 5].filter((_, i) => uploads[i]!.status === 201);
+    for (const res of uploads.filter((r) => r.status !== 201)) assertProblem(res, 409, 'round-not-open', 'shares after the freeze');
+    const frozen = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body as RoundView;
+    assert.equal(frozen.status, 'summing');
+    assert.equal(frozen.secure!.includedCount, accepted.length);
+    const sums = await Promise.all(frozen.secure!.committee.map((seat, i) => partialSumRequest(via(i), s, frozen, seat)));
+    await assertExactlyOnePublication(s, sums, accepted);
+  } finally {
+    await second.close();
+  }
+});
+
+test('concurrent partial sums from the whole committee publish exactly one version from the included set', async () => {
+  const s = await setupSecure(5, 5, 3, { size: 5, threshold: 2 });
+  const round = await openSecureRound(s.federationId);
+  for (const owner of [1, 2, 4]) await uploadShares(s, round, owner);
+  const summing = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body as RoundView;
+  const sums = await Promise.all(summing.secure!.committee.map((seat) => partialSumRequest(t.http, s, summing, seat)));
+  await assertExactlyOnePublication(s, sums, [1, 2, 4]);
+});
+
+/** Every partial sum was accepted or refused as too late; the stored ones are exactly the accepted ones; one version, the exact FedAvg. */
+async function assertExactlyOnePublication(s: SecureSetup, sums: supertest.Response[], owners: number[]) {
+  const accepted = sums.filter((r) => r.status === 201);
+  assert.ok(accepted.length >= 2, `at least t partial sums accepted, got ${accepted.length}`);
+  for (const res of sums.filter((r) => r.status !== 201)) assertProblem(res, 409, 'round-not-summing', 'a partial sum after the close');
+  const round = await t.database.prisma.round.findFirstOrThrow({ where: { federationId: s.federationId, number: 1 }, include: { partialSums: true } });
+  assert.equal(round.status, 'closed');
+  assert.equal(round.partialSums.length, accepted.length);
+  assert.equal(round.partialSumCount, accepted.length);
+  const models = (await t.http.get(`/v1/federations/${s.federationId}/models`).set(bearer(ADMIN_KEY)).expect(200)).body.models as { version: number }[];
+  assert.deepEqual(models.map((m) => m.version), [0, 1], 'one version published');
+  await assertFedAvg(s, 1, owners);
+}
+
+/** The published version is the sample-weighted FedAvg of exactly these owners' trained weights (1 sample each). */
+async function assertFedAvg(s: SecureSetup, version: number, owners: number[]) {
+  const size = s.featureCount + 1;
+  const weights = (await t.http.get(`/v1/federations/${s.federationId}/models/${version}/weights`).set(bearer(ADMIN_KEY)).expect(200)).body.weights as number[];
+  const expected = Array.from({ length: size }, (_, j) => owners.reduce((sum, owner) => sum + trainedWeights(size, owner)[j]!, 0) / owners.length);
+  const maxDiff = Math.max(...weights.map((w, j) => Math.abs(w - expected[j]!)));
+  assert.ok(maxDiff <= 1e-5, `version ${version} differs from the FedAvg of owners ${owners} by ${maxDiff}`);
+  const model = (await t.http.get(`/v1/federations/${s.federationId}/models/${version}`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.deepEqual([model.metrics.owners, model.metrics.samples], [owners.length, owners.length]);
+}
+
+function sharesRequest(http: supertest.Agent, s: SecureSetup, round: RoundView, owner: number) {
+  return http.post(`/v1/federations/${s.federationId}/rounds/${round.number}/shares`).set(bearer(s.keys[owner]!)).send(shareUpload(s, round, owner).body);
+}
+
+async function uploadShares(s: SecureSetup, round: RoundView, owner: number): Promise<RoundView> {
+  return (await sharesRequest(t.http, s, round, owner).expect(201)).body.round;
+}
+
+/** A committee member fetches its inbox through `http`, sums it and uploads the partial sum. */
+async function partialSumRequest(http: supertest.Agent, s: SecureSetup, round: RoundView, seat: { ownerId: string }) {
+  const key = s.keys[s.ownerIds.indexOf(seat.ownerId)]!;
+  const base = `/v1/federations/${s.federationId}/rounds/${round.number}`;
+  const inbox = await http.get(`${base}/inbox`).set(bearer(key));
+  if (inbox.status !== 200) return inbox;
+  const values = sumInbox({ federationId: s.federationId, memberId: seat.ownerId, keys: s.memberKeys.get(seat.ownerId)!, inbox: inbox.body });
+  return http.post(`${base}/partial-sums`).set(bearer(key)).send({ includedSetHash: inbox.body.includedSetHash, values });
+}
+
+async function uploadPartialSum(s: SecureSetup, round: RoundView, seat: { ownerId: string }): Promise<RoundView> {
+  const res = await partialSumRequest(t.http, s, round, seat);
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.round;
+}
+
+test('what the server stores reveals no owner’s update without t committee secrets', async () => {
+  const committee = { size: 5, threshold: 3 };
+  const s = await setupSecure(7, 5, 3, committee);
+  const round = await openSecureRound(s.federationId);
+  const size = s.featureCount + 1;
+  const owners = [0, 5, 6]; // one owner that also sits on committees, two that do not
+  const samples = new Map([[0, 2], [5, 3], [6, 5]]);
+  const updates = new Map(owners.map((owner) => [owner, { base: new Float32Array(size), trained: distinctWeights(size, owner), numSamples: samples.get(owner)! }]));
   for (const owner of owners) {
-    await t.http.post(`/v1/federations/${s.federationId}/rounds/1/shares`).set(bearer(s.keys[owner]!)).send(shareUpload(s, round, owner).body).expect(201);
+    const upload = buildShareUpload({ federationId: s.federationId, ownerId: s.ownerIds[owner]!, round, ...updates.get(owner)! });
+    await t.http.post(`/v1/federations/${s.federationId}/rounds/1/shares`).set(bearer(s.keys[owner]!)).send(upload.body).expect(201);
   }
   const db = t.database.prisma;
   const roundRow = await db.round.findFirstOrThrow({ where: { federationId: s.federationId, number: 1 } });
-  // 1. No plaintext update is stored in secure mode.
-  assert.equal(await db.update.count({ where: { roundId: roundRow.id } }), 0);
-  // 2. The server holds only public keys: nothing in any table opens an envelope.
+  assert.equal(roundRow.status, 'summing');
   const stored = await db.shareEnvelope.findMany({ where: { roundId: roundRow.id } });
-  assert.equal(stored.length, owners.length * 3);
-  const everyBlob = [
-    ...stored.map((row) => row.envelope),
-    ...(await db.owner.findMany()).flatMap((row) => (row.publicKey ? [row.publicKey] : [])),
-    ...(await db.committeeSeat.findMany()).map((row) => row.publicKey),
-    ...(await db.modelVersion.findMany()).map((row) => row.weights),
-  ];
-  const target = stored[0]!;
-  const context = { federationId: s.federationId, roundNumber: 1, senderId: target.senderId, recipientId: target.recipientId };
-  for (const candidate of everyBlob.filter((blob) => blob.length === 32)) {
-    assert.throws(() => openEnvelope(target.envelope, { publicKey: candidate, privateKey: candidate }, context));
-  }
-  // 3. No stored byte string contains an owner's weights (float32) in the clear.
-  const size = s.featureCount + 1;
+  assert.equal(stored.length, owners.length * committee.size);
+  const memberKeys = round.secure!.committee.map((seat) => ({ seat, keys: s.memberKeys.get(seat.ownerId)! }));
+  const contextOf = (row: { senderId: string; recipientId: string }) => ({ federationId: s.federationId, roundNumber: 1, senderId: row.senderId, recipientId: row.recipientId });
+  const secretVector = (owner: number) => {
+    const u = updates.get(owner)!;
+    return encodeSecureUpdate(u.base, u.trained, u.numSamples, 100).vector;
+  };
+
+  /** What the server alone could do with everything it stores, checked while summing and again once published. */
+  const assertServerLearnsNothing = async (stage: string) => {
+    const everything = await readEveryRow(t.database);
+    // 1. No plaintext update in the plain-mode table.
+    assert.equal((everything.Update ?? []).length, 0, `${stage}: no Update row`);
+    // 2. No owner's update, in any encoding, in any table or column.
+    for (const owner of owners) {
+      assert.deepEqual(findLeaks(everything, updateProbes(updates.get(owner)!)), [], `${stage}: owner ${owner}'s update is stored somewhere`);
+    }
+    // 3. No committee member's private key in any form, and no stored 32-byte value opens an envelope when
+    //    taken as a private key (its public key derived from it, as a thief would).
+    for (const { keys } of memberKeys) assert.deepEqual(findLeaks(everything, keyProbes(keys.privateKey)), [], `${stage}: a private key is stored`);
+    const candidates = candidateSecrets(everything);
+    assert.ok(candidates.length >= 10, `${stage}: ${candidates.length} candidate secrets (public keys, hashes) were tried`);
+    for (const { seat } of memberKeys) {
+      const target = stored.find((row) => row.recipientId === seat.ownerId)!;
+      for (const candidate of candidates) {
+        const pair = generateX25519KeyPair(() => Uint8Array.from(candidate.bytes));
+        assert.throws(
+          () => openEnvelope(target.envelope, pair, contextOf(target)),
+          (error: unknown) => error instanceof EnvelopeError && error.reason === 'authentication-failed',
+          `${stage}: ${candidate.table}.${candidate.column} must not open an envelope`,
+        );
+      }
+    }
+    // 4. The envelopes are ciphertext: no stored vector-share envelope reads as a share payload in the clear.
+    const vectorEnvelopes = stored.filter((r) => r.envelope.length === envelopeOverhead() + 1 + (size + 1) * 7);
+    assert.equal(vectorEnvelopes.length, owners.length * (committee.size - committee.threshold + 1), `${stage}: k − t + 1 vector shares per owner`);
+    for (const row of vectorEnvelopes) {
+      const body = row.envelope.subarray(45, row.envelope.length - 16);
+      assert.throws(() => decodeSharePayload(body, size + 1), Error, `${stage}: an envelope body decodes as a plaintext share`);
+    }
+  };
+  await assertServerLearnsNothing('while summing');
+
+  // 5. Fewer than t members learn nothing: the shares any t − 1 members hold are uniform field elements,
+  //    and interpolating them as if the threshold were t − 1 does not give the secret.
+  const opened = (owner: number, member: (typeof memberKeys)[number]) => {
+    const row = stored.find((r) => r.senderId === s.ownerIds[owner] && r.recipientId === member.seat.ownerId)!;
+    const plaintext = openEnvelope(row.envelope, member.keys, contextOf(row));
+    return { x: member.seat.position, values: sharePayloadValues(decodeSharePayload(plaintext, size + 1), size + 1) };
+  };
+  const coalition = memberKeys.slice(0, committee.threshold - 1);
+  let middle = 0;
+  let elements = 0;
   for (const owner of owners) {
-    const weights = Buffer.from(trainedWeights(size, owner).buffer);
-    const probe = weights.subarray(0, 16);
-    for (const blob of everyBlob) assert.equal(Buffer.from(blob).indexOf(probe), -1);
+    const shares = coalition.map((member) => opened(owner, member));
+    const guess = reconstructVector(shares, committee.threshold - 1);
+    assert.ok(guess.some((v, j) => v !== secretVector(owner)[j]), `owner ${owner}: t − 1 shares reconstruct the update`);
+    for (const share of shares) {
+      for (const v of share.values) if (v >= FIELD_PRIME / 4 && v < (3 * FIELD_PRIME) / 4) middle++;
+      elements += share.values.length;
+    }
   }
-  // 4. With the secrets of t = 2 committee members (which the server never has), one owner's update is
-  //    recoverable from its envelopes alone — that is exactly what the threshold protects.
-  const sender = s.ownerIds[1]!;
-  const mine = stored.filter((row) => row.senderId === sender);
-  const shares = round.secure!.committee.slice(0, 2).map((seat) => {
-    const row = mine.find((r) => r.recipientId === seat.ownerId)!;
-    const plaintext = openEnvelope(row.envelope, s.memberKeys.get(seat.ownerId)!, { ...context, senderId: sender, recipientId: seat.ownerId });
-    return { x: seat.position, values: sharePayloadValues(decodeSharePayload(plaintext, size + 1), size + 1) };
-  });
-  const { weights } = decodeSecureSum(new Float32Array(size), reconstructVector(shares, 2));
-  const expected = trainedWeights(size, 1);
-  assert.ok(weights.every((w, j) => Math.abs(w - expected[j]!) < 1e-5));
-  // …while one member's secret alone is consistent with any update: its share is a uniformly random vector.
+  // An encoded update sits near 0 or p (small magnitudes); a uniform share lands in the middle half half
+  // the time. 276 elements: 0.5 ± 0.03 (1σ), so the bound is 5σ from either side.
+  assert.ok(Math.abs(middle / elements - 0.5) < 0.15, `t − 1 members' shares are not uniform: ${middle} of ${elements} in the middle half`);
+
+  // 6. With t members' secrets (which the server never has), one owner's update is recovered exactly —
+  //    that is what the threshold protects, and it shows the shares above were real shares.
+  for (const owner of owners) {
+    const shares = memberKeys.slice(0, committee.threshold).map((member) => opened(owner, member));
+    assert.deepEqual(Array.from(reconstructVector(shares, committee.threshold)), Array.from(secretVector(owner)));
+    const { weights, totalSamples } = decodeSecureSum(new Float32Array(size), reconstructVector(shares, committee.threshold));
+    assert.equal(totalSamples, samples.get(owner));
+    const expected = updates.get(owner)!.trained;
+    assert.ok(weights.every((w, j) => Math.abs(w - expected[j]!) < 1e-5));
+  }
+
+  // The round completes, and what it leaves behind (partial sums, the published model) reveals no one.
+  for (const member of memberKeys.slice(0, committee.threshold)) {
+    const key = s.keys[s.ownerIds.indexOf(member.seat.ownerId)]!;
+    const inbox = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1/inbox`).set(bearer(key)).expect(200)).body;
+    const values = sumInbox({ federationId: s.federationId, memberId: member.seat.ownerId, keys: member.keys, inbox });
+    await t.http.post(`/v1/federations/${s.federationId}/rounds/1/partial-sums`).set(bearer(key)).send({ includedSetHash: inbox.includedSetHash, values }).expect(201);
+  }
+  assert.equal((await db.round.findUniqueOrThrow({ where: { id: roundRow.id } })).status, 'closed');
+  await assertServerLearnsNothing('after publication');
 });
+
+test('the leak checks above fail on a plain round, which stores each update', async () => {
+  // The same scan over a plain federation must find the update: proof that it looks in the right places.
+  const { federationId, featureCount, keys } = await setupFederation(t, 2);
+  await t.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  const trained = distinctWeights(featureCount + 1, 9);
+  await t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[0]!)).send({ weights: Array.from(trained), numSamples: 4 }).expect(201);
+  const leaks = findLeaks(await readEveryRow(t.database), updateProbes({ base: new Float32Array(featureCount + 1), trained, numSamples: 4 }));
+  assert.ok(leaks.some((leak) => leak.table === 'Update' && leak.column === 'weights' && leak.encoding === 'float32 LE weights'), JSON.stringify(leaks));
+});
+
+/** Weights no other owner shares, so a found pattern points at exactly one owner. */
+function distinctWeights(size: number, owner: number): Float32Array {
+  let state = 7919 * (owner + 1);
+  return Float32Array.from({ length: size }, () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return (state / 2 ** 31 - 0.5) * 0.2;
+  });
+}
