@@ -22,6 +22,7 @@ import {
 import { OwnerAgent } from '../../src/client/owner-agent.js';
 import { runSimulation, type SimulationOptions } from '../../src/client/simulation.js';
 import { loadConfig } from '../../src/config.js';
+import { openDatabase, type Database } from '../../src/db/client.js';
 import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
 import { initTf } from '../../src/ml/tf.js';
 import { startServer } from '../../src/server.js';
@@ -32,6 +33,7 @@ const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
 
 let server: { url: string; close(): Promise<void> };
 let cleanupDatabase: () => Promise<void>;
+let database: Database;
 let operator: FedscoreClient;
 let anonymous: FedscoreClient;
 let schema: DatasetSchema;
@@ -52,6 +54,8 @@ before(async () => {
     LOG_LEVEL: 'silent',
   });
   server = await startServer(config, { logger: false });
+  // A second handle on the server's database, only to check what the server stored.
+  database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
   anonymous = new FedscoreClient({ baseUrl: server.url });
   operator = anonymous.withApiKey(adminKey);
 
@@ -62,6 +66,7 @@ before(async () => {
 });
 
 after(async () => {
+  await database?.close();
   await server?.close();
   await cleanupDatabase?.();
 });
@@ -97,9 +102,19 @@ describe('a secure federated run over HTTP', () => {
     assert.ok(maxDiff <= 1e-4, `max |Δweight| ${maxDiff}`);
     assert.equal(shared.final.accuracy.toFixed(3), plain.final.accuracy.toFixed(3));
     assert.equal(shared.final.auc.toFixed(3), plain.final.auc.toFixed(3));
-    // The server kept no plaintext update for the secure federation.
     const rounds = await operator.listRounds(shared.federationId);
     assert.ok(rounds.every((round) => round.aggregation === 'secure' && round.secure?.includedCount === 20));
+    // The server kept no plaintext update for the secure federation — only envelopes and partial sums —
+    // while the plain federation's 60 updates are where they should be.
+    const stored = async (federationId: string) => ({
+      updates: await database.prisma.update.count({ where: { round: { federationId } } }),
+      envelopes: await database.prisma.shareEnvelope.count({ where: { round: { federationId } } }),
+      partialSums: await database.prisma.partialSum.count({ where: { round: { federationId } } }),
+    });
+    const summed = rounds.reduce((sum, round) => sum + round.secure!.partialSumCount, 0);
+    assert.ok(summed >= 3 * 3, `at least t partial sums per round, got ${summed}`);
+    assert.deepEqual(await stored(shared.federationId), { updates: 0, envelopes: 3 * 20 * 5, partialSums: summed });
+    assert.deepEqual(await stored(plain.federationId), { updates: 3 * 20, envelopes: 0, partialSums: 0 });
   });
 
   it('completes every round with 10 % of owners and k − t committee members dropping out', async () => {

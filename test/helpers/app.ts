@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
+import { countSubmission, findRound, insertUpdate } from '../../src/db/rounds.repository.js';
 import { buildApp } from '../../src/http/app.js';
 import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
 import { createTestDatabase } from './database.js';
@@ -96,7 +97,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     },
     config,
     async restart() {
-      await current.close();
+      // A shutdown that never finishes fails here, not as a hang of the whole file.
+      await boundedWait(current.close(), SHUTDOWN_BOUND_MS, 'the running instance to close');
       current = await start();
       return testApp;
     },
@@ -110,6 +112,30 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 }
 
 export { snapshot };
+
+const SHUTDOWN_BOUND_MS = 30_000;
+
+async function boundedWait<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`waiting for ${what}: not done after ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, giveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Polls until `check` holds, for behaviour driven by a timer (the deadline sweep). The bound is generous and
+ * only turns a never-happens into a failure; how long it took is not asserted.
+ */
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const giveUp = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > giveUp) assert.fail(`waitFor: ${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
@@ -169,6 +195,22 @@ export async function setupFederation(t: TestApp, owners: number, overrides: Rec
     ownerIds.push(enrolled.body.owner.id);
   }
   return { federationId, enrolmentToken: created.body.enrolmentToken as string, featureCount, keys, ownerIds };
+}
+
+/**
+ * What the database holds when a server dies between committing an owner's update and settling the round:
+ * the update and its count, through the same repository calls the service makes, and nothing else.
+ */
+export async function commitUpdateWithoutSettling(
+  database: Database,
+  update: { federationId: string; round: number; ownerId: string; weights: Float32Array; numSamples: number },
+): Promise<void> {
+  const round = await findRound(database.prisma, update.federationId, update.round);
+  if (!round) throw new Error(`commitUpdateWithoutSettling: no round ${update.round}`);
+  await database.prisma.$transaction(async (tx) => {
+    assert.equal(await countSubmission(tx, round.id), true, 'the round is open');
+    await insertUpdate(tx, { id: `unsettled-${update.ownerId}`, roundId: round.id, ownerId: update.ownerId, numSamples: update.numSamples, weights: update.weights, metrics: {} });
+  });
 }
 
 /** A raw crx record (line 1 of crx.data) keyed by column name. */

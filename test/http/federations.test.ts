@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ADMIN_KEY, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 before(async () => (t = await createTestApp()));
@@ -92,20 +92,23 @@ test('an owner reads its own federation but not another one', async () => {
   const a = await setupFederation(t, 1);
   const b = await setupFederation(t, 1);
   await t.http.get(`/v1/federations/${a.federationId}`).set(bearer(a.keys[0]!)).expect(200);
-  const res = await t.http.get(`/v1/federations/${b.federationId}`).set(bearer(a.keys[0]!)).expect(403);
-  assert.equal(res.body.type, problem('forbidden'));
-  await t.http.get('/v1/federations').set(bearer(a.keys[0]!)).expect(403);
+  await assertRefused(t, () => t.http.get(`/v1/federations/${b.federationId}`).set(bearer(a.keys[0]!)), 403, 'forbidden', 'another federation');
+  await assertRefused(t, () => t.http.get('/v1/federations').set(bearer(a.keys[0]!)), 403, 'forbidden', 'the list of federations');
 });
 
-test('an unknown federation is a 404 problem', async () => {
-  const res = await t.http.get('/v1/federations/does-not-exist').set(bearer(ADMIN_KEY)).expect(404);
-  assert.equal(res.body.type, problem('federation-not-found'));
+test('an unknown federation is a 404 problem, for reads and writes alike', async () => {
+  await assertRefused(t, () => t.http.get('/v1/federations/does-not-exist').set(bearer(ADMIN_KEY)), 404, 'federation-not-found', 'read');
+  await assertRefused(t, () => t.http.post('/v1/federations/does-not-exist/rounds').set(bearer(ADMIN_KEY)).send({}), 404, 'federation-not-found', 'open a round');
+  await assertRefused(t, () => t.http.post('/v1/federations/does-not-exist/enrolment-token').set(bearer(ADMIN_KEY)), 404, 'federation-not-found', 'rotate the token');
+  await assertRefused(t, () => t.http.post('/v1/federations/does-not-exist/owners').send({ enrolmentToken: 'fse_x', name: 'x' }), 404, 'federation-not-found', 'enrol');
 });
 
 test('rotating the enrolment token retires the old one', async () => {
   const { federationId, enrolmentToken } = await setupFederation(t, 0);
   const rotated = await t.http.post(`/v1/federations/${federationId}/enrolment-token`).set(bearer(ADMIN_KEY)).expect(201);
   assert.notEqual(rotated.body.enrolmentToken, enrolmentToken);
-  await t.http.post(`/v1/federations/${federationId}/owners`).send({ enrolmentToken, name: 'late' }).expect(401);
+  const stored = await t.database.prisma.federation.findUniqueOrThrow({ where: { id: federationId } });
+  assert.notEqual(stored.enrolmentTokenHash, rotated.body.enrolmentToken, 'only a hash is stored');
+  await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/owners`).send({ enrolmentToken, name: 'late' }), 401, 'unauthorized', 'the old token');
   await t.http.post(`/v1/federations/${federationId}/owners`).send({ enrolmentToken: rotated.body.enrolmentToken, name: 'late' }).expect(201);
 });

@@ -1,28 +1,81 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ADMIN_KEY, bearer, createTestApp, crxRecord, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, crxRecord, crxSchema, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 before(async () => (t = await createTestApp()));
 after(async () => t.close());
 
-test('the operator scores records with the latest model; the label column is ignored', async () => {
-  const { federationId } = await setupFederation(t, 0);
-  const record = crxRecord();
-  const withoutLabel = { ...record };
-  delete withoutLabel.A16;
-  const res = await t.http
-    .post(`/v1/federations/${federationId}/predictions`)
-    .set(bearer(ADMIN_KEY))
-    .send({ records: [record, withoutLabel] })
-    .expect(200);
-  assert.equal(res.body.modelVersion, 0);
-  assert.equal(res.body.predictions.length, 2);
-  for (const prediction of res.body.predictions) {
-    assert.ok(prediction.score >= 0 && prediction.score <= 1);
-    assert.equal(prediction.label, prediction.score >= 0.5);
+/** Lines of crx.data: positives and negatives, values on both sides of every numeric mean. */
+const CRX_LINES = [
+  'b,30.83,0,u,g,w,v,1.25,t,t,01,f,g,00202,0,+',
+  'a,58.67,4.46,u,g,q,h,3.04,t,t,06,f,g,00043,560,+',
+  'b,20.17,5.625,u,g,w,v,1.71,t,f,0,f,s,00120,0,+',
+  'a,22.92,11.585,u,g,cc,v,0.04,t,f,0,f,g,00080,1349,+',
+  'b,32.33,7.5,u,g,e,bb,1.585,t,f,0,t,s,00420,0,-',
+  'a,19.17,0.585,y,p,aa,v,0.585,t,f,0,t,g,00160,0,-',
+];
+const recordOf = (line: string) => Object.fromEntries(crxSchema.columns.map((column, i) => [column.name, line.split(',')[i]!]));
+
+/**
+ * The model's input for one record, computed here from the schema file and the federation's feature
+ * names alone — not with the server's encoder — so a wrong encoding, a wrong version or a constant score
+ * shows. "A4=u" is a one-hot column, a bare name a numeric (standardised) or binary column.
+ */
+function encodeIndependently(featureNames: string[], record: Record<string, string>): number[] {
+  return featureNames.map((feature) => {
+    const [name, category] = feature.split('=') as [string, string | undefined];
+    const column = crxSchema.columns.find((c) => c.name === name)!;
+    const value = record[name]!;
+    if (category !== undefined) return value === category ? 1 : 0;
+    if (column.type === 'binary') return column.values.indexOf(value);
+    if (column.type === 'numeric') return (Number(value) - column.mean!) / column.std!;
+    throw new Error(`encodeIndependently: unexpected column ${name}`);
+  });
+}
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** Publishes version 1 of a logistic regression with weights chosen for its size (one owner, minOwners 1). */
+async function publish(weightsFor: (size: number) => number[]) {
+  const setup = await setupFederation(t, 1, {
+    training: { rounds: 1, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners: 1, roundDeadlineSeconds: 600, autoAdvance: false, seed: 1 },
+  });
+  await t.http.post(`/v1/federations/${setup.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  const weights = weightsFor(setup.featureCount + 1);
+  await t.http.post(`/v1/federations/${setup.federationId}/rounds/1/updates`).set(bearer(setup.keys[0]!)).send({ weights, numSamples: 1 }).expect(201);
+  const federation = (await t.http.get(`/v1/federations/${setup.federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  return { ...setup, weights, featureNames: federation.featureNames as string[] };
+}
+
+test('a trained version scores each record as an independent computation does; the label column is ignored', async () => {
+  // Weights of both signs and different sizes on every feature, and a bias: nothing cancels out.
+  const { federationId, featureNames, weights } = await publish((size) => Array.from({ length: size }, (_, i) => (((i * 7) % 11) - 5) / 6));
+  const size = weights.length;
+  assert.equal(featureNames.length, size - 1);
+  const records = CRX_LINES.map(recordOf);
+  const expected = records.map((record) => {
+    const x = encodeIndependently(featureNames, record);
+    return sigmoid(x.reduce((sum, xi, i) => sum + xi * Math.fround(weights[i]!), Math.fround(weights[size - 1]!)));
+  });
+  assert.ok(expected.some((p) => p < 0.4) && expected.some((p) => p > 0.6), `the records should fall on both sides of 0.5: ${expected.map((p) => p.toFixed(3))}`);
+
+  const withoutLabel = records.map(({ A16: _label, ...rest }) => rest);
+  for (const [body, what] of [
+    [{ records }, 'latest version, with labels'],
+    [{ records: withoutLabel, modelVersion: 1 }, 'version 1, without labels'],
+  ] as const) {
+    const res = await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send(body).expect(200);
+    assert.equal(res.body.modelVersion, 1, what);
+    assert.equal(res.body.predictions.length, records.length, what);
+    res.body.predictions.forEach((prediction: { score: number; label: boolean }, i: number) => {
+      assert.ok(Math.abs(prediction.score - expected[i]!) < 1e-5, `${what}, record ${i}: ${prediction.score} vs ${expected[i]}`);
+      assert.equal(prediction.label, expected[i]! >= 0.5, `${what}, record ${i}: label`);
+    });
   }
-  assert.equal(res.body.predictions[0].score, res.body.predictions[1].score);
+  // Version 0 is still there, and is the untrained all-zero model.
+  const zero = await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records, modelVersion: 0 }).expect(200);
+  assert.deepEqual(zero.body.predictions.map((p: { score: number }) => p.score), records.map(() => 0.5));
 });
 
 test('records that do not fit the schema are refused by index and column', async () => {
@@ -40,16 +93,18 @@ test('records that do not fit the schema are refused by index and column', async
       .set(bearer(ADMIN_KEY))
       .send({ records: [crxRecord(), bad] })
       .expect(422);
-    assert.equal(res.body.type, 'https://fedscore.dev/problems/validation-failed');
+    assertProblem(res, 422, 'validation-failed', path);
     assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), [path]);
   }
-  await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records: [] }).expect(422);
-  await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(keys[0]!)).send({ records: [crxRecord()] }).expect(403);
-  const missing = await t.http
-    .post(`/v1/federations/${federationId}/predictions`)
-    .set(bearer(ADMIN_KEY))
-    .send({ records: [crxRecord()], modelVersion: 5 })
-    .expect(404);
-  assert.equal(missing.body.type, 'https://fedscore.dev/problems/model-version-not-found');
+  await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records: [] }), 422, 'validation-failed', 'no records');
+  await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(keys[0]!)).send({ records: [crxRecord()] }), 403, 'forbidden', 'an owner key');
+  await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/predictions`).send({ records: [crxRecord()] }), 401, 'unauthorized', 'no key');
+  await assertRefused(
+    t,
+    () => t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records: [crxRecord()], modelVersion: 5 }),
+    404,
+    'model-version-not-found',
+  );
+  await assertRefused(t, () => t.http.post('/v1/federations/no-such-federation/predictions').set(bearer(ADMIN_KEY)).send({ records: [crxRecord()] }), 404, 'federation-not-found');
   assert.deepEqual(await snapshot(t.database), before);
 });

@@ -1,0 +1,53 @@
+/**
+ * The periodic deadline sweep as a running server has it (the other HTTP tests switch the timer off and
+ * call `sweep()` themselves): a round past its deadline is failed by the timer alone, with no request to
+ * trigger it, even when the instance that opened the round is gone.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ADMIN_KEY, assertRefused, bearer, commitUpdateWithoutSettling, createTestApp, setupFederation, waitFor, type TestApp } from '../helpers/app.js';
+
+let now = new Date('2026-05-01T00:00:00Z');
+let t: TestApp;
+before(async () => (t = await createTestApp({ clock: () => now, sweepDeadlines: true, env: { DEADLINE_SWEEP_MS: '25' } })));
+after(async () => t.close());
+
+const training = { rounds: 3, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners: 2, roundDeadlineSeconds: 60, autoAdvance: true, seed: 1 };
+
+test('the timer fails a round past its deadline, once, after the instance that opened it was restarted', async () => {
+  const { federationId, featureCount, keys } = await setupFederation(t, 2, { training });
+  await t.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  await t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[0]!)).send({ weights: new Array(featureCount + 1).fill(0), numSamples: 1 }).expect(201);
+  await t.restart();
+  const status = async () => (await t.http.get(`/v1/federations/${federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal((await status()).status, 'open', 'nothing settles before the deadline');
+
+  now = new Date(now.getTime() + 61_000);
+  await waitFor('the sweep to fail round 1', async () => (await status()).status === 'failed');
+  const failed = await status();
+  assert.match(failed.failureReason, /deadline passed with 1 of 2 required updates/);
+  assert.equal(failed.closedAt, now.toISOString());
+  // Failed, not published, and auto-advance does not open a round after a failure.
+  const federation = (await t.http.get(`/v1/federations/${federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal(federation.latestModelVersion, 0);
+  await assertRefused(t, () => t.http.get(`/v1/federations/${federationId}/rounds/2`).set(bearer(ADMIN_KEY)), 404, 'round-not-found');
+  await assertRefused(
+    t,
+    () => t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[1]!)).send({ weights: new Array(featureCount + 1).fill(0), numSamples: 1 }),
+    409,
+    'round-not-open',
+    'an update after the sweep',
+  );
+});
+
+test('the timer also settles a round that is due without a deadline passing', async () => {
+  // Enough updates committed but never settled (a crash between the commit and the settlement): the
+  // sweep aggregates it on its next tick.
+  const { federationId, featureCount, keys, ownerIds } = await setupFederation(t, 2, { training: { ...training, autoAdvance: false } });
+  await t.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  await t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[0]!)).send({ weights: new Array(featureCount + 1).fill(2), numSamples: 1 }).expect(201);
+  await commitUpdateWithoutSettling(t.database, { federationId, round: 1, ownerId: ownerIds[1]!, weights: new Float32Array(featureCount + 1).fill(4), numSamples: 1 });
+  await waitFor('the sweep to aggregate round 1', async () => (await t.http.get(`/v1/federations/${federationId}/rounds/1`).set(bearer(ADMIN_KEY))).body.status === 'closed');
+  const weights = (await t.http.get(`/v1/federations/${federationId}/models/1/weights`).set(bearer(keys[1]!)).expect(200)).body.weights;
+  assert.deepEqual(weights, new Array(featureCount + 1).fill(3));
+});
