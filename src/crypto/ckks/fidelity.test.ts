@@ -3,7 +3,9 @@
  * plainLogit (the same polynomial in float64) within 5e-3 with no decision at 0 flipped. Random
  * models in every layout, then models trained by trainLocal on the crx split: the batched layout
  * scores all 131 test rows in one set, the single layout the 20 rows with the largest intermediates
- * (the ones that would wrap first). Timing belongs to bench/he.bench.ts, not here.
+ * (the ones that would wrap first). The relu-poly MLP is also held to training's own forward pass
+ * (predictLogits), since plainLogit shares its coefficients with the evaluator. Timing belongs to
+ * bench/he.bench.ts, not here.
  */
 
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { loadSplit, readDataset, selectLines } from '../../ml/csv.js';
 import type { DatasetSchema } from '../../ml/dataset-schema.js';
 import { initialWeights, type ModelSpec } from '../../ml/model-spec.js';
 import { encodeDataset } from '../../ml/preprocess.js';
-import { trainLocal } from '../../ml/train.js';
+import { predictLogits, trainLocal } from '../../ml/train.js';
 import { closeKeySession, createKeySession, decryptScores, encryptApplicants } from './client.js';
 import { openEvaluationSession } from './evaluator.js';
 import { compileHeModel, modelShape, outputGain, peakMagnitude, plainLogit, type HeModel } from './he-model.js';
@@ -115,13 +117,26 @@ before(() => {
   };
 });
 
-async function crxModel(spec: ModelSpec, learningRate: number): Promise<HeModel> {
+async function crxTrained(spec: ModelSpec, learningRate: number): Promise<{ weights: Float32Array; model: HeModel }> {
   const { train } = crx!;
   const trained = await trainLocal(spec, initialWeights(spec, 43, 42), train.X, train.y, { epochs: 100, batchSize: 32, learningRate, seed: 42 });
   // Calibrated on the training rows only: the test rows are what it must generalise to.
   const model = compileHeModel(spec, trained.weights, 43, { calibration: train.X });
   if ('refused' in model) throw new Error(model.refused);
-  return model;
+  return { weights: trained.weights, model };
+}
+
+async function crxModel(spec: ModelSpec, learningRate: number): Promise<HeModel> {
+  return (await crxTrained(spec, learningRate)).model;
+}
+
+/** The decrypted logits equal what training's own forward pass (tfjs, float32) predicts. */
+function assertMatchesTraining(label: string, spec: ModelSpec, weights: Float32Array, rows: Float32Array[], logits: Float64Array): void {
+  const plain = predictLogits(spec, weights, rows);
+  rows.forEach((_, k) => {
+    const off = Math.abs((logits[k] as number) - (plain[k] as number));
+    assert.ok(off <= TOLERANCE, `${label}: row ${k} off training's prediction by ${off.toExponential(2)}`);
+  });
 }
 
 /** The `count` test rows with the largest intermediates: the first to wrap if the headroom were short. */
@@ -157,4 +172,20 @@ test('crx square MLP (trainLocal): batched all 131 test rows, single the 20 hard
   assert.ok((outputGain(model, params) as number) < 1);
   const hard = hardestRows(model, rows.X, 20);
   assertFaithful('crx mlp single', model, hard, await roundTrip(model, hard, params, 'single'));
+});
+
+test('crx relu-poly MLP (trainLocal): batched all 131 test rows, single the 20 hardest, match training within 5e-3', { skip }, async () => {
+  const spec: ModelSpec = { kind: 'mlp', hidden: [16], activation: 'relu-poly' };
+  const { weights, model } = await crxTrained(spec, 0.01);
+  const { test: rows } = crx!;
+  // A relu-poly MLP whose score barely moves would match anything: it must separate the applicants.
+  const plain = predictLogits(spec, weights, rows.X);
+  assert.ok(Math.max(...plain) - Math.min(...plain) > 1, 'the trained logits spread over more than 1');
+  const batched = await roundTrip(model, rows.X, ckksParamSet('n8192'), 'batched');
+  assertFaithful('crx relu-poly batched', model, rows.X, batched);
+  assertMatchesTraining('crx relu-poly batched', spec, weights, rows.X, batched);
+  const hard = hardestRows(model, rows.X, 20);
+  const single = await roundTrip(model, hard, ckksParamSet('n4096'), 'single');
+  assertFaithful('crx relu-poly single', model, hard, single);
+  assertMatchesTraining('crx relu-poly single', spec, weights, hard, single);
 });

@@ -1,13 +1,16 @@
 /**
  * compileHeModel and the slot layout, without encryption: the folded polynomial equals the network's
- * forward pass for both quadratic activations, non-polynomial or deeper models are refused with a
- * reason naming the activation or the depth, and the layout needs exactly the rotation steps it uses.
+ * forward pass for both quadratic activations (coefficients written out here, not read from the code
+ * under test), training's own forward pass and gradient use the same polynomial as the encrypted
+ * evaluation, non-polynomial or deeper models are refused with a reason naming the activation or the
+ * depth, and the layout needs exactly the rotation steps it uses.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { ModelSpec } from '../../ml/model-spec.js';
+import { initialWeights, type ModelSpec } from '../../ml/model-spec.js';
+import { predictLogits, predictProba, trainLocalSync } from '../../ml/train.js';
 import { compileHeModel, HE_ACTIVATIONS, modelShape, peakMagnitude, plainLogit, type HeActivation, type HeModel } from './he-model.js';
 import { packSingleInput, packSingleWeights, planLayout, recommendedParams, requiredGaloisSteps, type LayoutPlan } from './layout.js';
 import { ckksParamSet } from './params.js';
@@ -30,25 +33,75 @@ const compiled = (spec: ModelSpec, w: ArrayLike<number>, d: number): HeModel => 
   return m;
 };
 
+/**
+ * The activations by hand, independent of HE_ACTIVATIONS: relu-poly is ReLU's degree-2 stand-in
+ * 0.125z² + 0.5z + 0.25 as model-spec.ts and docs/encrypted-prediction.md state it, square is z².
+ */
+const ACTIVATION_BY_HAND: Record<HeActivation, (z: number) => number> = {
+  square: (z) => z * z,
+  'relu-poly': (z) => 0.125 * z * z + 0.5 * z + 0.25,
+};
+
 test('the folded quadratic equals the forward pass, for square and relu-poly', () => {
+  // An activation added to the HE table without a hand-written oracle here would go untested.
+  assert.deepEqual(Object.keys(HE_ACTIVATIONS).sort(), Object.keys(ACTIVATION_BY_HAND).sort());
   const d = 5;
   const h = 4;
   const count = (d + 1) * h + h + 1;
   const arbWeights = fc.array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: count, maxLength: count });
   const arbX = fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: d, maxLength: d });
-  for (const activation of Object.keys(HE_ACTIVATIONS) as HeActivation[]) {
-    const { c2, c1, c0 } = HE_ACTIVATIONS[activation];
+  for (const [activation, act] of Object.entries(ACTIVATION_BY_HAND)) {
     fc.assert(
       fc.property(arbWeights, arbX, (w, x) => {
         // Keep at least one live unit so that the model compiles.
         w[0] = 1;
         w[(d + 1) * h] = 1;
         const model = compiled(mlp(h, activation), w, d);
-        const expected = forward(Float64Array.from(w), d, h, (z) => c2 * z * z + c1 * z + c0, x);
+        const expected = forward(Float64Array.from(w), d, h, act, x);
         assert.ok(Math.abs(plainLogit(model, x) - expected) <= 1e-9 * (1 + Math.abs(expected)), activation);
       }),
       { numRuns: 200 },
     );
+  }
+});
+
+test('training and encrypted evaluation use the same relu-poly: forward pass and gradient', () => {
+  // Training (src/ml/train.ts) writes relu-poly and its derivative as tf ops of its own; a model trained
+  // with one polynomial and scored under encryption with another would be silently wrong.
+  const d = 4;
+  const h = 3;
+  const spec: ModelSpec = { kind: 'mlp', hidden: [h], activation: 'relu-poly' };
+  const weights = initialWeights(spec, d, 5);
+  // Non-zero biases and output weights, so that every coefficient of the polynomial matters.
+  weights.set([0.3, -0.6, 0.2, /* v */ 1.5, -0.8, 1.1, /* b2 */ -0.2], d * h);
+  const rows = [
+    [0.5, -1.2, 2, 0.1],
+    [-1.5, 0.3, -0.4, 1.8],
+    [2.2, 1.1, -2.5, -0.7],
+  ].map((r) => Float32Array.from(r));
+  const he = (w: ArrayLike<number>): HeModel => compiled(spec, w, d);
+  const trained = predictLogits(spec, weights, rows);
+  rows.forEach((x, k) => {
+    const expected = plainLogit(he(weights), x);
+    assert.ok(Math.abs((trained[k] as number) - expected) <= 1e-5 * (1 + Math.abs(expected)), `row ${k}: training's forward pass ${trained[k]}, HE polynomial ${expected}`);
+  });
+
+  // One SGD step on one row moves the weights by lr·(p − y)·∂logit/∂w; the HE polynomial's own
+  // derivative (central differences are exact for a polynomial of degree 2 in each weight) must agree.
+  const x = rows[0]!;
+  const y = 1;
+  const lr = 1;
+  const p = predictProba(spec, weights, [x])[0]!;
+  const stepped = trainLocalSync(spec, weights, [x], Uint8Array.of(y), { epochs: 1, batchSize: 1, learningRate: lr, seed: 1 }).weights;
+  const eps = 1e-3;
+  for (let k = 0; k < weights.length; k++) {
+    const plus = Float64Array.from(weights);
+    const minus = Float64Array.from(weights);
+    plus[k] = plus[k]! + eps;
+    minus[k] = minus[k]! - eps;
+    const heGrad = (plainLogit(he(plus), x) - plainLogit(he(minus), x)) / (2 * eps);
+    const trainGrad = ((weights[k] as number) - (stepped[k] as number)) / (lr * (p - y));
+    assert.ok(Math.abs(trainGrad - heGrad) <= 1e-4 * (1 + Math.abs(heGrad)), `weight ${k}: training's gradient ${trainGrad}, HE polynomial's ${heGrad}`);
   }
 });
 

@@ -18,7 +18,7 @@ import { HeInputError, HeWorkerError, isWasmTrap, serialiseError } from './error
 import { openEvaluationSession, type EvaluationSession } from './evaluator.js';
 import type { HePublicMaterial } from './material.js';
 import { getSeal, sealHeapBytes } from './seal-runtime.js';
-import { CRASH_MODEL_KEY, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
+import { CRASH_MODEL_KEY, HANG_MODEL_KEY, type FromWorker, type ToWorker, type WorkerOptions } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('he-worker: expected to run in a worker thread');
@@ -51,6 +51,8 @@ async function handle(message: ToWorker): Promise<void> {
       try {
         // Test hook: die with the job in flight, as a wasm abort inside SEAL would.
         if (options.testHooks && message.modelKey === CRASH_MODEL_KEY) process.exit(70);
+        // Test hook: spin without answering, as a SEAL call stuck inside wasm would; only terminate() ends it.
+        if (options.testHooks && message.modelKey === HANG_MODEL_KEY) for (;;);
         const session = sessionFor(message.sessionId, message.material, seal);
         if (session === undefined) {
           post({ type: 'need-material', id: message.id });

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { closeKeySession, createKeySession, decryptScores, encryptApplicants, type HeKeySession } from './client.js';
 import { HeInputError, HeWorkerError } from './errors.js';
 import { compileHeModel, modelShape, plainLogit, type HeModel } from './he-model.js';
-import { CRASH_MODEL_KEY } from './worker-protocol.js';
+import { CRASH_MODEL_KEY, HANG_MODEL_KEY } from './worker-protocol.js';
 import { ckksParamSet } from './params.js';
 import { HeWorkerPool } from './worker-pool.js';
 
@@ -88,12 +88,23 @@ test('a worker that dies mid-job is replaced; only its job fails', async () => {
   assertExact(outputs, rows);
 });
 
-test('a job over its time limit fails with a timeout and its worker is replaced', async () => {
-  const slow = new HeWorkerPool({ size: 1, jobTimeoutMs: 1 });
-  const [c] = encryptApplicants(session, [rows[0]!]);
-  await assert.rejects(slow.evaluate(job([c!])), (err: unknown) => err instanceof HeWorkerError && err.code === 'timeout');
-  assert.equal(slow.crashes, 1);
-  await slow.close();
+// The test's own limit turns a pool that never enforces its timeout into a failure rather than a hang.
+test('a job over its time limit fails with a timeout and its worker is replaced', { timeout: 60_000 }, async () => {
+  // The hang hook never answers, so the timeout is certain on any machine. The limit only has to stay
+  // well above an honest first job on a fresh worker (SEAL context and this session's keys: a few
+  // hundred ms), which the replacement runs below.
+  const slow = new HeWorkerPool({ size: 1, jobTimeoutMs: 2_000, testHooks: true });
+  try {
+    const [c] = encryptApplicants(session, [rows[0]!]);
+    await assert.rejects(slow.evaluate(job([c!], HANG_MODEL_KEY)), (err: unknown) => err instanceof HeWorkerError && err.code === 'timeout', 'the hung job should fail with a timeout');
+    assert.equal(slow.crashes, 1, 'the hung worker was replaced');
+    // Waits until the replacement has started SEAL: its start-up is not a job, so the limit does not cover it.
+    await slow.heapBytes();
+    assertExact([await slow.evaluate(job([c!]))], [rows[0]!]);
+    assert.equal(slow.crashes, 1);
+  } finally {
+    await slow.close();
+  }
 });
 
 test('close() lets queued jobs finish, then refuses new ones', async () => {

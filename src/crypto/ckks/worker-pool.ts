@@ -26,7 +26,7 @@ export interface HeWorkerPoolOptions {
   sessionCacheSize?: number;
   /** A job running longer is abandoned and its worker replaced; default 60 s. */
   jobTimeoutMs?: number;
-  /** Lets a job with modelKey CRASH_MODEL_KEY kill its worker (crash tests); never set in production. */
+  /** Lets a job with modelKey CRASH_MODEL_KEY kill its worker, HANG_MODEL_KEY hang it (crash and timeout tests); never set in production. */
   testHooks?: boolean;
 }
 

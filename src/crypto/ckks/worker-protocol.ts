@@ -10,6 +10,11 @@ import type { HePublicMaterial } from './material.js';
 
 /** With testHooks on, a job with this model key makes its worker exit mid-job (crash tests). */
 export const CRASH_MODEL_KEY = '__crash__';
+/**
+ * With testHooks on, a job with this model key never finishes (timeout tests): a real evaluation's
+ * duration depends on the machine, so only a job that cannot end makes the timeout certain.
+ */
+export const HANG_MODEL_KEY = '__hang__';
 
 export interface WorkerOptions {
   sessionCacheSize: number;
