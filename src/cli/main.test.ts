@@ -147,6 +147,6 @@ describe('train-central', () => {
   it('exits 1 with the file named when the data cannot be read', async () => {
     const result = await run(['train-central', '--data', '/nonexistent.csv', '--schema', crx[3]!]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /fedscore train-central: readCsvFile: cannot read \/nonexistent.csv: ENOENT/);
+    assert.equal(result.stderr, 'fedscore train-central: cannot read /nonexistent.csv: no such file\n');
   });
 });

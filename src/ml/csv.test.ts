@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DatasetSchema } from './dataset-schema.js';
-import { loadSplit, parseCsv, parseCsvRows, readDataset, selectLines } from './csv.js';
+import { DataFileError, loadSplit, parseCsv, parseCsvRows, readDataset, selectLines } from './csv.js';
 
 test('parseCsv: plain fields, LF and CRLF, trailing newline', () => {
   assert.deepEqual(parseCsv('a,b,c\n1,2,3\n', ','), [
@@ -95,6 +95,58 @@ test('readDataset: without header the first line is data', () => {
 test('readDataset: a wrong field count names the line', () => {
   assert.throws(() => readDataset('id,x,y\n1,2,no\n3,4\n', schema), /readDataset: line 3 has 2 fields, expected 3/);
   assert.throws(() => readDataset('id,x\n1,2,no\n', schema), /readDataset: header line 1 has 2 fields, expected 3/);
+});
+
+test('readDataset: strict by default, the error carries the line and a detail without the function name', () => {
+  assert.throws(
+    () => readDataset('1,2\n', { ...schema, header: false }),
+    (err: unknown) => err instanceof DataFileError && err.line === 1 && err.detail === 'line 1 has 2 fields, expected 3',
+  );
+});
+
+test('readDataset, label optional: a file with or without the label column, decided by its first line', () => {
+  const bare = { ...schema, header: false };
+  const without = readDataset('1,0.5\n\n2,?\n', bare, { label: 'optional' });
+  assert.deepEqual(without, { records: [{ id: '1', x: '0.5' }, { id: '2', x: '?' }], lineNumbers: [1, 3], withLabel: false });
+  const withLabel = readDataset('1,0.5,yes\n2,?,no\n', bare, { label: 'optional' });
+  assert.deepEqual(withLabel.records, [{ id: '1', x: '0.5', y: 'yes' }, { id: '2', x: '?', y: 'no' }]);
+  assert.equal(withLabel.withLabel, true);
+  // With a header, the header decides.
+  assert.equal(readDataset('ID,X\n1,2\n', schema, { label: 'optional' }).withLabel, false);
+  assert.deepEqual(readDataset('', bare, { label: 'optional' }), { records: [], lineNumbers: [], withLabel: false });
+  assert.equal(readDataset('1,2,no\n', bare).withLabel, true);
+});
+
+test('readDataset, label optional: a file mixing both layouts, or with neither, names the line', () => {
+  const bare = { ...schema, header: false };
+  assert.throws(
+    () => readDataset('1,0.5\n2,0.1\n3,4,yes\n', bare, { label: 'optional' }),
+    (err: unknown) =>
+      err instanceof DataFileError &&
+      err.line === 3 &&
+      err.detail === 'line 3 has 3 fields (with the label y) but line 1 has 2 (without the label y); a file has the label column on every line or on none',
+  );
+  assert.throws(() => readDataset('ID,X,Y\n1,2\n', schema, { label: 'optional' }), /line 2 has 2 fields \(without the label y\) but header line 1 has 3 \(with the label y\)/);
+  assert.throws(
+    () => readDataset('1\n', bare, { label: 'optional' }),
+    /readDataset: line 1 has 1 fields, expected 3 \(every column\) or 2 \(every column but the label y\)/,
+  );
+  assert.throws(() => readDataset('1,2\n3,4,yes,x\n', bare, { label: 'optional' }), /readDataset: line 2 has 4 fields, expected 2$/);
+});
+
+test('parseCsvRows, tolerant: a malformed record is marked and reading resumes on the next line', () => {
+  const rows = parseCsvRows('a,b\n"x"y,z\nc,d\n"open,e\nf,g\n', ',', { tolerant: true });
+  assert.deepEqual(
+    rows.map((r) => [r.line, r.error ?? null, r.error === undefined ? r.fields : null]),
+    [
+      [1, null, ['a', 'b']],
+      [2, 'expected a delimiter or line end after a closing quote on line 2', null],
+      [3, null, ['c', 'd']],
+      [4, 'unterminated quoted field starting on line 4', null],
+      [5, null, ['f', 'g']],
+    ],
+  );
+  assert.throws(() => parseCsvRows('"open\n', ','), (err: unknown) => err instanceof DataFileError && err.line === 1);
 });
 
 test('loadSplit: reads train and test, rejects bad or overlapping lines', () => {

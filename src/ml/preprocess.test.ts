@@ -16,6 +16,9 @@ import {
   encodeLabel,
   missingColumns,
   numericMoments,
+  quoteValue,
+  tryEncodeLabel,
+  type RecordProblem,
 } from './preprocess.js';
 
 const schema: DatasetSchema = {
@@ -82,6 +85,91 @@ test('encode: the label and ignored columns may be absent or anything', () => {
   const enc = createEncoder(schema);
   const { class: _c, id: _i, ...features } = record;
   assert.deepEqual(enc.encode(features), enc.encode({ ...record, class: 'whatever', id: null }));
+});
+
+const brief = (problems: RecordProblem[]) => problems.map((p) => [p.column, p.reason, p.message]);
+
+test('tryEncode: every problem of a record, unknown keys first, then fields in schema order', () => {
+  const enc = createEncoder(schema);
+  const attempt = enc.tryEncode({ id: 'x', age: 'abc', owner: '', job: 'astronaut', Job: 'pilot', salary: '1' });
+  assert.equal(attempt.features, null);
+  assert.deepEqual(brief(attempt.problems), [
+    ['Job', 'unknown-column', 'unknown column "Job" (did you mean job?)'],
+    ['salary', 'unknown-column', 'unknown column "salary"'],
+    ['age', 'not-a-number', 'not a number: "abc"'],
+    ['owner', 'missing', 'missing'],
+    ['job', 'unknown-category', 'unknown value "astronaut" (expected one of clerk, nurse, pilot)'],
+  ]);
+  assert.deepEqual(
+    attempt.problems.map((p) => p.expected),
+    [
+      { kind: 'column', columns: ['id', 'age', 'owner', 'job', 'class'] },
+      { kind: 'column', columns: ['id', 'age', 'owner', 'job', 'class'] },
+      { kind: 'number' },
+      { kind: 'one-of', values: ['f', 't'] },
+      { kind: 'one-of', values: ['clerk', 'nurse', 'pilot'] },
+    ],
+  );
+});
+
+test('tryEncode: a record that fits gives the same vector as encode and no problems', () => {
+  const enc = createEncoder(schema);
+  for (const r of [record, { age: 35, owner: true, job: ' pilot ' }]) {
+    const attempt = enc.tryEncode(r);
+    assert.deepEqual(attempt.problems, []);
+    assert.deepEqual(attempt.features, enc.encode(r));
+  }
+});
+
+test('tryEncode: a present value is never "missing"; only absent, null, blank and the token are', () => {
+  const enc = createEncoder(schema);
+  const reasonFor = (job: RawRecord[string] | undefined) => {
+    const { job: _job, ...rest } = record;
+    return enc.tryEncode(job === undefined ? rest : { ...rest, job }).problems.map((p) => [p.reason, p.message]);
+  };
+  for (const v of [undefined, null, '', '  ', '?', ' ? ']) assert.deepEqual(reasonFor(v), [['missing', 'missing']], JSON.stringify(v));
+  assert.deepEqual(reasonFor('zz'), [['unknown-category', 'unknown value "zz" (expected one of clerk, nurse, pilot)']]);
+  assert.deepEqual(reasonFor('??'), [['unknown-category', 'unknown value "??" (expected one of clerk, nurse, pilot)']]);
+  assert.deepEqual(reasonFor(5), [['unknown-category', 'unknown value 5 (expected one of clerk, nurse, pilot)']]);
+  // Invisible characters are shown, so "pilot\u200b" is visibly not "pilot".
+  assert.deepEqual(reasonFor('pilot\u200b'), [['unknown-category', 'unknown value "pilot\\u200b" (expected one of clerk, nurse, pilot)']]);
+  // Binary columns: the same rules.
+  const owner = (v: RawRecord[string]) => enc.tryEncode({ ...record, owner: v }).problems.map((p) => p.message);
+  assert.deepEqual(owner('maybe'), ['unknown value "maybe" (expected one of f, t)']);
+  assert.deepEqual(owner('?'), ['missing']);
+});
+
+test('encode: its errors stay free of the value whatever tryEncode quotes', () => {
+  const enc = createEncoder(schema);
+  const bad = { ...record, job: 'astronaut', age: 'abc' };
+  assert.ok(enc.tryEncode(bad).problems.some((p) => p.message.includes('astronaut')));
+  assertRecordError(() => enc.encode(bad), 'age', 'not-a-number', 'abc');
+  assertRecordError(() => enc.encode({ ...record, job: 'astronaut' }), 'job', 'unknown-category', 'astronaut');
+});
+
+test('quoteValue: at most 40 characters, invisible characters escaped, JSON for non-strings', () => {
+  assert.equal(quoteValue('zz'), '"zz"');
+  assert.equal(quoteValue('x'.repeat(40)), `"${'x'.repeat(40)}"`);
+  assert.equal(quoteValue('x'.repeat(41)), `"${'x'.repeat(40)}"…`);
+  // By characters, not UTF-16 units: an emoji is not cut in half.
+  assert.equal(quoteValue('😀'.repeat(50)), `"${'😀'.repeat(40)}"…`);
+  assert.equal(quoteValue('\u00a0'), '"\\u00a0"');
+  assert.equal(quoteValue('a\tb"c'), '"a\\tb\\"c"');
+  assert.equal(quoteValue(5), '5');
+  assert.equal(quoteValue(true), 'true');
+  assert.equal(quoteValue(null), 'null');
+});
+
+test('tryEncodeLabel: the label, or its one problem', () => {
+  assert.deepEqual(tryEncodeLabel(schema, record), { label: 1, problem: null });
+  assert.deepEqual(tryEncodeLabel(schema, { ...record, class: '-' }), { label: 0, problem: null });
+  const missing = tryEncodeLabel(schema, { ...record, class: '?' });
+  assert.equal(missing.label, null);
+  assert.deepEqual([missing.problem?.reason, missing.problem?.message], ['missing', 'missing']);
+  const bad = tryEncodeLabel(schema, { ...record, class: 'x' });
+  assert.deepEqual([bad.problem?.reason, bad.problem?.message], ['bad-label', 'unknown value "x" (expected one of -, +)']);
+  const numericLabel: DatasetSchema = { ...schema, columns: [...schema.columns.slice(0, 4), { name: 'class', type: 'numeric' }], label: { column: 'class', positive: '1' } };
+  assert.deepEqual(tryEncodeLabel(numericLabel, { class: 'yes' }).problem?.message, 'not a number: "yes"');
 });
 
 test('createEncoder: numeric columns need statistics', () => {

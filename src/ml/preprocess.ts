@@ -2,8 +2,12 @@
  * Turns raw records into model inputs exactly as the schema says: numerics standardised with the
  * schema's mean/std, binaries to 0/1, categoricals one-hot in the declared order, ignored columns
  * dropped. Owners, the server's evaluation and the lender's encrypted prediction must all produce the
- * same vector for the same record, so this is the single encoder everyone uses. Errors name the column
- * and the reason but never echo the applicant's value.
+ * same vector for the same record, so this is the single encoder everyone uses.
+ *
+ * Two ways to meet a record that does not fit: `encode` throws a RecordError for the first problem, with
+ * a message that names the column and the reason but never the value (it may end up in a log);
+ * `tryEncode` returns every problem of the record, each with a message for whoever sent the record, which
+ * may quote the offending value (at most 40 characters).
  */
 
 import type { ColumnSpec, DatasetSchema, RawRecord, RawValue } from './dataset-schema.js';
@@ -26,21 +30,66 @@ export class RecordError extends Error {
   }
 }
 
+/** What a column accepts, for a caller that wants to show or check it rather than parse a message. */
+export type ExpectedValue =
+  | { kind: 'number' }
+  | { kind: 'one-of'; values: readonly string[] }
+  /** The label of an `ignore`-typed label column: any scalar. */
+  | { kind: 'scalar' }
+  /** An unknown column: the keys a record may have. */
+  | { kind: 'column'; columns: readonly string[] };
+
+/** One thing wrong with one field (or key) of a record. */
+export interface RecordProblem {
+  /** The schema column; for 'unknown-column' the record's unknown key. */
+  column: string;
+  reason: RecordErrorReason;
+  /**
+   * Without the location, e.g. `unknown value "zz" (expected one of u, y, l, t)`, `not a number: "abc"`,
+   * `missing`, `unknown column "NOPE"`. It may quote the offending value (truncated to 40 characters), so
+   * it goes back only to whoever sent the record — never into a server log.
+   */
+  message: string;
+  expected: ExpectedValue;
+}
+
+export interface EncodeAttempt {
+  /** The model input, or null when the record has problems. */
+  features: Float32Array | null;
+  /** Every problem of the record: unknown keys first, then fields in schema order. Empty when it fits. */
+  problems: RecordProblem[];
+}
+
 export interface FeatureEncoder {
   readonly featureNames: string[];
   readonly size: number;
+  /** The model input for `record`; throws a RecordError (no value in its message) for the first problem. */
   encode(record: RawRecord): Float32Array;
+  /** The model input, or every problem of the record. Never throws for a bad record. */
+  tryEncode(record: RawRecord): EncodeAttempt;
 }
 
 // Decimal notation only: Number() would also accept "0x1f", "Infinity" and "" (as 0).
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-/** null, undefined, '' (after trimming) and the missing token are all "missing". */
+/**
+ * The one reading of a raw value that every branch shares, so a value is either missing or present,
+ * never both: absent, null, blank (only whitespace) and the schema's missing token are missing; anything
+ * else is present, as its trimmed text, and is then matched against the column (and reported as an
+ * unknown value, never as missing, when it does not match).
+ */
+function readValue(value: RawValue | undefined, missingToken: string): { missing: true } | { missing: false; text: string } {
+  if (value === null || value === undefined) return MISSING;
+  if (typeof value !== 'string') return { missing: false, text: String(value) };
+  const text = value.trim();
+  if (text === '' || text === missingToken || value === missingToken) return MISSING;
+  return { missing: false, text };
+}
+const MISSING = { missing: true } as const;
+
+/** null, undefined, '' or only whitespace, and the missing token (trimmed or not) are all "missing". */
 export function isMissingValue(value: RawValue | undefined, missingToken: string): boolean {
-  if (value === null || value === undefined) return true;
-  if (typeof value !== 'string') return false;
-  const t = value.trim();
-  return t === '' || t === missingToken || value === missingToken;
+  return readValue(value, missingToken).missing;
 }
 
 function asNumber(value: RawValue): number | undefined {
@@ -52,13 +101,8 @@ function asNumber(value: RawValue): number | undefined {
   return undefined;
 }
 
-function asText(value: RawValue): string {
-  return typeof value === 'string' ? value.trim() : String(value);
-}
-
 /** 0/1 for a binary column, or undefined when the value is neither declared value. */
-function binaryIndex(values: readonly [string, string], value: RawValue): 0 | 1 | undefined {
-  const text = asText(value);
+function binaryIndex(values: readonly [string, string], value: RawValue, text: string): 0 | 1 | undefined {
   if (text === values[0]) return 0;
   if (text === values[1]) return 1;
   // JSON clients naturally send booleans for yes/no columns whatever the file spells them as.
@@ -71,11 +115,81 @@ function describe(values: readonly string[]): string {
   return values.length > 20 ? `${shown}, … (${values.length} values)` : shown;
 }
 
-type Step = (record: RawRecord, out: Float32Array) => void;
+const QUOTE_LIMIT = 40;
+// Characters a terminal shows as nothing or as a plain space: escaped, so `"\u00a0"` is visibly not `" "`.
+const INVISIBLE = /[\u007f-\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]/g;
 
-function compileStep(fn: string, column: ColumnSpec, offset: number, missingToken: string): Step {
+/**
+ * A value as a message may quote it: strings in double quotes with invisible characters escaped and at
+ * most 40 characters (then `…`), numbers and booleans as JSON (so `5` and `"5"` differ).
+ */
+export function quoteValue(value: RawValue | undefined): string {
+  if (typeof value !== 'string') return value === undefined ? 'nothing' : JSON.stringify(value);
+  const chars = Array.from(value);
+  const shown = chars.length > QUOTE_LIMIT ? chars.slice(0, QUOTE_LIMIT).join('') : value;
+  const quoted = JSON.stringify(shown).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return chars.length > QUOTE_LIMIT ? `${quoted}…` : quoted;
+}
+
+function expectedOf(column: ColumnSpec): ExpectedValue {
+  switch (column.type) {
+    case 'numeric':
+      return { kind: 'number' };
+    case 'binary':
+    case 'categorical':
+      return { kind: 'one-of', values: column.values };
+    case 'ignore':
+      return { kind: 'scalar' };
+  }
+}
+
+function missingProblem(column: ColumnSpec): RecordProblem {
+  return { column: column.name, reason: 'missing', message: 'missing', expected: expectedOf(column) };
+}
+
+function notANumber(name: string, reason: RecordErrorReason, value: RawValue): RecordProblem {
+  return { column: name, reason, message: `not a number: ${quoteValue(value)}`, expected: { kind: 'number' } };
+}
+
+function unknownValue(name: string, reason: RecordErrorReason, values: readonly string[], value: RawValue): RecordProblem {
+  return {
+    column: name,
+    reason,
+    message: `unknown value ${quoteValue(value)} (expected one of ${describe(values)})`,
+    expected: { kind: 'one-of', values },
+  };
+}
+
+function unknownColumn(key: string, columns: readonly string[]): RecordProblem {
+  const near = columns.find((name) => name.toLowerCase() === key.trim().toLowerCase());
+  return {
+    column: key,
+    reason: 'unknown-column',
+    message: `unknown column ${quoteValue(key)}${near === undefined ? '' : ` (did you mean ${near}?)`}`,
+    expected: { kind: 'column', columns },
+  };
+}
+
+/**
+ * The throwing path's error for a problem. Its message names the function, the column and what was
+ * expected, never the value: RecordErrors can reach logs.
+ */
+function recordErrorOf(fn: string, problem: RecordProblem, index?: number): RecordError {
+  const { column, reason, expected } = problem;
+  let text: string;
+  if (reason === 'unknown-column') text = `column ${JSON.stringify(column.slice(0, 64))} is not in the schema`;
+  else if (reason === 'missing') text = `column ${column} is missing`;
+  else if (expected.kind === 'one-of') text = `column ${column} expected one of ${describe(expected.values)}`;
+  else if (expected.kind === 'number') text = `column ${column} expected a number`;
+  else text = `column ${column} expected a scalar`;
+  return new RecordError(column, reason, `${fn}: ${text}`, index);
+}
+
+/** Writes the column's features into `out`, or returns why it cannot. */
+type Step = (record: RawRecord, out: Float32Array) => RecordProblem | undefined;
+
+function compileStep(column: ColumnSpec, offset: number, missingToken: string): Step {
   const name = column.name;
-  const missing = (): RecordError => new RecordError(name, 'missing', `${fn}: column ${name} is missing`);
   switch (column.type) {
     case 'numeric': {
       const { mean, std } = column;
@@ -84,22 +198,23 @@ function compileStep(fn: string, column: ColumnSpec, offset: number, missingToke
       }
       return (record, out) => {
         const v = record[name];
-        if (isMissingValue(v, missingToken)) throw missing();
+        if (readValue(v, missingToken).missing) return missingProblem(column);
         const x = asNumber(v as RawValue);
-        if (x === undefined) throw new RecordError(name, 'not-a-number', `${fn}: column ${name} expected a number`);
+        if (x === undefined) return notANumber(name, 'not-a-number', v as RawValue);
         out[offset] = (x - mean) / std;
+        return undefined;
       };
     }
     case 'binary': {
       const values = column.values;
       return (record, out) => {
         const v = record[name];
-        if (isMissingValue(v, missingToken)) throw missing();
-        const bit = binaryIndex(values, v as RawValue);
-        if (bit === undefined) {
-          throw new RecordError(name, 'unknown-category', `${fn}: column ${name} expected one of ${describe(values)}`);
-        }
+        const read = readValue(v, missingToken);
+        if (read.missing) return missingProblem(column);
+        const bit = binaryIndex(values, v as RawValue, read.text);
+        if (bit === undefined) return unknownValue(name, 'unknown-category', values, v as RawValue);
         out[offset] = bit;
+        return undefined;
       };
     }
     case 'categorical': {
@@ -107,21 +222,17 @@ function compileStep(fn: string, column: ColumnSpec, offset: number, missingToke
       const values = column.values;
       return (record, out) => {
         const v = record[name];
-        if (isMissingValue(v, missingToken)) throw missing();
-        const k = index.get(asText(v as RawValue));
-        if (k === undefined) {
-          throw new RecordError(name, 'unknown-category', `${fn}: column ${name} expected one of ${describe(values)}`);
-        }
+        const read = readValue(v, missingToken);
+        if (read.missing) return missingProblem(column);
+        const k = index.get(read.text);
+        if (k === undefined) return unknownValue(name, 'unknown-category', values, v as RawValue);
         out[offset + k] = 1;
+        return undefined;
       };
     }
     case 'ignore':
-      return () => {};
+      return () => undefined;
   }
-}
-
-function featureWidth(column: ColumnSpec): number {
-  return column.type === 'categorical' ? column.values.length : column.type === 'ignore' ? 0 : 1;
 }
 
 function assertValidSchema(fn: string, schema: DatasetSchema): void {
@@ -135,25 +246,43 @@ export function createEncoder(schema: DatasetSchema): FeatureEncoder {
   const featureNames: string[] = [];
   const steps: Step[] = [];
   for (const column of features) {
-    steps.push(compileStep('encode', column, featureNames.length, schema.missingToken));
+    steps.push(compileStep(column, featureNames.length, schema.missingToken));
     if (column.type === 'categorical') for (const v of column.values) featureNames.push(`${column.name}=${v}`);
     else featureNames.push(column.name);
   }
-  const known = new Set(schema.columns.map((c) => c.name));
+  const columnNames = schema.columns.map((c) => c.name);
+  const known = new Set(columnNames);
   const size = featureNames.length;
+  const checkRecord = (fn: string, record: RawRecord): void => {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new TypeError(`${fn}: expected a record object`);
+  };
   return {
     featureNames,
     size,
     encode(record: RawRecord): Float32Array {
-      if (record === null || typeof record !== 'object') throw new TypeError('encode: expected a record object');
+      checkRecord('encode', record);
       for (const key of Object.keys(record)) {
-        if (!known.has(key)) {
-          throw new RecordError(key, 'unknown-column', `encode: column ${JSON.stringify(key.slice(0, 64))} is not in the schema`);
-        }
+        if (!known.has(key)) throw recordErrorOf('encode', unknownColumn(key, columnNames));
       }
       const out = new Float32Array(size);
-      for (const step of steps) step(record, out);
+      for (const step of steps) {
+        const problem = step(record, out);
+        if (problem !== undefined) throw recordErrorOf('encode', problem);
+      }
       return out;
+    },
+    tryEncode(record: RawRecord): EncodeAttempt {
+      checkRecord('tryEncode', record);
+      const problems: RecordProblem[] = [];
+      for (const key of Object.keys(record)) {
+        if (!known.has(key)) problems.push(unknownColumn(key, columnNames));
+      }
+      const out = new Float32Array(size);
+      for (const step of steps) {
+        const problem = step(record, out);
+        if (problem !== undefined) problems.push(problem);
+      }
+      return { features: problems.length === 0 ? out : null, problems };
     },
   };
 }
@@ -164,37 +293,48 @@ function labelSpec(fn: string, schema: DatasetSchema): ColumnSpec {
   return spec;
 }
 
-function encodeLabelWith(spec: ColumnSpec, schema: DatasetSchema, record: RawRecord): 0 | 1 {
+/** The record's label as 0/1, or why it has none. */
+function labelOf(spec: ColumnSpec, schema: DatasetSchema, record: RawRecord): 0 | 1 | RecordProblem {
   const name = spec.name;
   const v = record[name];
-  if (isMissingValue(v, schema.missingToken)) throw new RecordError(name, 'missing', `encodeLabel: column ${name} is missing`);
+  const read = readValue(v, schema.missingToken);
+  if (read.missing) return missingProblem(spec);
   const value = v as RawValue;
   const positive = schema.label.positive;
   switch (spec.type) {
     case 'binary':
-    case 'categorical': {
-      const text = asText(value);
-      if (!spec.values.includes(text)) {
-        throw new RecordError(name, 'bad-label', `encodeLabel: column ${name} expected one of ${describe(spec.values)}`);
-      }
-      return text === positive ? 1 : 0;
-    }
+    case 'categorical':
+      if (!spec.values.includes(read.text)) return unknownValue(name, 'bad-label', spec.values, value);
+      return read.text === positive ? 1 : 0;
     case 'numeric': {
       const x = asNumber(value);
-      if (x === undefined) throw new RecordError(name, 'bad-label', `encodeLabel: column ${name} expected a number`);
+      if (x === undefined) return notANumber(name, 'bad-label', value);
       // Numerically, so that "1.0" in a file matches a declared positive of "1".
       const p = asNumber(positive);
-      return p !== undefined ? (x === p ? 1 : 0) : asText(value) === positive ? 1 : 0;
+      return p !== undefined ? (x === p ? 1 : 0) : read.text === positive ? 1 : 0;
     }
-    case 'ignore': {
-      if (typeof value === 'object') throw new RecordError(name, 'bad-label', `encodeLabel: column ${name} expected a scalar`);
-      return asText(value) === positive ? 1 : 0;
-    }
+    case 'ignore':
+      if (typeof value === 'object') {
+        return { column: name, reason: 'bad-label', message: 'expected a single value', expected: { kind: 'scalar' } };
+      }
+      return read.text === positive ? 1 : 0;
   }
+}
+
+function encodeLabelWith(spec: ColumnSpec, schema: DatasetSchema, record: RawRecord): 0 | 1 {
+  const label = labelOf(spec, schema, record);
+  if (typeof label === 'number') return label;
+  throw recordErrorOf('encodeLabel', label);
 }
 
 export function encodeLabel(schema: DatasetSchema, record: RawRecord): 0 | 1 {
   return encodeLabelWith(labelSpec('encodeLabel', schema), schema, record);
+}
+
+/** The record's label as 0/1, or the problem with it (missing, an undeclared value, not a number). */
+export function tryEncodeLabel(schema: DatasetSchema, record: RawRecord): { label: 0 | 1 | null; problem: RecordProblem | null } {
+  const label = labelOf(labelSpec('tryEncodeLabel', schema), schema, record);
+  return typeof label === 'number' ? { label, problem: null } : { label: null, problem: label };
 }
 
 /** Names of the feature and label columns that are missing in a record, in schema order. */

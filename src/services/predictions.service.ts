@@ -1,15 +1,18 @@
 /**
  * Plain predictions for the operator's own use: records in the federation's schema are encoded with its
- * preprocessing and scored by a model version. Every record is validated before any is scored, and a
- * bad one is reported by index and column, never by value.
+ * preprocessing and scored by a model version. Every record is checked before any is scored, and every
+ * field that does not fit is reported by record index and column, with a reason the sender can act on.
  */
 import { ValidationError, type ProblemField } from '../errors.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
-import { createEncoder, RecordError } from '../ml/preprocess.js';
+import { createEncoder } from '../ml/preprocess.js';
 import { predictProba } from '../ml/train.js';
 import { requireOperator } from './auth.service.js';
 import type { Principal } from './credentials.js';
 import type { ModelsService } from './models.service.js';
+
+/** The most problems one refusal lists; the detail says how many more there were. */
+export const MAX_LISTED_PROBLEMS = 100;
 
 export class PredictionsService {
   constructor(private readonly models: ModelsService) {}
@@ -18,20 +21,29 @@ export class PredictionsService {
     requireOperator(principal, 'predict');
     const { federation, version, weights } = await this.models.load(federationId, body.modelVersion ?? 'latest');
     const encoder = createEncoder(federation.datasetSchema);
-    const problems: ProblemField[] = [];
+    // The messages may quote the offending value: they go back to the sender in the 422 body only (4xx
+    // answers are not logged), never into the detail or a log line.
+    const listed: ProblemField[] = [];
+    let problems = 0;
+    let badRecords = 0;
     const features = body.records.map((record, index) => {
-      try {
-        return encoder.encode(record);
-      } catch (error) {
-        if (!(error instanceof RecordError)) throw error;
-        problems.push({ path: `records.${index}.${error.column}`, message: error.message });
-        return new Float32Array(encoder.size);
+      const attempt = encoder.tryEncode(record);
+      if (attempt.features !== null) return attempt.features;
+      badRecords++;
+      for (const problem of attempt.problems) {
+        problems++;
+        if (listed.length < MAX_LISTED_PROBLEMS) listed.push({ path: `records.${index}.${problem.column}`, message: problem.message });
       }
+      return null;
     });
-    if (problems.length > 0) {
-      throw new ValidationError(`predict: ${problems.length} record field(s) do not fit the federation's schema`, problems.slice(0, 100));
+    if (problems > 0) {
+      const more = problems > listed.length ? `; errors lists the first ${listed.length}, ${problems - listed.length} more are not shown` : '';
+      throw new ValidationError(
+        `predict: ${problems} field(s) in ${badRecords} record(s) do not fit the federation's schema${more}`,
+        listed,
+      );
     }
-    const scores = predictProba(federation.modelSpec, weights, features);
+    const scores = predictProba(federation.modelSpec, weights, features as Float32Array[]);
     return {
       modelVersion: version,
       predictions: Array.from(scores, (score) => ({ score, label: score >= 0.5 })),

@@ -5,13 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FedscoreApiError, FedscoreClient } from '../../src/client/http-client.js';
 import { loadConfig } from '../../src/config.js';
+import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
 import { startServer } from '../../src/server.js';
 import { createTestDatabase } from '../helpers/database.js';
 
@@ -64,6 +66,161 @@ describe('fedscore train-central', () => {
     for (const key of ['accuracy', 'auc', 'logLoss', 'seconds']) assert.equal(typeof report[key], 'number', key);
     assert.ok((report.accuracy as number) > 0.7, `accuracy ${report.accuracy}`);
     assert.ok((report.auc as number) > 0.8, `AUC ${report.auc}`);
+  });
+});
+
+describe('fedscore train-central: file and row errors in words', () => {
+  let scratch: string;
+  before(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'fedscore-e2e-files-'));
+  });
+  after(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('names the file and the reason, without internal function names or errno codes', async () => {
+    const broken = path.join(scratch, 'broken.json');
+    await writeFile(broken, '{\n  "columns": [\n    x\n  ]\n}\n');
+    const cases: [string[], string][] = [
+      [['--data', '/x/crx.data', '--schema', crxArgs[3]!], 'cannot read /x/crx.data: no such file'],
+      [['--data', scratch, '--schema', crxArgs[3]!], `cannot read ${scratch}: is a directory`],
+      [['--data', crxArgs[1]!, '--schema', broken], `${broken} is not JSON: Unexpected token 'x' at line 3 column 5`],
+      [['--data', crxArgs[1]!, '--schema', crxArgs[3]!, '--split', crxArgs[3]!], `${crxArgs[3]} is not a split file: expected "train" to be an array of line numbers`],
+    ];
+    for (const [args, message] of cases) {
+      const result = await fedscore(['train-central', ...args]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stderr, `fedscore train-central: ${message}\n`);
+    }
+  });
+
+  it('lists every value that does not fit, by physical line, and trains nothing', async () => {
+    const data = path.join(scratch, 'bad.data');
+    const crx = (await readFile(crxArgs[1]!, 'utf8')).split('\n').slice(0, 20);
+    crx[2] = crx[2]!.replace(',u,', ',zz,');
+    crx[4] = crx[4]!.replace(/^(\w),[\d.]+,/, '$1,abc,');
+    await writeFile(data, crx.join('\n'));
+    const result = await fedscore(['train-central', '--data', data, '--schema', crxArgs[3]!]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr,
+      `fedscore train-central: ${data}: 2 value(s) do not fit the schema; nothing was trained\n` +
+        'line 3, A4: unknown value "zz" (expected one of u, y, l, t)\n' +
+        'line 5, A2: not a number: "abc"\n',
+    );
+    assert.equal(result.stdout, '');
+  });
+});
+
+describe('fedscore predict', () => {
+  let scratch: string;
+  let target: Awaited<ReturnType<typeof createTestDatabase>>;
+  let server: { url: string; close(): Promise<void> };
+  let adminKey: string;
+  let federationId: string;
+  let schema: DatasetSchema;
+  /** The first lines of crx.data, labels included. */
+  let lines: string[];
+
+  before(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'fedscore-e2e-predict-'));
+    target = await createTestDatabase();
+    adminKey = randomBytes(24).toString('base64url');
+    server = await startServer(
+      loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: target.dataDir, DATABASE_URL: target.databaseUrl ?? '', ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent' }),
+      { logger: false },
+    );
+    schema = JSON.parse(await readFile(crxArgs[3]!, 'utf8')) as DatasetSchema;
+    const operator = new FedscoreClient({ baseUrl: server.url, apiKey: adminKey });
+    const created = await operator.createFederation({
+      name: 'cli predict',
+      datasetSchema: schema,
+      model: { kind: 'logreg' },
+      training: { rounds: 1, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners: 1, roundDeadlineSeconds: 600, autoAdvance: false, seed: 1 },
+    });
+    federationId = created.federation.id;
+    // Publish weights of both signs, so that rows score differently and a misplaced column would show.
+    const owner = await operator.enrolOwner(federationId, { enrolmentToken: created.enrolmentToken, name: 'o' });
+    await operator.openRound(federationId);
+    const size = created.federation.featureNames.length + 1;
+    const weights = Array.from({ length: size }, (_, i) => (((i * 7) % 11) - 5) / 6);
+    await operator.withApiKey(owner.apiKey).submitUpdate(federationId, 1, { weights, numSamples: 1 });
+    lines = (await readFile(crxArgs[1]!, 'utf8')).split('\n').slice(0, 6);
+  });
+  after(async () => {
+    await server?.close();
+    await target?.cleanup();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  const input = async (name: string, text: string) => {
+    const file = path.join(scratch, name);
+    await writeFile(file, text);
+    return file;
+  };
+  const predict = (file: string, ...extra: string[]) =>
+    fedscore(['predict', '--server', server.url, '--federation', federationId, '--input', file, ...extra], { FEDSCORE_API_KEY: adminKey });
+  const withoutLabel = (line: string) => line.split(',').slice(0, -1).join(',');
+
+  it('scores a file with the label column and one without it alike', async () => {
+    const labelled = await predict(await input('labelled.csv', lines.join('\n')), '--json');
+    assert.equal(labelled.code, 0, labelled.stderr);
+    const bare = await predict(await input('bare.csv', `${lines.slice(0, 3).map(withoutLabel).join('\n')}\n\n${lines.slice(3).map(withoutLabel).join('\n')}\n`), '--json');
+    assert.equal(bare.code, 0, bare.stderr);
+    const a = lastJsonLine(labelled.stdout) as unknown as { row: number; line: number; score: number }[];
+    const b = lastJsonLine(bare.stdout) as unknown as { row: number; line: number; score: number }[];
+    assert.deepEqual(a.map((r) => [r.row, r.line]), [[1, 1], [2, 2], [3, 3], [4, 4], [5, 5], [6, 6]]);
+    assert.deepEqual(b.map((r) => [r.row, r.line]), [[1, 1], [2, 2], [3, 3], [4, 5], [5, 6], [6, 7]], 'line counts the blank line, row does not');
+    assert.deepEqual(b.map((r) => r.score), a.map((r) => r.score));
+    assert.ok(new Set(a.map((r) => r.score.toFixed(6))).size > 3, 'the rows score differently');
+  });
+
+  it('prints every field that does not fit, one per line by physical line, and exits 1', async () => {
+    const bad = [
+      withoutLabel(lines[0]!),
+      withoutLabel(lines[1]!).replace(',u,', ',zz,'),
+      '',
+      withoutLabel(lines[2]!).replace(/^(\w),[\d.]+,/, '$1,abc,').replace(',t,', ',maybe,'),
+      withoutLabel(lines[3]!).replace(/,(\d+),(\d+)$/, ',?,$2'),
+    ];
+    const file = await input('bad.csv', bad.join('\n'));
+    const result = await predict(file);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.equal(
+      result.stderr,
+      `fedscore predict: ${file}: 4 value(s) on 3 line(s) do not fit the federation's schema; nothing was scored\n` +
+        'line 2, A4: unknown value "zz" (expected one of u, y, l, t)\n' +
+        'line 4, A2: not a number: "abc"\n' +
+        'line 4, A9: unknown value "maybe" (expected one of f, t)\n' +
+        'line 5, A14: missing\n',
+    );
+  });
+
+  it('refuses a file that mixes rows with and without the label, naming the line', async () => {
+    const file = await input('mixed.csv', [withoutLabel(lines[0]!), withoutLabel(lines[1]!), lines[2]].join('\n'));
+    const result = await predict(file);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      `fedscore predict: ${file}: line 3 has 16 fields (with the label A16) but line 1 has 15 (without the label A16); a file has the label column on every line or on none\n`,
+    );
+  });
+
+  it("prints the server's errors[] on the file's lines when the server refuses the rows", async () => {
+    // 300 digits are a number to the encoder, but longer than the wire schema's 256 characters.
+    const file = await input('long.csv', [lines[0], '', lines[1]!.replace(/^(\w),[\d.]+,/, `$1,${'1'.repeat(300)},`)].join('\n'));
+    const result = await predict(file);
+    assert.equal(result.code, 1);
+    const [headline, ...problems] = result.stderr.trimEnd().split('\n');
+    assert.match(headline!, new RegExp(`^fedscore predict: ${file}: the server refused the rows: .*; nothing is printed$`));
+    assert.deepEqual(problems, ['line 3, A2: Too big: expected string to have <=256 characters']);
+  });
+
+  it('names an unreadable input file in words', async () => {
+    const result = await predict('/nonexistent/applicants.csv');
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, 'fedscore predict: cannot read /nonexistent/applicants.csv: no such file\n');
   });
 });
 
@@ -192,5 +349,55 @@ describe('bin/fedscore.js', () => {
     const misuse = await runNode(['bin/fedscore.js', 'train-central', '--nope'], {});
     assert.equal(misuse.code, 2);
     assert.match(misuse.stderr, /Unknown option '--nope'/);
+  });
+});
+
+describe('npx fedscore in a checkout', () => {
+  let scratch: string;
+  before(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'fedscore-e2e-npx-'));
+  });
+  after(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A checkout-shaped directory holding a copy of one script, so the script's own root is that directory. */
+  async function checkout(name: string, script: string, options: { dist?: boolean } = {}): Promise<string> {
+    const root = path.join(scratch, name);
+    await mkdir(path.join(root, 'scripts'), { recursive: true });
+    await copyFile(path.join(repoRoot, 'scripts', script), path.join(root, 'scripts', script));
+    if (options.dist) {
+      await mkdir(path.join(root, 'dist', 'cli'), { recursive: true });
+      await writeFile(path.join(root, 'dist', 'cli', 'main.js'), '');
+    }
+    return root;
+  }
+
+  it('prepare: builds after npm install, but not again when npx runs an already built checkout', async () => {
+    // A stand-in for npm that records what it was asked to run.
+    const fakeNpm = path.join(scratch, 'fake-npm.cjs');
+    const calls = path.join(scratch, 'calls.txt');
+    await writeFile(fakeNpm, `require('node:fs').appendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(' ') + '\\n');\n`);
+    const built = await checkout('built', 'prepare.mjs', { dist: true });
+    const unbuilt = await checkout('unbuilt', 'prepare.mjs');
+    const prepare = (root: string, command: string) => runNode([path.join(root, 'scripts', 'prepare.mjs')], { npm_execpath: fakeNpm, npm_command: command });
+    for (const [root, command, builds] of [
+      [built, 'exec', false],
+      [built, 'ci', true],
+      [built, 'install', true],
+      [unbuilt, 'exec', true],
+    ] as const) {
+      await rm(calls, { force: true });
+      const result = await prepare(root, command);
+      assert.equal(result.code, 0, result.stderr);
+      const ran = await readFile(calls, 'utf8').catch(() => '');
+      assert.equal(ran, builds ? 'run build\n' : '', `${path.basename(root)} under npm ${command}`);
+    }
+  });
+
+  it('package.json: prepare runs scripts/prepare.mjs', async () => {
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
+    assert.equal(pkg.scripts.prepare, 'node scripts/prepare.mjs');
+    assert.equal(pkg.bin.fedscore, 'bin/fedscore.js');
   });
 });

@@ -81,20 +81,20 @@ test('a trained version scores each record as an independent computation does; t
 test('records that do not fit the schema are refused by index and column', async () => {
   const { federationId, keys } = await setupFederation(t, 1);
   const before = await snapshot(t.database);
-  const cases: [Record<string, unknown>, string][] = [
-    [{ ...crxRecord(), A4: 'zz' }, 'records.1.A4'],
-    [{ ...crxRecord(), A2: '?' }, 'records.1.A2'],
-    [{ ...crxRecord(), A2: 'abc' }, 'records.1.A2'],
-    [{ ...crxRecord(), NOT_A_COLUMN: 'x' }, 'records.1.NOT_A_COLUMN'],
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ ...crxRecord(), A4: 'zz' }, 'records.1.A4', 'unknown value "zz" (expected one of u, y, l, t)'],
+    [{ ...crxRecord(), A2: '?' }, 'records.1.A2', 'missing'],
+    [{ ...crxRecord(), A2: 'abc' }, 'records.1.A2', 'not a number: "abc"'],
+    [{ ...crxRecord(), NOT_A_COLUMN: 'x' }, 'records.1.NOT_A_COLUMN', 'unknown column "NOT_A_COLUMN"'],
   ];
-  for (const [bad, path] of cases) {
+  for (const [bad, path, message] of cases) {
     const res = await t.http
       .post(`/v1/federations/${federationId}/predictions`)
       .set(bearer(ADMIN_KEY))
       .send({ records: [crxRecord(), bad] })
       .expect(422);
     assertProblem(res, 422, 'validation-failed', path);
-    assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), [path]);
+    assert.deepEqual(res.body.errors, [{ path, message }]);
   }
   await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records: [] }), 422, 'validation-failed', 'no records');
   await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(keys[0]!)).send({ records: [crxRecord()] }), 403, 'forbidden', 'an owner key');
@@ -106,5 +106,40 @@ test('records that do not fit the schema are refused by index and column', async
     'model-version-not-found',
   );
   await assertRefused(t, () => t.http.post('/v1/federations/no-such-federation/predictions').set(bearer(ADMIN_KEY)).send({ records: [crxRecord()] }), 404, 'federation-not-found');
+  assert.deepEqual(await snapshot(t.database), before);
+});
+
+test('every bad field of every record is listed, with the reason and the value, up to 100', async () => {
+  const { federationId } = await setupFederation(t, 1);
+  const before = await snapshot(t.database);
+  const { A14: _absent, ...withoutA14 } = crxRecord();
+  const records = [
+    crxRecord(),
+    { ...withoutA14, A4: 'zz', A2: 'abc', A1: 'c', NOPE: '1' },
+    crxRecord(),
+    { ...crxRecord(), A6: 'w'.repeat(60), A9: ' ' },
+  ];
+  const res = await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records }).expect(422);
+  assertProblem(res, 422, 'validation-failed');
+  assert.deepEqual(res.body.errors, [
+    { path: 'records.1.NOPE', message: 'unknown column "NOPE"' },
+    { path: 'records.1.A1', message: 'unknown value "c" (expected one of b, a)' },
+    { path: 'records.1.A2', message: 'not a number: "abc"' },
+    { path: 'records.1.A4', message: 'unknown value "zz" (expected one of u, y, l, t)' },
+    { path: 'records.1.A14', message: 'missing' },
+    { path: 'records.3.A6', message: `unknown value "${'w'.repeat(40)}"… (expected one of c, d, cc, i, j, k, m, r, q, w, x, e, aa, ff)` },
+    { path: 'records.3.A9', message: 'missing' },
+  ]);
+  assert.equal(res.body.detail, "predict: 7 field(s) in 2 record(s) do not fit the federation's schema");
+
+  // 150 bad records with two problems each: the first 100 problems are listed, the detail counts the rest.
+  const many = Array.from({ length: 150 }, () => ({ ...crxRecord(), A2: 'x', A3: 'y' }));
+  const capped = await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records: many }).expect(422);
+  assert.equal(capped.body.errors.length, 100);
+  assert.deepEqual(capped.body.errors.slice(98), [
+    { path: 'records.49.A2', message: 'not a number: "x"' },
+    { path: 'records.49.A3', message: 'not a number: "y"' },
+  ]);
+  assert.equal(capped.body.detail, "predict: 300 field(s) in 150 record(s) do not fit the federation's schema; errors lists the first 100, 200 more are not shown");
   assert.deepEqual(await snapshot(t.database), before);
 });

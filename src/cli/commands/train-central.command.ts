@@ -4,10 +4,10 @@
  * encoding with `simulate`, so a gap between the two is the federation's, not the preprocessing's.
  */
 import path from 'node:path';
-import { evaluate, type Evaluation } from '../../client/local-data.js';
+import { evaluate, RowProblemsError, type Evaluation } from '../../client/local-data.js';
 import { initialWeights } from '../../ml/model-spec.js';
 import { trainLocal } from '../../ml/train.js';
-import { EXIT_OK, parseCommandArgs, writeLine, type CliIo, type Command } from '../cli-io.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, writeLine, type CliIo, type Command } from '../cli-io.js';
 import { fixed, formatHeader, formatRow, type Column } from '../table.js';
 import {
   describeModel,
@@ -22,6 +22,8 @@ const USAGE = `Usage: fedscore train-central --data FILE --schema FILE [options]
 
 Trains one model on all training rows (the centralised baseline) and scores it on the split's test rows.
 Numeric standardisation statistics missing from the schema are computed from the training rows.
+Rows with a missing value are left out; any other value that does not fit the schema is reported by
+line number (the file's physical lines, from 1), one per line on stderr, and nothing is trained (exit 1).
 
 Options:
 ${TRAINING_USAGE}
@@ -46,7 +48,15 @@ export const trainCentralCommand: Command = {
     if (values === null) return EXIT_OK;
     const choices = readTrainingChoices(values, 'central');
     await initTfFromEnv(io);
-    const data = await loadExperimentData(choices, io, 'train-central');
+    let data;
+    try {
+      data = await loadExperimentData(choices, io, 'train-central');
+    } catch (error) {
+      if (!(error instanceof RowProblemsError)) throw error;
+      writeLine(io.stderr, `fedscore train-central: ${choices.dataFile}: ${error.problems.length} value(s) do not fit the schema; nothing was trained`);
+      for (const problem of error.problems) writeLine(io.stderr, problem.message);
+      return EXIT_FAILURE;
+    }
 
     const started = performance.now();
     const inputSize = data.train.X[0]!.length;
