@@ -5,12 +5,14 @@
 import { heBench } from './he.bench.js';
 import { heHttpBench } from './he-http.bench.js';
 import { roundsBench } from './rounds.bench.js';
+import { roundWaitsBench } from './round-waits.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
 import { secureCryptoBench } from './secure-crypto.bench.js';
 import { submissionsBench } from './submissions.bench.js';
 
 const benches: Record<string, () => Promise<void>> = {
   rounds: roundsBench,
+  'round-waits': roundWaitsBench,
   'plain-submissions': submissionsBench,
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,

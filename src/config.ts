@@ -32,6 +32,10 @@ export const configSchema = z.object({
   BODY_LIMIT: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
+  /** While requests wait for a round to change, how often each instance looks for changes other instances made. */
+  ROUND_WAIT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** Requests one instance lets wait for a round change at once; more are refused with 503 and Retry-After. */
+  ROUND_WAIT_MAX_WAITERS: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   /** Worker threads evaluating encrypted predictions; 0 = min(2, CPUs). */
   HE_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   /** Lifetime of an encrypted-prediction key session. */

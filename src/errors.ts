@@ -19,6 +19,8 @@ export class DomainError extends Error {
     readonly status: number,
     detail: string,
     readonly errors?: ProblemField[],
+    /** For 429 and 503: when to try again, sent as the Retry-After header. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(detail);
     this.name = new.target.name;

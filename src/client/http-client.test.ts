@@ -4,7 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FedscoreApiError, FedscoreClient, FedscoreContractError } from './http-client.js';
+import { FedscoreApiError, FedscoreClient, FedscoreContractError, FedscoreNetworkError } from './http-client.js';
+import { backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
+
+/** undici's shape for an unreachable server: "fetch failed" with the system error as its cause. */
+const refused = () => ({ fail: new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) }) });
+const unavailable = (retryAfter: string) => ({
+  status: 503,
+  body: { type: 'https://fedscore.dev/problems/too-many-waiters', title: 'Too many waiting requests', status: 503, detail: 'retry shortly' },
+  contentType: 'application/problem+json',
+  headers: { 'retry-after': retryAfter },
+});
 
 interface Call {
   url: string;
@@ -13,7 +23,9 @@ interface Call {
   body: unknown;
 }
 
-function scripted(...answers: { status: number; body: unknown; contentType?: string }[]) {
+type Answer = { status: number; body: unknown; contentType?: string; headers?: Record<string, string> } | { fail: Error };
+
+function scripted(...answers: Answer[]) {
   const calls: Call[] = [];
   const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     calls.push({
@@ -24,8 +36,9 @@ function scripted(...answers: { status: number; body: unknown; contentType?: str
     });
     const answer = answers.shift();
     if (answer === undefined) throw new Error('scripted fetch: no answer left');
+    if ('fail' in answer) throw answer.fail;
     const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
-    return new Response(text, { status: answer.status, headers: { 'content-type': answer.contentType ?? 'application/json' } });
+    return new Response(text, { status: answer.status, headers: { 'content-type': answer.contentType ?? 'application/json', ...answer.headers } });
   }) as typeof globalThis.fetch;
   return { fetch, calls };
 }
@@ -43,6 +56,8 @@ const round = {
   failureReason: null,
   aggregation: 'plain',
   secure: null,
+  tag: '2:open',
+  participation: null,
 };
 
 describe('FedscoreClient', () => {
@@ -121,5 +136,72 @@ describe('FedscoreClient', () => {
   it('refuses a base URL that is not absolute http(s)', () => {
     assert.throws(() => new FedscoreClient({ baseUrl: 'localhost:3000' }), /expected an (absolute )?http\(s\) baseUrl/);
     assert.throws(() => new FedscoreClient({ baseUrl: '/v1' }), /expected an absolute http\(s\) baseUrl/);
+  });
+
+  it('says which server could not be reached and why, instead of "fetch failed"', async () => {
+    const { fetch } = scripted(refused());
+    const error = await new FedscoreClient({ baseUrl: 'http://127.0.0.1:9', fetch }).getFederation('f').catch((e: unknown) => e);
+    assert.ok(error instanceof FedscoreNetworkError);
+    assert.equal(error.code, 'ECONNREFUSED');
+    assert.equal(error.message, 'cannot reach http://127.0.0.1:9/v1/federations/f (GET): connection refused (is the server running, on this host and port?)');
+  });
+
+  it('retries transient failures with backoff, honouring Retry-After, and then succeeds', async () => {
+    const { fetch, calls } = scripted(refused(), unavailable('0'), { status: 200, body: round });
+    const retries: { attempt: number; delayMs: number }[] = [];
+    const retry: RetryPolicy = { initialDelayMs: 1, maxDelayMs: 4, giveUpAfterMs: 60_000, random: () => 0.5, onRetry: ({ attempt, delayMs }) => retries.push({ attempt, delayMs }) };
+    const answer = await new FedscoreClient({ baseUrl: 'http://server:1', fetch, retry }).getCurrentRound('f');
+    assert.equal(answer.number, 2);
+    assert.equal(calls.length, 3);
+    assert.deepEqual(retries, [{ attempt: 1, delayMs: 0.5 }, { attempt: 2, delayMs: 1 }]);
+  });
+
+  it('does not retry a request the server refused on its merits, and gives up when the budget is spent', async () => {
+    const conflict = { status: 409, body: { type: 'https://fedscore.dev/problems/duplicate-update', title: 'Duplicate', status: 409, detail: 'already submitted' } };
+    const retry: RetryPolicy = { initialDelayMs: 1, maxDelayMs: 1, giveUpAfterMs: 60_000 };
+    const first = scripted(conflict);
+    await assert.rejects(new FedscoreClient({ baseUrl: 'http://server:1', fetch: first.fetch, retry }).submitUpdate('f', 1, { weights: [1], numSamples: 1 }), FedscoreApiError);
+    assert.equal(first.calls.length, 1);
+    const second = scripted(refused(), refused());
+    await assert.rejects(
+      new FedscoreClient({ baseUrl: 'http://server:1', fetch: second.fetch, retry: { ...retry, giveUpAfterMs: 0 } }).health(),
+      (error: unknown) => error instanceof FedscoreNetworkError,
+    );
+    assert.equal(second.calls.length, 1);
+  });
+
+  it('an abort stops a backoff wait at once', async () => {
+    const controller = new AbortController();
+    const { fetch } = scripted(refused(), refused());
+    const retry: RetryPolicy = { initialDelayMs: 60_000, maxDelayMs: 60_000, giveUpAfterMs: 600_000, random: () => 1, onRetry: () => controller.abort(new Error('stopping')) };
+    await assert.rejects(new FedscoreClient({ baseUrl: 'http://server:1', fetch, retry, signal: controller.signal }).health(), /stopping/);
+  });
+
+  it('waits for a round change with the tag it knows; no round yet is null, not an error', async () => {
+    const noRounds = { status: 404, body: { type: 'https://fedscore.dev/problems/no-rounds', title: 'No round', status: 404, detail: 'none yet' } };
+    const { fetch, calls } = scripted(noRounds, { status: 200, body: round });
+    const client = new FedscoreClient({ baseUrl: 'http://server:1', apiKey: 'k', fetch });
+    assert.equal(await client.waitForRound('f', 'none', 30), null);
+    assert.equal((await client.waitForRound('f', '1:open', 30))!.tag, '2:open');
+    assert.equal(calls[0]!.url, 'http://server:1/v1/federations/f/rounds/current?waitSeconds=30&after=none');
+    assert.equal(calls[1]!.url, 'http://server:1/v1/federations/f/rounds/current?waitSeconds=30&after=1%3Aopen');
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially under a cap, with full jitter, and never undercuts Retry-After', () => {
+    const policy: RetryPolicy = { initialDelayMs: 100, maxDelayMs: 1000, giveUpAfterMs: 1e9, random: () => 1 };
+    assert.deepEqual([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, policy)), [100, 200, 400, 800, 1000, 1000]);
+    assert.equal(backoffDelay(3, { ...policy, random: () => 0 }), 0);
+    assert.equal(backoffDelay(0, policy, 5000), 5000);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(parseRetryAfter('7', now), 7000);
+    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now), 30_000);
+    assert.equal(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+    assert.equal(parseRetryAfter('soon', now), undefined);
+    assert.equal(parseRetryAfter(null, now), undefined);
   });
 });

@@ -5,6 +5,7 @@
  * `FedscoreApiError`, carrying the RFC 9457 problem the server sent.
  */
 import type { z } from 'zod';
+import { parseRetryAfter, withRetry, type RetryHint, type RetryPolicy } from './retry.js';
 import { problemSchema, type Problem } from '../schemas/common.schema.js';
 import {
   createdFederationSchema,
@@ -69,6 +70,10 @@ export interface FedscoreClientOptions {
   fetch?: typeof fetch;
   /** Per-request time limit; a stalled server should not hang a training loop forever. */
   timeoutMs?: number;
+  /** Retry transient failures (unreachable server, 5xx, 429) with backoff; off unless given. */
+  retry?: RetryPolicy;
+  /** Aborts every request of this client (and any backoff wait), e.g. on SIGTERM. */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -80,6 +85,8 @@ export class FedscoreApiError extends Error {
     readonly path: string,
     readonly status: number,
     readonly problem: Problem,
+    /** From a Retry-After header (429, 503), in milliseconds. */
+    readonly retryAfterMs?: number,
   ) {
     super(`${method} ${path}: ${status} ${problem.title}: ${problem.detail}`);
     this.name = 'FedscoreApiError';
@@ -89,6 +96,31 @@ export class FedscoreApiError extends Error {
   get problemSlug(): string {
     return this.problem.type.slice(this.problem.type.lastIndexOf('/') + 1);
   }
+}
+
+/** No answer at all: the server is unreachable, the connection broke, or it did not answer in time. */
+export class FedscoreNetworkError extends Error {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    /** Short reason in words, e.g. "connection refused (is the server running?)". */
+    readonly reason: string,
+    /** The system error code when there is one (ECONNREFUSED, ENOTFOUND, …). */
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot reach ${url} (${method}): ${reason}`, options);
+    this.name = 'FedscoreNetworkError';
+  }
+}
+
+/** Whether trying again may help: no answer, a 5xx or a 429; with the server's Retry-After when it sent one. */
+export function retryHint(error: unknown): RetryHint {
+  if (error instanceof FedscoreNetworkError) return { transient: true };
+  if (error instanceof FedscoreApiError) {
+    return { transient: error.status === 429 || error.status >= 500, retryAfterMs: error.retryAfterMs };
+  }
+  return { transient: false };
 }
 
 /** The server answered 2xx with a body that does not match the wire contract. */
@@ -112,6 +144,8 @@ interface RequestSpec<T> {
   acceptStatuses?: number[];
   /** Enrolment is the one route that must not carry a key. */
   anonymous?: boolean;
+  /** Overrides the client's per-request time limit (long polls). */
+  timeoutMs?: number;
 }
 
 export class FedscoreClient {
@@ -119,6 +153,8 @@ export class FedscoreClient {
   readonly #apiKey: string | undefined;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
+  readonly #retry: RetryPolicy | undefined;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(options: FedscoreClientOptions) {
     let parsed: URL;
@@ -134,11 +170,32 @@ export class FedscoreClient {
     this.#apiKey = options.apiKey;
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#retry = options.retry;
+    this.#signal = options.signal;
   }
 
   /** The same server and transport with another identity (an operator client handing out owner clients). */
   withApiKey(apiKey: string | undefined): FedscoreClient {
-    return new FedscoreClient({ baseUrl: this.baseUrl, apiKey, fetch: this.#fetch, timeoutMs: this.#timeoutMs });
+    return new FedscoreClient({
+      baseUrl: this.baseUrl,
+      apiKey,
+      fetch: this.#fetch,
+      timeoutMs: this.#timeoutMs,
+      ...(this.#retry && { retry: this.#retry }),
+      ...(this.#signal && { signal: this.#signal }),
+    });
+  }
+
+  /** The same client, whose requests (and retry waits) also stop when `signal` aborts. */
+  withSignal(signal: AbortSignal): FedscoreClient {
+    return new FedscoreClient({
+      baseUrl: this.baseUrl,
+      apiKey: this.#apiKey,
+      fetch: this.#fetch,
+      timeoutMs: this.#timeoutMs,
+      ...(this.#retry && { retry: this.#retry }),
+      signal: this.#signal ? AbortSignal.any([this.#signal, signal]) : signal,
+    });
   }
 
   get hasApiKey(): boolean {
@@ -256,6 +313,28 @@ export class FedscoreClient {
     });
   }
 
+  /**
+   * Waits up to `waitSeconds` (≤ 60) for the current round's tag to differ from `after` (a round's `tag`, or
+   * 'none' before the first round) and returns the round as it then stands, changed or not; null while no
+   * round has been opened. Holding the request on the server costs it nothing, so agents wait here
+   * instead of polling.
+   */
+  async waitForRound(federationId: string, after: string, waitSeconds: number): Promise<RoundView | null> {
+    const query = new URLSearchParams({ waitSeconds: String(waitSeconds), after });
+    try {
+      return await this.#request({
+        method: 'GET',
+        path: `${federationPath(federationId)}/rounds/current?${query}`,
+        response: roundSchema,
+        // The server may hold the request for waitSeconds; the time limit starts after that.
+        timeoutMs: waitSeconds * 1000 + this.#timeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof FedscoreApiError && error.status === 404 && error.problemSlug === 'no-rounds') return null;
+      throw error;
+    }
+  }
+
   getRound(federationId: string, roundNumber: number): Promise<RoundView> {
     return this.#request({ method: 'GET', path: roundPath(federationId, roundNumber), response: roundSchema });
   }
@@ -355,16 +434,13 @@ export class FedscoreClient {
     const headers: Record<string, string> = { accept: expect === 'binary' ? 'application/octet-stream' : 'application/json, application/problem+json' };
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/octet-stream';
-    const response = await this.#fetch(this.baseUrl + path, {
-      method,
-      headers,
-      ...(body !== undefined && { body }),
-      signal: AbortSignal.timeout(this.#timeoutMs),
+    return this.#attempt(async () => {
+      const response = await this.#send(method, path, { method, headers, ...(body !== undefined && { body }) }, this.#timeoutMs);
+      if (!response.ok) throw apiError(method, path.split('?')[0]!, response, await response.text());
+      if (expect === 'binary') return new Uint8Array(await response.arrayBuffer());
+      if (expect === 'json') return response.text();
+      return undefined;
     });
-    if (!response.ok) throw new FedscoreApiError(method, path.split('?')[0]!, response.status, toProblem(response, await response.text()));
-    if (expect === 'binary') return new Uint8Array(await response.arrayBuffer());
-    if (expect === 'json') return response.text();
-    return undefined;
   }
 
   async #request<T>(spec: RequestSpec<T>): Promise<T> {
@@ -376,17 +452,68 @@ export class FedscoreClient {
       payload = JSON.stringify(spec.body ?? {});
       headers['content-type'] = 'application/json';
     }
-    const response = await this.#fetch(this.baseUrl + spec.path, {
-      method: spec.method,
-      headers,
-      body: payload,
-      signal: AbortSignal.timeout(this.#timeoutMs),
+    const path = spec.path.split('?')[0]!;
+    return this.#attempt(async () => {
+      const response = await this.#send(spec.method, spec.path, { method: spec.method, headers, body: payload }, spec.timeoutMs ?? this.#timeoutMs);
+      const text = await response.text();
+      const accepted = response.ok || (spec.acceptStatuses ?? []).includes(response.status);
+      if (!accepted) throw apiError(spec.method, path, response, text);
+      return parseWith(spec.response, spec.method, path, text);
     });
-    const text = await response.text();
-    const accepted = response.ok || (spec.acceptStatuses ?? []).includes(response.status);
-    if (!accepted) throw new FedscoreApiError(spec.method, spec.path, response.status, toProblem(response, text));
-    return parseWith(spec.response, spec.method, spec.path, text);
   }
+
+  /** One attempt, or several under the client's retry policy. */
+  #attempt<T>(work: () => Promise<T>): Promise<T> {
+    return this.#retry ? withRetry(work, this.#retry, retryHint, this.#signal) : work();
+  }
+
+  /** fetch, with "fetch failed" turned into a sentence that names the server and the reason. */
+  async #send(method: string, path: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = this.#signal ? AbortSignal.any([timeout, this.#signal]) : timeout;
+    try {
+      return await this.#fetch(this.baseUrl + path, { ...init, signal });
+    } catch (error) {
+      if (this.#signal?.aborted) throw this.#signal.reason;
+      if (timeout.aborted) {
+        throw new FedscoreNetworkError(method, this.baseUrl + path.split('?')[0], `no answer within ${Math.round(timeoutMs / 1000)} s`, 'ETIMEDOUT', { cause: error });
+      }
+      const { reason, code } = describeNetworkError(error);
+      throw new FedscoreNetworkError(method, this.baseUrl + path.split('?')[0], reason, code, { cause: error });
+    }
+  }
+}
+
+function apiError(method: string, path: string, response: Response, text: string): FedscoreApiError {
+  return new FedscoreApiError(method, path, response.status, toProblem(response, text), parseRetryAfter(response.headers.get('retry-after')));
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (is the server running, on this host and port?)',
+  ECONNRESET: 'the connection was reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'the host name could not be resolved right now',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'the connection closed while sending',
+  UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server’s TLS certificate is self-signed',
+  CERT_HAS_EXPIRED: 'the server’s TLS certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server’s TLS certificate is for another host',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server’s TLS certificate cannot be verified',
+};
+
+/** undici reports "fetch failed" with the system error as its cause (an AggregateError when every address failed). */
+function describeNetworkError(error: unknown): { reason: string; code: string | undefined } {
+  let cause: unknown = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
+  if (code !== undefined && NETWORK_REASONS[code]) return { reason: NETWORK_REASONS[code]!, code };
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return { reason: code ? `${message} (${code})` : message, code };
 }
 
 function toProblem(response: Response, text: string): Problem {

@@ -1,5 +1,6 @@
 /**
  * Published model versions. (federationId, version) is unique, so a version can be published once only.
+ * Reads by that pair use findFirst, not findUnique: see rounds.repository.ts on Prisma's batching.
  */
 import type { AggregateMetrics } from '../fl/strategy.js';
 import type { DbClient } from './db-client.js';
@@ -31,18 +32,12 @@ export async function insertModelVersion(
 }
 
 export async function findModelVersion(db: DbClient, federationId: string, version: number): Promise<ModelVersionRecord | null> {
-  const row = await db.modelVersion.findUnique({
-    where: { federationId_version: { federationId, version } },
-    select: summaryColumns,
-  });
+  const row = await db.modelVersion.findFirst({ where: { federationId, version }, select: summaryColumns });
   return row ? toRecord(row) : null;
 }
 
 export async function findModelWeights(db: DbClient, federationId: string, version: number): Promise<Float32Array | null> {
-  const row = await db.modelVersion.findUnique({
-    where: { federationId_version: { federationId, version } },
-    select: { weights: true },
-  });
+  const row = await db.modelVersion.findFirst({ where: { federationId, version }, select: { weights: true } });
   return row ? bytesToWeights(row.weights) : null;
 }
 

@@ -2,6 +2,10 @@
  * Rounds and their plain-mode updates. Every state change is a conditional update on the round row
  * (`WHERE status = 'open'`), so concurrent requests and several server instances agree on one outcome:
  * the database, not process memory, decides who closes a round.
+ *
+ * Lookups by a compound unique key use findFirst, never findUnique: Prisma merges concurrent findUnique
+ * calls into one query, and on SQLite a few hundred concurrent compound-key lookups (one burst of agents
+ * waking) exceed the parameter limit and fail with P2029 (repositories.test.ts).
  */
 import type { DbClient } from './db-client.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
@@ -43,7 +47,7 @@ export async function insertRound(
 }
 
 export async function findRound(db: DbClient, federationId: string, number: number): Promise<RoundRecord | null> {
-  const row = await db.round.findUnique({ where: { federationId_number: { federationId, number } } });
+  const row = await db.round.findFirst({ where: { federationId, number } });
   return row ? toRound(row) : null;
 }
 
@@ -86,7 +90,7 @@ export async function insertUpdate(
 }
 
 export async function hasUpdate(db: DbClient, roundId: string, ownerId: string): Promise<boolean> {
-  const row = await db.update.findUnique({ where: { roundId_ownerId: { roundId, ownerId } }, select: { id: true } });
+  const row = await db.update.findFirst({ where: { roundId, ownerId }, select: { id: true } });
   return row !== null;
 }
 
@@ -182,7 +186,7 @@ export async function insertPartialSum(
 }
 
 export async function hasPartialSum(db: DbClient, roundId: string, memberId: string): Promise<boolean> {
-  return (await db.partialSum.findUnique({ where: { roundId_memberId: { roundId, memberId } }, select: { id: true } })) !== null;
+  return (await db.partialSum.findFirst({ where: { roundId, memberId }, select: { id: true } })) !== null;
 }
 
 export async function listPartialSums(db: DbClient, roundId: string): Promise<{ position: number; includedSetHash: string; values: Uint8Array }[]> {

@@ -53,6 +53,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.setSerializerCompiler(serializerCompiler);
 
   app.decorate('services', services);
+  // Before the server waits for in-flight requests to end: long polls answer now instead of in a minute,
+  // and every answer from then on closes its connection, or an idle keep-alive socket would hold the
+  // shutdown open until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    services.rounds.shutdown();
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.addHook('onClose', close);
 
   await app.register(problemPlugin);

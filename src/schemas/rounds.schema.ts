@@ -29,10 +29,22 @@ export const secureRoundSchema = z
   })
   .meta({ id: 'SecureRound' });
 
+/** An owner's own part in a round, shown only to that owner: what an agent restarted after a crash resumes from. */
+export const participationSchema = z
+  .object({
+    submitted: z.boolean().describe('The server holds this owner’s update (plain) or shares (secure) for this round'),
+    committeePosition: z.number().int().nullable().describe('Secure mode: this owner’s committee seat, if it has one'),
+    partialSumSubmitted: z.boolean().describe('Secure mode: the server holds this member’s partial sum'),
+  })
+  .meta({ id: 'Participation' });
+
 export const roundSchema = z
   .object({
     number: z.number().int(),
     status: roundStatusSchema,
+    tag: z
+      .string()
+      .describe('Number and status, e.g. "3:open": pass it as `after` to GET …/rounds/current?waitSeconds=N to wait for the next change'),
     baseModelVersion: z.number().int().describe('Model version owners train from'),
     modelVersion: z.number().int().nullable().describe('Version this round published, once closed'),
     minOwners: z.number().int(),
@@ -43,8 +55,22 @@ export const roundSchema = z
     failureReason: z.string().nullable(),
     aggregation: z.enum(['plain', 'secure']),
     secure: secureRoundSchema.nullable(),
+    participation: participationSchema.nullable().describe('The calling owner’s part in this round; null for the operator'),
   })
   .meta({ id: 'Round' });
+
+export const currentRoundQuerySchema = z.strictObject({
+  waitSeconds: z
+    .preprocess((value) => (typeof value === 'string' && /^[0-9]{1,2}$/.test(value) ? Number(value) : value), z.number({ error: 'expected whole seconds' }).int().min(0).max(60))
+    .optional()
+    .describe('Long poll: hold the request up to this many seconds (at most 60) while the round’s tag still equals `after`'),
+  after: z
+    .string()
+    .max(64)
+    .regex(/^(none|[0-9]{1,10}:(open|summing|closed|failed))$/, 'expected a round tag such as "3:open", or "none"')
+    .optional()
+    .describe('The `tag` of the round the caller last saw ("none" before the first round)'),
+});
 export type Round = z.infer<typeof roundSchema>;
 
 export const roundListSchema = z.object({ rounds: z.array(roundSchema) });

@@ -108,7 +108,7 @@ export class HeSessionsService {
     } catch (error) {
       if (error instanceof HeInputError) throw inputProblem(error);
       if (error instanceof HeWorkerError) {
-        throw new DomainError('he-evaluation-unavailable', 'Encrypted evaluation unavailable', 503, error.message);
+        throw new DomainError('he-evaluation-unavailable', 'Encrypted evaluation unavailable', 503, error.message, undefined, 1);
       }
       throw error;
     }

@@ -30,7 +30,10 @@ export function createServices(config: Config, database: Database, options: Roun
   const db = database.prisma;
   const federations = new FederationsService(db);
   const models = new ModelsService(db, federations);
-  const rounds = new RoundsService(db, federations, options);
+  const rounds = new RoundsService(db, federations, {
+    wait: { pollMs: config.ROUND_WAIT_POLL_MS, maxWaiters: config.ROUND_WAIT_MAX_WAITERS },
+    ...options,
+  });
   return {
     database,
     auth: new AuthService(db, config),
@@ -59,6 +62,7 @@ export async function openServices(
   return {
     services,
     close: async () => {
+      services.rounds.shutdown(); // idempotent; buildApp already did it before draining requests
       await services.heSessions.close();
       if (!given) await database.close();
     },

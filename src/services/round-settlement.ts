@@ -41,6 +41,8 @@ export class RoundSettlement {
     private readonly db: Db,
     private readonly strategy: Strategy,
     private readonly clock: () => Date,
+    /** Told after every transition this instance committed (waiting requests re-check). */
+    private readonly onTransition: (federationId: string) => void = () => {},
   ) {}
 
   /** Applies whatever is due for this round now; true when this call made a transition. */
@@ -49,6 +51,12 @@ export class RoundSettlement {
   }
 
   async apply(federation: FederationRecord, round: RoundRecord, decision: RoundDecision): Promise<boolean> {
+    const moved = await this.transition(federation, round, decision);
+    if (moved) this.onTransition(federation.id);
+    return moved;
+  }
+
+  private async transition(federation: FederationRecord, round: RoundRecord, decision: RoundDecision): Promise<boolean> {
     const now = this.clock();
     switch (decision.action) {
       case 'wait':

@@ -11,6 +11,8 @@ import {
   countSubmission,
   findLatestRound,
   findRound,
+  hasPartialSum,
+  hasShares,
   hasUpdate,
   insertRound,
   insertUpdate,
@@ -29,17 +31,29 @@ import { requireMember, requireOperator, requireOwner } from './auth.service.js'
 import { newId, type Principal } from './credentials.js';
 import { layoutOf, type FederationsService } from './federations.service.js';
 import { aggregationMode, RoundSettlement } from './round-settlement.js';
+import { RoundWatch } from './round-watch.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 
 export interface RoundsServiceOptions {
   strategy?: Strategy;
   clock?: () => Date;
+  /** Long-poll settings (GET …/rounds/current?waitSeconds=N): cross-instance poll period and waiter cap. */
+  wait?: { pollMs: number; maxWaiters: number };
 }
+
+/** What a waiting agent compares: the round's number and status, or `none` before the first round. */
+export function roundTag(round: Pick<RoundRecord, 'number' | 'status'> | null): string {
+  return round ? `${round.number}:${round.status}` : 'none';
+}
+
+/** Longest a request may wait for a change; the schema enforces it, the service trusts it. */
+export const MAX_WAIT_SECONDS = 60;
 
 export class RoundsService {
   readonly settlement: RoundSettlement;
   readonly clock: () => Date;
+  readonly watch: RoundWatch;
 
   constructor(
     private readonly db: Db,
@@ -47,7 +61,12 @@ export class RoundsService {
     options: RoundsServiceOptions = {},
   ) {
     this.clock = options.clock ?? (() => new Date());
-    this.settlement = new RoundSettlement(db, options.strategy ?? new FedAvg(), this.clock);
+    this.watch = new RoundWatch({
+      pollMs: options.wait?.pollMs ?? 1000,
+      maxWaiters: options.wait?.maxWaiters ?? 10_000,
+      currentTag: async (federationId) => roundTag(await findLatestRound(this.db, federationId)),
+    });
+    this.settlement = new RoundSettlement(db, options.strategy ?? new FedAvg(), this.clock, (federationId) => this.watch.notify(federationId));
   }
 
   async open(principal: Principal, federationId: string, body: { minOwners?: number; deadlineSeconds?: number }): Promise<Round> {
@@ -83,7 +102,8 @@ export class RoundsService {
         }
         return created;
       });
-      return this.toDto(federation, round);
+      this.watch.notify(federationId);
+      return this.toDto(federation, round, principal);
     } catch (error) {
       // Another request opened the same round number first.
       if (isUniqueViolation(error)) {
@@ -96,21 +116,37 @@ export class RoundsService {
   async get(principal: Principal, federationId: string, number: number): Promise<Round> {
     requireMember(principal, federationId, 'getRound');
     const federation = await this.federations.load(federationId);
-    return this.toDto(federation, await this.find(federationId, number));
+    return this.toDto(federation, await this.find(federationId, number), principal);
   }
 
-  async current(principal: Principal, federationId: string): Promise<Round> {
+  /**
+   * The most recent round. With `wait` and an `after` tag equal to the round's current tag, answers only
+   * when the round moves on (opens, freezes, closes, fails, or a new one opens) or `wait.seconds` pass,
+   * whichever is first; then it answers with the round as it stands, changed or not.
+   */
+  async current(principal: Principal, federationId: string, wait?: { seconds: number; after?: string | undefined }, signal?: AbortSignal): Promise<Round> {
     requireMember(principal, federationId, 'getCurrentRound');
     const federation = await this.federations.load(federationId);
-    const round = await findLatestRound(this.db, federationId);
+    let round = await findLatestRound(this.db, federationId);
+    const after = wait?.after;
+    if (wait && wait.seconds > 0 && after !== undefined && roundTag(round) === after) {
+      if (!this.watch.hasRoom()) {
+        throw new DomainError('too-many-waiters', 'Too many waiting requests', 503, `getCurrentRound: this instance holds ${this.watch.waiting} waiting requests; retry shortly`, undefined, 2);
+      }
+      const giveUp = Date.now() + Math.min(wait.seconds, MAX_WAIT_SECONDS) * 1000;
+      while (roundTag(round) === after && Date.now() < giveUp && !signal?.aborted && this.watch.hasRoom()) {
+        await this.watch.wait(federationId, after, giveUp - Date.now(), signal);
+        round = await findLatestRound(this.db, federationId);
+      }
+    }
     if (!round) throw new DomainError('no-rounds', 'No round has been opened', 404, `getCurrentRound: federation ${federationId} has no rounds yet`);
-    return this.toDto(federation, round);
+    return this.toDto(federation, round, principal);
   }
 
   async list(principal: Principal, federationId: string): Promise<Round[]> {
     requireMember(principal, federationId, 'listRounds');
     const federation = await this.federations.load(federationId);
-    return Promise.all((await listRounds(this.db, federationId)).map((round) => this.toDto(federation, round)));
+    return Promise.all((await listRounds(this.db, federationId)).map((round) => this.toDto(federation, round, principal)));
   }
 
   /** Plain mode: one owner's new weights. */
@@ -135,7 +171,7 @@ export class RoundsService {
       if (isUniqueViolation(error)) throw duplicateSubmission(number);
       throw error;
     }
-    return this.settleAndShow(federation, counted);
+    return this.settleAndShow(federation, counted, principal);
   }
 
   /** The operator ends the current stage now: move on if enough is in, otherwise fail the round. */
@@ -155,7 +191,7 @@ export class RoundsService {
             };
     }
     await this.settlement.apply(federation, round, decision);
-    return this.toDto(federation, await this.find(federationId, number));
+    return this.toDto(federation, await this.find(federationId, number), principal);
   }
 
   async sweep(): Promise<number> {
@@ -163,9 +199,14 @@ export class RoundsService {
   }
 
   /** Settles the round if this change made it due, then shows it as it now stands. */
-  async settleAndShow(federation: FederationRecord, round: RoundRecord): Promise<Round> {
-    if (!(await this.settlement.settleIfDue(federation, round))) return this.toDto(federation, round);
-    return this.toDto(federation, await this.find(federation.id, round.number));
+  async settleAndShow(federation: FederationRecord, round: RoundRecord, principal: Principal): Promise<Round> {
+    if (!(await this.settlement.settleIfDue(federation, round))) return this.toDto(federation, round, principal);
+    return this.toDto(federation, await this.find(federation.id, round.number), principal);
+  }
+
+  /** Releases every waiting request; called when the server shuts down. */
+  shutdown(): void {
+    this.watch.close();
   }
 
   async find(federationId: string, number: number): Promise<RoundRecord> {
@@ -174,11 +215,14 @@ export class RoundsService {
     return round;
   }
 
-  async toDto(federation: FederationRecord, round: RoundRecord): Promise<Round> {
+  /** The round as the API shows it; an owner also sees its own part in it (`participation`). */
+  async toDto(federation: FederationRecord, round: RoundRecord, principal?: Principal): Promise<Round> {
     const secure = federation.secureConfig;
+    const seats = secure ? await listCommitteeSeats(this.db, round.id) : [];
     return {
       number: round.number,
       status: round.status,
+      tag: roundTag(round),
       baseModelVersion: round.baseModelVersion,
       modelVersion: round.status === 'closed' ? await findModelVersionByRound(this.db, round.federationId, round.number) : null,
       minOwners: round.minOwners,
@@ -192,7 +236,7 @@ export class RoundsService {
         threshold: secure.committee.threshold,
         clipNorm: secure.clipNorm,
         vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
-        committee: (await listCommitteeSeats(this.db, round.id)).map((seat) => ({
+        committee: seats.map((seat) => ({
           position: seat.position,
           ownerId: seat.ownerId,
           publicKey: Buffer.from(seat.publicKey).toString('base64'),
@@ -202,6 +246,20 @@ export class RoundsService {
         summingDeadline: round.summingDeadline?.toISOString() ?? null,
         partialSumCount: round.partialSumCount,
       },
+      participation:
+        principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats) : null,
+    };
+  }
+
+  /** What the server holds from this owner in this round: an agent restarted after a crash reads it to resume. */
+  private async participation(federation: FederationRecord, round: RoundRecord, ownerId: string, seats: { ownerId: string; position: number }[]) {
+    const seat = seats.find((s) => s.ownerId === ownerId);
+    // One query per answer in the common case: thousands of agents ask at once when a round moves on.
+    const submitted = federation.secureConfig ? await hasShares(this.db, round.id, ownerId) : await hasUpdate(this.db, round.id, ownerId);
+    return {
+      submitted,
+      committeePosition: seat?.position ?? null,
+      partialSumSubmitted: seat ? await hasPartialSum(this.db, round.id, ownerId) : false,
     };
   }
 }

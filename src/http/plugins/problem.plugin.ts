@@ -90,6 +90,8 @@ export function sendFrameworkProblem(error: FastifyError, request: FastifyReques
 export const problemPlugin = fp(async function problemPlugin(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = toProblem(error, request);
+    // 429 and 503 say when to come back, so agents back off instead of hammering.
+    if (error instanceof DomainError && error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, request, problem);
   });

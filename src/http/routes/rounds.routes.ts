@@ -1,7 +1,8 @@
 /** Rounds: open, read, submit an update, close. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { federationParamsSchema, problemResponses, roundParamsSchema } from '../../schemas/common.schema.js';
+import { federationParamsSchema, problemResponses, problemSchema, roundParamsSchema } from '../../schemas/common.schema.js';
 import {
+  currentRoundQuerySchema,
   inboxSchema,
   openRoundBodySchema,
   roundListSchema,
@@ -43,12 +44,25 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         security,
-        summary: 'The most recent round, whatever its status',
+        summary: 'The most recent round, whatever its status; optionally wait for it to change',
+        description:
+          'Owner agents wait here instead of polling: pass the `tag` of the round you last saw as `after` and ' +
+          '`waitSeconds` (≤ 60). The answer comes at once if the round already differs, otherwise as soon as it ' +
+          'changes (opens, freezes for summing, closes, fails, or the next round opens) or when `waitSeconds` ' +
+          'pass, with the round as it then stands — compare its `tag` and ask again. Before the first round use ' +
+          '`after=none`; if still no round has opened the answer is 404 `no-rounds`. An instance holding too many ' +
+          'waiting requests answers 503 `too-many-waiters` with `Retry-After`.',
         params: federationParamsSchema,
-        response: { 200: roundSchema, ...problemResponses },
+        querystring: currentRoundQuerySchema,
+        response: { 200: roundSchema, ...problemResponses, 503: problemSchema },
       },
     },
-    async (request) => app.services.rounds.current(request.principal, request.params.federationId),
+    async (request, reply) => {
+      // A client that hangs up stops waiting; 'close' also fires once the answer is sent, which is harmless.
+      const gone = new AbortController();
+      reply.raw.once('close', () => gone.abort());
+      return app.services.rounds.current(request.principal, request.params.federationId, { seconds: request.query.waitSeconds ?? 0, after: request.query.after }, gone.signal);
+    },
   );
 
   app.get(
