@@ -46,6 +46,11 @@ const COMMANDS: CommandEntry[] = [
     summary: 'score a CSV of applicants, in the clear or under homomorphic encryption',
     load: async () => (await import('./commands/predict.command.js')).predictCommand,
   },
+  {
+    name: 'operator',
+    summary: 'run a federation: create it, open and close rounds, follow rounds and models, rotate its token',
+    load: async () => (await import('./commands/operator.command.js')).operatorCommand,
+  },
 ];
 
 function mainUsage(): string {

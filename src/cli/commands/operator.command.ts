@@ -1,0 +1,464 @@
+/**
+ * `fedscore operator …`: the lender's side of a federation from the shell instead of hand-written curl —
+ * create a federation from a dataset schema file, open and close rounds, follow rounds and model versions,
+ * rotate the enrolment token. Subcommands are named after the REST resources they call through the typed
+ * SDK. Enrolment tokens are secrets: printed once, to stdout only, never to stderr.
+ */
+import { FedscoreApiError, FedscoreClient, type ModelRef, type RoundView } from '../../client/http-client.js';
+import { secureAggregationConfigSchema, trainingConfigSchema } from '../../schemas/federations.schema.js';
+import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, readNumber, requireString, UsageError, writeLine, type CliIo, type Command } from '../cli-io.js';
+import {
+  CONNECTION_OPTIONS,
+  CONNECTION_USAGE,
+  CREATE_OPTIONS,
+  createFederationBody,
+  loadSchemaFile,
+  readConnection,
+  readFederationSettings,
+  wholeNumber,
+  type Connection,
+} from '../operator/flags.js';
+import {
+  describeAggregation,
+  describeModel,
+  describeRound,
+  federationShowLines,
+  federationTable,
+  keyValues,
+  modelShowLines,
+  modelTable,
+  roundShowLines,
+  roundTable,
+} from '../operator/format.js';
+import { describeServerFailure } from '../operator/problems.js';
+
+/** The server's own defaults, read from its schema so the help cannot drift from what it does. */
+const TRAINING_DEFAULTS = trainingConfigSchema.parse({});
+const SECURE_DEFAULTS = secureAggregationConfigSchema.parse({});
+
+const USAGE = `Usage: fedscore operator <resource> <action> [options]
+
+Runs a federation from the lender's side. Every subcommand talks to a running fedscore server with an
+operator key: --server URL --api-key KEY, or FEDSCORE_SERVER and FEDSCORE_API_KEY.
+
+Subcommands:
+  federation create --schema FILE            create a federation; prints its enrolment token once
+  federation list                            every federation on the server
+  federation show --federation ID            schema, model, settings, latest version, current round, owners
+  round open --federation ID                 open the next round
+  round list --federation ID                 every round: status, submissions, secure progress, times
+  round close --federation ID --round N      end a round now: aggregate if enough is in, otherwise fail it
+  models list --federation ID                published model versions and their training metrics
+  models show --federation ID [--version V]  one model version (default: the latest)
+  enrolment-token rotate --federation ID     issue a new enrolment token; the old one stops working
+
+Options (every subcommand):
+${CONNECTION_USAGE}
+
+Run 'fedscore operator <resource> <action> --help' for a subcommand's options. The data owners' side is
+'fedscore owner' (docs/data-owner.md); this side is described in docs/operator.md.`;
+
+const CREATE_USAGE = `Usage: fedscore operator federation create --schema FILE [options]
+
+Creates a federation from a dataset schema file and prints its id and enrolment token. The token is shown
+only this once (the server keeps only its hash): hand it to each data owner out of band. Settings left out
+take the defaults in brackets (the server's own, for every setting it has one); the summary printed after
+creation shows what was chosen.
+
+Options:
+  --schema FILE          dataset schema JSON: columns and their types, label, missing token (e.g. schemas/crx.json)
+  --name NAME            a label for people [the schema file's name, e.g. crx]
+  --model KIND           logreg or mlp [logreg]
+  --hidden SIZES         mlp: hidden layer sizes, comma separated [16]
+  --activation NAME      mlp: relu, tanh, sigmoid, square or relu-poly [relu]; square and relu-poly
+                         models can also score applicants under encryption
+  --aggregation MODE     plain: the server sees each owner's update; secure: it learns only their sum [plain]
+  --committee K          secure, with --threshold: committee members seated per round [${SECURE_DEFAULTS.committee.size}]
+  --threshold T          secure: partial sums that reconstruct the sum; up to K−T members may drop out [${SECURE_DEFAULTS.committee.threshold}]
+  --clip-norm C          secure: L2 bound each owner clips its update to [${SECURE_DEFAULTS.clipNorm}]
+  --rounds R             rounds planned: auto-advance stops after round R [${TRAINING_DEFAULTS.rounds}]
+  --min-owners N         updates that complete a round (at least 2 when secure) [${TRAINING_DEFAULTS.minOwners}]
+  --local-epochs E       epochs each owner trains per round [${TRAINING_DEFAULTS.localEpochs}]
+  --batch-size B         owners' mini-batch size [${TRAINING_DEFAULTS.batchSize}]
+  --learning-rate X      owners' learning rate [${TRAINING_DEFAULTS.learningRate}]
+  --deadline-seconds S   a round still short of owners after S seconds fails [${TRAINING_DEFAULTS.roundDeadlineSeconds}]
+  --seed S               seed of the initial weights (version 0) [${TRAINING_DEFAULTS.seed}]
+  --no-auto-advance      open every round yourself [the next round opens when one closes]
+${CONNECTION_USAGE}
+
+The server checks every value's range and names the field it refuses. With --json the last line of stdout
+is {federationId, name, enrolmentToken, aggregation, secure, featureCount, model, training, …}.`;
+
+const LIST_USAGE = `Usage: fedscore operator federation list [options]
+
+Lists the server's federations: id, name, aggregation, latest model version, creation time.
+
+Options:
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the array of federations as the API returns them.`;
+
+const SHOW_USAGE = `Usage: fedscore operator federation show --federation ID [options]
+
+Shows one federation: its dataset schema (columns and their types), feature count, model, training,
+aggregation and committee settings, latest model version, current round and enrolled owners.
+
+Options:
+  --federation ID        the federation
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the federation as the API returns it, plus featureCount,
+currentRound (null before the first) and owners {enrolled, dataOwners, aggregators, committeeCandidates}.`;
+
+const ROUND_OPEN_USAGE = `Usage: fedscore operator round open --federation ID [options]
+
+Opens the federation's next round; owners pick it up and train from the latest model version. A secure
+round also seats its committee, so enough owners must have volunteered with a registered key first.
+
+Options:
+  --federation ID        the federation
+  --min-owners N         updates that complete this round [the federation's min owners]
+  --deadline-seconds S   this round fails if still short of owners after S seconds [the federation's deadline]
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the round as the API returns it.`;
+
+const ROUND_CLOSE_USAGE = `Usage: fedscore operator round close --federation ID --round N [options]
+
+Ends a round's current stage now: with enough updates (or, when summing, partial sums) it moves on as if
+the last one had just arrived; otherwise the round fails and the previous model stays.
+
+Options:
+  --federation ID        the federation
+  --round N              the round number
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the round as the API returns it after closing.`;
+
+const ROUND_LIST_USAGE = `Usage: fedscore operator round list --federation ID [options]
+
+Lists every round: number, status, owners submitted / needed, for secure rounds the included owners and
+partial sums / threshold, the model version it published, opened and closed times, why it failed.
+
+Options:
+  --federation ID        the federation
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the array of rounds as the API returns them.`;
+
+const MODELS_LIST_USAGE = `Usage: fedscore operator models list --federation ID [options]
+
+Lists the published model versions: version, the round that published it, owners and samples aggregated,
+the owners' sample-weighted training loss and accuracy when they reported them, whether encrypted scoring
+(HE) can evaluate it. Version 0 is the seeded initial model.
+
+Options:
+  --federation ID        the federation
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the array of model versions as the API returns them.`;
+
+const MODELS_SHOW_USAGE = `Usage: fedscore operator models show --federation ID [--version V] [options]
+
+Shows one model version: when and by which round it was published, its training metrics, whether it can
+score under encryption (and why not), and its parameter layout.
+
+Options:
+  --federation ID        the federation
+  --version V            a version number, or latest [latest]
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is the model version as the API returns it, plus its layout and
+parameterCount (the weights themselves: GET …/models/{version}/weights).`;
+
+const ROTATE_USAGE = `Usage: fedscore operator enrolment-token rotate --federation ID [options]
+
+Issues a new enrolment token and prints it once; the previous token stops working at once. Owners who
+already enrolled keep their own keys. Rotate when a token may have leaked or enrolment should close.
+
+Options:
+  --federation ID        the federation
+${CONNECTION_USAGE}
+
+With --json the last line of stdout is {federationId, enrolmentToken}.`;
+
+interface Subcommand {
+  resource: string;
+  action: string;
+  usage: string;
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+const FEDERATION_OPTIONS = { ...CONNECTION_OPTIONS, federation: { type: 'string' } } as const;
+
+const SUBCOMMANDS: Subcommand[] = [
+  { resource: 'federation', action: 'create', usage: CREATE_USAGE, run: createFederation },
+  { resource: 'federation', action: 'list', usage: LIST_USAGE, run: listFederations },
+  { resource: 'federation', action: 'show', usage: SHOW_USAGE, run: showFederation },
+  { resource: 'round', action: 'open', usage: ROUND_OPEN_USAGE, run: openRound },
+  { resource: 'round', action: 'close', usage: ROUND_CLOSE_USAGE, run: closeRound },
+  { resource: 'round', action: 'list', usage: ROUND_LIST_USAGE, run: listRounds },
+  { resource: 'models', action: 'list', usage: MODELS_LIST_USAGE, run: listModels },
+  { resource: 'models', action: 'show', usage: MODELS_SHOW_USAGE, run: showModel },
+  { resource: 'enrolment-token', action: 'rotate', usage: ROTATE_USAGE, run: rotateToken },
+];
+
+export const operatorCommand: Command = {
+  name: 'operator',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const [resource, action, ...rest] = args;
+    if (resource === '--help' || resource === '-h' || resource === 'help') {
+      writeLine(io.stdout, USAGE);
+      return EXIT_OK;
+    }
+    if (resource === undefined) throw new UsageError('expected a subcommand, e.g. `operator federation create`');
+    if (resource.startsWith('-')) throw new UsageError(`expected a subcommand before the options, got '${resource}'`);
+    const actions = SUBCOMMANDS.filter((subcommand) => subcommand.resource === resource);
+    if (actions.length === 0) throw new UsageError(`unknown subcommand '${resource}'`);
+    const choices = actions.map((subcommand) => subcommand.action).join(', ');
+    if (action === '--help' || action === '-h') {
+      writeLine(io.stdout, USAGE);
+      return EXIT_OK;
+    }
+    if (action === undefined) throw new UsageError(`expected an action after '${resource}': ${choices}`);
+    const subcommand = actions.find((candidate) => candidate.action === action);
+    if (subcommand === undefined) throw new UsageError(`unknown subcommand '${resource} ${action}' (expected ${resource} ${choices})`);
+    try {
+      return await subcommand.run(rest, io);
+    } catch (error) {
+      // A mistake in the call shows the subcommand's own help, not the list of subcommands.
+      if (error instanceof UsageError && error.usage === undefined) throw new UsageError(error.message, subcommand.usage);
+      throw error;
+    }
+  },
+};
+
+/** Runs `work` against the server; a refusal or an unreachable server becomes lines on stderr and exit 1. */
+async function withServer(io: CliIo, connection: Connection, what: string, work: (client: FedscoreClient) => Promise<void>): Promise<number> {
+  const client = new FedscoreClient({ baseUrl: connection.server, apiKey: connection.apiKey });
+  try {
+    await work(client);
+    return EXIT_OK;
+  } catch (error) {
+    const lines = describeServerFailure(error, what, connection.server);
+    if (lines === null) throw error;
+    for (const line of lines) writeLine(io.stderr, `fedscore operator: ${line}`);
+    return EXIT_FAILURE;
+  }
+}
+
+function writeLines(io: CliIo, lines: string[]): void {
+  for (const line of lines) writeLine(io.stdout, line);
+}
+
+function writeJson(io: CliIo, value: unknown): void {
+  writeLine(io.stdout, JSON.stringify(value));
+}
+
+// --- federations --------------------------------------------------------------------------------------
+
+async function createFederation(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(CREATE_USAGE, args, CREATE_OPTIONS, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const schemaFile = requireString(values.schema, '--schema');
+  const settings = readFederationSettings(values, schemaFile);
+  const body = createFederationBody(settings, await loadSchemaFile(schemaFile));
+
+  return withServer(io, connection, 'the federation', async (client) => {
+    const { federation, enrolmentToken } = await client.createFederation(body);
+    if (values.json) {
+      writeJson(io, {
+        federationId: federation.id,
+        name: federation.name,
+        enrolmentToken,
+        aggregation: federation.aggregation,
+        secure: federation.secure,
+        featureCount: federation.featureNames.length,
+        model: federation.model,
+        training: federation.training,
+        latestModelVersion: federation.latestModelVersion,
+        createdAt: federation.createdAt,
+      });
+      return;
+    }
+    const t = federation.training;
+    writeLine(io.stdout, `Created federation ${federation.id} ("${federation.name}") on ${connection.server}`);
+    writeLines(
+      io,
+      keyValues(
+        [
+          ['aggregation', describeAggregation(federation)],
+          ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features from ${schemaFile}`],
+          ['rounds', `${t.rounds} planned, ${t.minOwners} owners complete one, deadline ${t.roundDeadlineSeconds} s, auto-advance ${t.autoAdvance ? 'on' : 'off'}`],
+          ['owners train', `${t.localEpochs} local epochs per round, batch ${t.batchSize}, learning rate ${t.learningRate}`],
+          ['latest model', `version ${federation.latestModelVersion} (the initial weights, seed ${t.seed})`],
+        ],
+        '  ',
+      ),
+    );
+    writeLine(io.stdout);
+    writeLine(io.stdout, 'Enrolment token, shown only this once (the server keeps only its hash). Store it now and hand it');
+    writeLine(io.stdout, 'to each data owner out of band, as you would a password; owners enrol with it:');
+    writeLine(io.stdout);
+    writeLine(io.stdout, `  ${enrolmentToken}`);
+    writeLine(io.stdout);
+    writeLine(io.stdout, `Lost it? \`fedscore operator enrolment-token rotate --federation ${federation.id}\` issues a new one.`);
+    writeLine(io.stdout, 'Once owners have enrolled, open the first round:');
+    writeLine(io.stdout, `  fedscore operator round open --federation ${federation.id}`);
+  });
+}
+
+async function listFederations(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(LIST_USAGE, args, CONNECTION_OPTIONS, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  return withServer(io, connection, 'to list federations', async (client) => {
+    const federations = await client.listFederations();
+    if (values.json) return writeJson(io, federations);
+    if (federations.length === 0) return writeLine(io.stdout, 'No federations yet: create one with `fedscore operator federation create --schema FILE`.');
+    writeLines(io, federationTable(federations));
+  });
+}
+
+async function showFederation(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(SHOW_USAGE, args, FEDERATION_OPTIONS, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  return withServer(io, connection, 'to show the federation', async (client) => {
+    const federation = await client.getFederation(federationId);
+    const [currentRound, owners] = await Promise.all([currentRoundOrNull(client, federationId), client.listOwners(federationId)]);
+    if (values.json) {
+      const aggregators = owners.filter((owner) => owner.role === 'aggregator').length;
+      return writeJson(io, {
+        ...federation,
+        featureCount: federation.featureNames.length,
+        currentRound,
+        owners: {
+          enrolled: owners.length,
+          dataOwners: owners.length - aggregators,
+          aggregators,
+          committeeCandidates: owners.filter((owner) => owner.publicKey !== null && (owner.committeeVolunteer || owner.role === 'aggregator')).length,
+        },
+      });
+    }
+    writeLines(io, federationShowLines(federation, currentRound, owners));
+  });
+}
+
+/** The latest round, or null before the first one (the server answers 404 no-rounds). */
+async function currentRoundOrNull(client: FedscoreClient, federationId: string): Promise<RoundView | null> {
+  try {
+    return await client.getCurrentRound(federationId);
+  } catch (error) {
+    if (error instanceof FedscoreApiError && error.problemSlug === 'no-rounds') return null;
+    throw error;
+  }
+}
+
+// --- rounds -------------------------------------------------------------------------------------------
+
+async function openRound(args: string[], io: CliIo): Promise<number> {
+  const options = { ...FEDERATION_OPTIONS, 'min-owners': { type: 'string' }, 'deadline-seconds': { type: 'string' } } as const;
+  const values = parseCommandArgs(ROUND_OPEN_USAGE, args, options, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  const body = {
+    ...(values['min-owners'] !== undefined && { minOwners: wholeNumber(values['min-owners'], '--min-owners') }),
+    ...(values['deadline-seconds'] !== undefined && { deadlineSeconds: wholeNumber(values['deadline-seconds'], '--deadline-seconds') }),
+  };
+  return withServer(io, connection, 'to open a round', async (client) => {
+    const round = await client.openRound(federationId, body);
+    if (values.json) return writeJson(io, round);
+    writeLine(io.stdout, `Opened round ${round.number}.`);
+    writeLines(io, roundShowLines(round, federationId));
+    writeLine(io.stdout);
+    writeLine(io.stdout, `Owners pick it up on their own. Follow it with: fedscore operator round list --federation ${federationId}`);
+  });
+}
+
+async function closeRound(args: string[], io: CliIo): Promise<number> {
+  const options = { ...FEDERATION_OPTIONS, round: { type: 'string' } } as const;
+  const values = parseCommandArgs(ROUND_CLOSE_USAGE, args, options, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  const roundNumber = readNumber(requireString(values.round, '--round'), '--round', 0, { integer: true, min: 1 });
+  return withServer(io, connection, `to close round ${roundNumber}`, async (client) => {
+    const round = await client.closeRound(federationId, roundNumber);
+    if (values.json) return writeJson(io, round);
+    writeLine(io.stdout, `${capitalise(describeRound(round))}.`);
+    const current = await currentRoundOrNull(client, federationId);
+    if (current !== null && current.number > round.number) writeLine(io.stdout, `Auto-advance: ${describeRound(current)}.`);
+  });
+}
+
+async function listRounds(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(ROUND_LIST_USAGE, args, FEDERATION_OPTIONS, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  return withServer(io, connection, 'to list rounds', async (client) => {
+    const rounds = await client.listRounds(federationId);
+    if (values.json) return writeJson(io, rounds);
+    if (rounds.length === 0) return writeLine(io.stdout, `No rounds yet: open one with \`fedscore operator round open --federation ${federationId}\`.`);
+    writeLines(io, roundTable(rounds));
+  });
+}
+
+// --- models -------------------------------------------------------------------------------------------
+
+async function listModels(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(MODELS_LIST_USAGE, args, FEDERATION_OPTIONS, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  return withServer(io, connection, 'to list models', async (client) => {
+    const models = await client.listModels(federationId);
+    if (values.json) return writeJson(io, models);
+    writeLines(io, modelTable(models));
+  });
+}
+
+async function showModel(args: string[], io: CliIo): Promise<number> {
+  const options = { ...FEDERATION_OPTIONS, version: { type: 'string' } } as const;
+  const values = parseCommandArgs(MODELS_SHOW_USAGE, args, options, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  const version: ModelRef =
+    values.version === undefined || values.version === 'latest' ? 'latest' : readNumber(values.version, '--version', 0, { integer: true, min: 0 });
+  const what = version === 'latest' ? 'to show the latest model version' : `to show model version ${version}`;
+  return withServer(io, connection, what, async (client) => {
+    const model = await client.getModel(federationId, version);
+    // The weights of the version just read, not whatever `latest` is a moment later.
+    const weights = await client.getModelWeights(federationId, model.version);
+    if (values.json) return writeJson(io, { ...model, layout: weights.layout, parameterCount: weights.weights.length });
+    writeLines(io, modelShowLines(model, weights, federationId));
+  });
+}
+
+// --- enrolment token ----------------------------------------------------------------------------------
+
+async function rotateToken(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(ROTATE_USAGE, args, FEDERATION_OPTIONS, io);
+  if (values === null) return EXIT_OK;
+  const connection = readConnection(values, io.env);
+  const federationId = requireString(values.federation, '--federation');
+  return withServer(io, connection, 'to rotate the enrolment token', async (client) => {
+    const enrolmentToken = await client.rotateEnrolmentToken(federationId);
+    if (values.json) return writeJson(io, { federationId, enrolmentToken });
+    writeLine(io.stdout, `New enrolment token for federation ${federationId}, shown only this once.`);
+    writeLine(io.stdout, 'The previous token no longer enrols anyone; owners already enrolled keep their own keys.');
+    writeLine(io.stdout, 'Store it now and hand it to new owners out of band:');
+    writeLine(io.stdout);
+    writeLine(io.stdout, `  ${enrolmentToken}`);
+  });
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
