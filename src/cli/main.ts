@@ -47,6 +47,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/predict.command.js')).predictCommand,
   },
   {
+    name: 'owner',
+    summary: "a data owner's agent: enrol in a federation, take part in its rounds, show its status",
+    load: async () => (await import('./commands/owner.command.js')).ownerCommand,
+  },
+  {
     name: 'operator',
     summary: 'run a federation: create it, open and close rounds, follow rounds and models, rotate its token',
     load: async () => (await import('./commands/operator.command.js')).operatorCommand,
@@ -68,6 +73,13 @@ Options: -h, --help (this help), --version`;
 }
 
 export function defaultIo(): CliIo {
+  // A reader that goes away (`fedscore … | head`) ends the command quietly, not with an EPIPE stack trace.
+  if (process.stdout.listenerCount('error') === 0) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(0);
+    });
+  }
   return { stdout: process.stdout, stderr: process.stderr, env: process.env };
 }
 

@@ -1,167 +1,330 @@
 /**
- * The owner's side of a round: look at the federation's current round, and if it is open and this owner
- * has not yet taken part, download the round's base model and train on the local rows with the
- * federation's training settings. Plain mode submits the new weights with the sample count and two
- * summary metrics; secure mode secret-shares the clipped, sample-weighted change to the committee
- * (secure-shares.ts), so the server never sees it. The records never leave.
+ * The data owner's side of a federation, as one long-running loop: wait for the current round to change
+ * (the server holds the request, so idle agents cost nothing), and act on what it now is —
+ *
+ *   open     train on the local rows from the round's base model and submit: new weights in plain mode,
+ *            encrypted Shamir shares of the clipped change in secure mode (the records never leave);
+ *   summing  if this owner holds a committee seat, open the envelopes addressed to it, add them up and
+ *            upload the partial sum;
+ *   closed / failed  note it, and stop once the federation's planned rounds are over.
+ *
+ * Every step is journalled, and an update is saved before it is sent, so an agent restarted after a crash
+ * sends the update it already trained instead of training again, never submits twice (the server's
+ * `participation` says what it already holds) and still delivers a partial sum it owes. `fedscore owner
+ * run` drives this with a state directory; `fedscore simulate` runs many in one process with a journal
+ * in memory.
  */
-import type { ModelSpec } from '../ml/model-spec.js';
+import { type X25519KeyPair } from '../crypto/envelope.js';
 import { trainLocal } from '../ml/train.js';
-import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView, type UpdateReceipt } from './http-client.js';
-import { buildShareUpload } from './secure-shares.js';
+import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
+import { journalSummary, type AgentJournal, type PendingUpload } from './owner-state.js';
+import { buildShareUpload, sumInbox } from './secure-shares.js';
 
-export interface OwnerAgentOptions {
-  /** A client carrying this owner's API key. */
-  client: FedscoreClient;
-  /** This owner's id: secure-mode envelopes are bound to their sender. */
-  ownerId: string;
-  /** The federation as the server describes it: model spec, training settings, feature order. */
-  federation: FederationView;
-  /** Local rows, encoded with the federation's schema in `federation.featureNames` order. */
+export interface LocalRows {
+  /** Encoded with the federation's schema, in `federation.featureNames` order. */
   X: Float32Array[];
   y: Uint8Array;
 }
 
-export type OwnerSkipReason = 'no-round' | 'round-not-open' | 'already-submitted' | 'rejected';
+export interface OwnerAgentOptions {
+  /** Carries this owner's API key (and, for a real agent, a retry policy and a stop signal). */
+  client: FedscoreClient;
+  ownerId: string;
+  /** The federation as the server describes it: model, training settings, feature order, mode. */
+  federation: FederationView;
+  /** The local rows; absent for an aggregator node, which only sums. */
+  data?: LocalRows;
+  /** Opens the envelopes addressed to this owner when it sits on a committee. */
+  keys?: X25519KeyPair;
+  journal: AgentJournal;
+  /** The seed of the local shuffle in a round; a simulation derives it from (seed, round, owner). */
+  localSeed(round: number): number;
+  /** Stop after taking part (submitting or summing) in this many rounds. */
+  maxRounds?: number;
+  /** How long one wait for a round change may last on the server (≤ 60 s). */
+  waitSeconds?: number;
+  /**
+   * Where round changes come from. Default: this owner's own long poll (`client.waitForRound`), which also
+   * carries its `participation`. A simulation shares one feed among all its in-process owners instead.
+   */
+  rounds?: RoundFeed;
+  /** Simulation only: whether this owner takes part in / sums a round (dropouts). */
+  takesPart?(round: RoundView): boolean;
+  sums?(round: RoundView): boolean;
+  /** Simulation only: bounds how many owners of one process train at once. */
+  trainingGate?<T>(work: () => Promise<T>): Promise<T>;
+  onEvent?(event: AgentEvent): void;
+  /**
+   * Stops the agent between steps: a wait for the next round is cut short, a step under way (training,
+   * sending) finishes first. To abort requests in flight as well, give the client a signal too.
+   */
+  signal?: AbortSignal;
+}
 
-export type OwnerRoundOutcome =
-  | {
-      status: 'submitted';
-      roundNumber: number;
-      baseModelVersion: number;
-      numSamples: number;
-      loss: number;
-      accuracy: number;
-      /** The round after this submission; it may have just closed. */
-      round: RoundView;
-      /** Secure mode: bytes of the k envelopes sent, and whether the update was clipped. */
-      uploadBytes?: number;
-      clipped?: boolean;
-    }
-  | {
-      status: 'skipped';
-      reason: OwnerSkipReason;
-      roundNumber: number | null;
-      /** The server's explanation when it refused the update. */
-      detail?: string;
-    };
+/** The current round once its tag differs from `after` (or a wait ran out); null while there is none. */
+export interface RoundFeed {
+  next(after: string): Promise<RoundView | null>;
+}
+
+export type AgentEvent =
+  | { type: 'submitted'; round: number; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
+  | { type: 'already-submitted'; round: number }
+  | { type: 'missed'; round: number; reason: string }
+  | { type: 'summed'; round: number; position: number; owners: number | null; resumed: boolean }
+  | { type: 'missed-sum'; round: number; reason: string }
+  | { type: 'round-ended'; round: number; status: 'closed' | 'failed'; modelVersion: number | null; failureReason: string | null };
+
+export interface AgentSummary {
+  federationId: string;
+  ownerId: string;
+  /** Rounds this owner's update or shares are in. */
+  submitted: number[];
+  /** Rounds it summed as a committee member. */
+  committee: number[];
+  /** Rounds it prepared an update for that closed without it. */
+  missed: number[];
+  stoppedBy: 'planned-rounds-over' | 'max-rounds' | 'signal';
+}
+
+const DEFAULT_WAIT_SECONDS = 30;
 
 export class OwnerAgent {
-  readonly #client: FedscoreClient;
-  readonly #ownerId: string;
-  readonly #federation: FederationView;
-  readonly #X: Float32Array[];
-  readonly #y: Uint8Array;
-  /**
-   * Rounds submitted to (or refused by the server), so a second call in the same round does not train
-   * again. A transport failure is not recorded: the caller may retry, and a duplicate is then refused.
-   */
-  readonly #attempted = new Set<number>();
+  readonly #o: OwnerAgentOptions;
+  readonly #federationId: string;
+  /** Rounds whose end this agent already reported. */
+  readonly #ended = new Set<number>();
 
   constructor(options: OwnerAgentOptions) {
-    const { federation, X, y } = options;
-    if (X.length === 0) throw new Error('OwnerAgent: expected at least one local row, got 0');
-    if (y.length !== X.length) throw new Error(`OwnerAgent: expected one label per row, got ${y.length} for ${X.length} rows`);
-    const width = federation.featureNames.length;
-    const bad = X.findIndex((row) => row.length !== width);
-    if (bad >= 0) {
-      throw new Error(
-        `OwnerAgent: expected rows of ${width} encoded features (federation ${federation.id}), row ${bad} has ${X[bad]!.length}`,
-      );
+    const { federation, data } = options;
+    if (data) {
+      if (data.X.length === 0) throw new Error('OwnerAgent: expected at least one local row, got 0');
+      if (data.y.length !== data.X.length) throw new Error(`OwnerAgent: expected one label per row, got ${data.y.length} for ${data.X.length} rows`);
+      const width = federation.featureNames.length;
+      const bad = data.X.findIndex((row) => row.length !== width);
+      if (bad >= 0) throw new Error(`OwnerAgent: expected rows of ${width} encoded features (federation ${federation.id}), row ${bad} has ${data.X[bad]!.length}`);
     }
-    this.#client = options.client;
-    this.#ownerId = options.ownerId;
-    this.#federation = federation;
-    this.#X = X;
-    this.#y = y;
+    if (federation.aggregation === 'secure' && !options.keys && !data) {
+      throw new Error('OwnerAgent: an aggregator node of a secure federation needs its X25519 keys');
+    }
+    this.#o = options;
+    this.#federationId = federation.id;
   }
 
-  get federationId(): string {
-    return this.#federation.id;
+  /** Waits for rounds and takes part in them until the planned rounds are over, maxRounds is reached, or the signal aborts. */
+  async run(): Promise<AgentSummary> {
+    const { client, signal } = this.#o;
+    let after = 'none';
+    for (;;) {
+      if (signal?.aborted) return this.#summary('signal');
+      let round: RoundView | null;
+      try {
+        round = this.#o.rounds
+          ? await this.#o.rounds.next(after)
+          : await (signal ? client.withSignal(signal) : client).waitForRound(this.#federationId, after, this.#o.waitSeconds ?? DEFAULT_WAIT_SECONDS);
+      } catch (error) {
+        if (signal?.aborted) return this.#summary('signal');
+        throw error;
+      }
+      if (round === null) continue; // no round yet: wait again
+      await this.#reportEarlierEnds(round);
+      await this.handle(round);
+      if (signal?.aborted) return this.#summary('signal');
+      const done = this.#done(round);
+      if (done) return this.#summary(done);
+      after = round.tag;
+    }
+  }
+
+  /** One look at a round: submit, sum, or just note how it ended. Exposed so tests can drive single steps. */
+  async handle(round: RoundView): Promise<void> {
+    if (round.status === 'open') await this.#takePart(round);
+    else if (round.status === 'summing') {
+      await this.#noteMissed(round, 'the round froze its included set before this update arrived');
+      await this.#sum(round);
+    } else {
+      await this.#noteMissed(round, `the round ${round.status} before this update arrived`);
+      this.#reportEnd(round);
+    }
+  }
+
+  async #takePart(round: RoundView): Promise<void> {
+    const { data, journal } = this.#o;
+    if (!data) return; // aggregator nodes hold no data
+    const number = round.number;
+    if (this.#journalled('submitted', number) || this.#journalled('missed', number)) return;
+    if (round.participation?.submitted) {
+      // Sent before a crash, acknowledged by the server, not yet journalled: nothing to send again.
+      await journal.clearPending(number);
+      await journal.record({ event: 'submitted', round: number, samples: null, loss: null, resumed: true });
+      this.#o.onEvent?.({ type: 'already-submitted', round: number });
+      return;
+    }
+    if (this.#o.takesPart && !this.#o.takesPart(round)) return;
+    let pending = await journal.loadPending(number);
+    const resent = pending !== undefined;
+    if (!pending) {
+      const prepared = await this.#prepare(round);
+      if (!prepared) return;
+      pending = prepared;
+      await journal.savePending(pending);
+      await journal.record({ event: 'trained', round: number, samples: pending.samples, loss: pending.loss });
+    }
+    await this.#send(round, pending, resent);
+  }
+
+  /** Trains from the round's base model and builds what goes to the server. */
+  async #prepare(round: RoundView): Promise<PendingUpload | undefined> {
+    const { client, federation, data } = this.#o;
+    const base = await client.getModelWeights(this.#federationId, round.baseModelVersion);
+    const expected = base.layout.reduce((sum, tensor) => sum + tensor.shape.reduce((a, b) => a * b, 1), 0);
+    if (base.weights.length !== expected) {
+      throw new Error(`OwnerAgent: model version ${base.version} has ${base.weights.length} weights but its layout needs ${expected}`);
+    }
+    const training = federation.training;
+    const train = () =>
+      trainLocal(federation.model, Float32Array.from(base.weights), data!.X, data!.y, {
+        epochs: training.localEpochs,
+        batchSize: training.batchSize,
+        learningRate: training.learningRate,
+        seed: this.#o.localSeed(round.number),
+      });
+    const trained = await (this.#o.trainingGate ? this.#o.trainingGate(train) : train());
+    // JSON would turn NaN into null and the server would reject the whole update with a less useful message.
+    if (!trained.weights.every(Number.isFinite)) {
+      throw new Error(`OwnerAgent: local training diverged in round ${round.number} (non-finite weights); the federation's learning rate is too high for these rows`);
+    }
+    const loss = Number.isFinite(trained.loss) && trained.loss >= 0 ? trained.loss : null;
+    if (federation.aggregation === 'secure') {
+      const upload = buildShareUpload({
+        federationId: this.#federationId,
+        ownerId: this.#o.ownerId,
+        round,
+        base: Float32Array.from(base.weights),
+        trained: trained.weights,
+        numSamples: trained.numSamples,
+      });
+      return { kind: 'shares', round: round.number, samples: trained.numSamples, loss, uploadBytes: upload.envelopeBytes, body: upload.body };
+    }
+    const metrics: Record<string, number> = {};
+    if (loss !== null) metrics.loss = loss;
+    if (Number.isFinite(trained.accuracy)) metrics.accuracy = trained.accuracy;
+    return { kind: 'update', round: round.number, samples: trained.numSamples, loss, body: { weights: Array.from(trained.weights), numSamples: trained.numSamples, metrics } };
+  }
+
+  async #send(round: RoundView, pending: PendingUpload, resent: boolean): Promise<void> {
+    const { client, journal } = this.#o;
+    const number = round.number;
+    try {
+      if (pending.kind === 'shares') await client.uploadShares(this.#federationId, number, pending.body);
+      else await client.submitUpdate(this.#federationId, number, pending.body);
+    } catch (error) {
+      if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
+      await journal.clearPending(number);
+      if (error.problemSlug === 'duplicate-update') {
+        // The first attempt got through and its answer was lost: the server holds this update once.
+        await journal.record({ event: 'submitted', round: number, samples: pending.samples, loss: pending.loss, resumed: true });
+        this.#o.onEvent?.({ type: 'already-submitted', round: number });
+      } else {
+        await journal.record({ event: 'missed', round: number, reason: error.problem.detail });
+        this.#o.onEvent?.({ type: 'missed', round: number, reason: error.problem.detail });
+      }
+      return;
+    }
+    await journal.clearPending(number);
+    await journal.record({ event: 'submitted', round: number, samples: pending.samples, loss: pending.loss, resumed: resent });
+    this.#o.onEvent?.({
+      type: 'submitted',
+      round: number,
+      samples: pending.samples,
+      loss: pending.loss,
+      resent,
+      ...(pending.kind === 'shares' && { uploadBytes: pending.uploadBytes }),
+    });
+  }
+
+  /** Committee duty: this member's partial sum over the frozen included set, once. */
+  async #sum(round: RoundView): Promise<void> {
+    const { client, journal, keys } = this.#o;
+    const number = round.number;
+    const seat = round.secure?.committee.find((s) => s.ownerId === this.#o.ownerId);
+    if (!seat || !keys) return;
+    if (this.#journalled('summed', number) || this.#journalled('missed-sum', number)) return;
+    if (round.participation?.partialSumSubmitted) {
+      await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
+      this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
+      return;
+    }
+    if (this.#o.sums && !this.#o.sums(round)) return;
+    try {
+      const inbox = await client.getInbox(this.#federationId, number);
+      const values = sumInbox({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
+      await client.uploadPartialSum(this.#federationId, number, { includedSetHash: inbox.includedSetHash, values });
+    } catch (error) {
+      if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
+      if (error.problemSlug === 'duplicate-partial-sum') {
+        await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
+        this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
+      } else {
+        await journal.record({ event: 'missed-sum', round: number, reason: error.problem.detail });
+        this.#o.onEvent?.({ type: 'missed-sum', round: number, reason: error.problem.detail });
+      }
+      return;
+    }
+    await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: false });
+    this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: false });
+  }
+
+  /** An update prepared for a round that moved on without it: journal it, drop it. */
+  async #noteMissed(round: RoundView, reason: string): Promise<void> {
+    const { journal } = this.#o;
+    if (!(await journal.loadPending(round.number))) return;
+    await journal.clearPending(round.number);
+    if (round.participation?.submitted) {
+      await journal.record({ event: 'submitted', round: round.number, samples: null, loss: null, resumed: true });
+      this.#o.onEvent?.({ type: 'already-submitted', round: round.number });
+      return;
+    }
+    await journal.record({ event: 'missed', round: round.number, reason });
+    this.#o.onEvent?.({ type: 'missed', round: round.number, reason });
   }
 
   /**
-   * Takes part in the current round if there is one to take part in. `seed` drives the local shuffle, so
-   * a simulation that derives it from (seed, round, owner) is reproducible.
+   * With auto-advance the next round opens in the same transaction that closes one, so an agent may never
+   * see the earlier round closed: look it up once, so each round it took part in gets its line.
    */
-  async participate(seed: number): Promise<OwnerRoundOutcome> {
-    const federationId = this.#federation.id;
-    let round: RoundView;
-    try {
-      round = await this.#client.getCurrentRound(federationId);
-    } catch (error) {
-      if (error instanceof FedscoreApiError && error.status === 404) {
-        return { status: 'skipped', reason: 'no-round', roundNumber: null };
-      }
-      throw error;
-    }
-    if (round.status !== 'open') return { status: 'skipped', reason: 'round-not-open', roundNumber: round.number };
-    if (this.#attempted.has(round.number)) {
-      return { status: 'skipped', reason: 'already-submitted', roundNumber: round.number };
-    }
+  async #reportEarlierEnds(round: RoundView): Promise<void> {
+    const previous = round.number - 1;
+    const tookPart = this.#journalled('submitted', previous) || this.#journalled('summed', previous);
+    if (previous < 1 || this.#ended.has(previous) || !tookPart) return;
+    const earlier = await this.#o.client.getRound(this.#federationId, previous);
+    await this.#noteMissed(earlier, `the round ${earlier.status} before this update arrived`);
+    this.#reportEnd(earlier);
+  }
 
-    const base = await this.#client.getModelWeights(federationId, round.baseModelVersion);
-    const spec: ModelSpec = this.#federation.model;
-    const expected = base.layout.reduce((sum, tensor) => sum + tensor.shape.reduce((a, b) => a * b, 1), 0);
-    if (base.weights.length !== expected) {
-      throw new Error(
-        `OwnerAgent: model version ${base.version} has ${base.weights.length} weights but its layout needs ${expected}`,
-      );
-    }
-    const training = this.#federation.training;
-    const trained = await trainLocal(spec, Float32Array.from(base.weights), this.#X, this.#y, {
-      epochs: training.localEpochs,
-      batchSize: training.batchSize,
-      learningRate: training.learningRate,
-      seed,
-    });
-    // JSON would turn NaN into null and the server would reject the whole update with a less useful message.
-    if (!trained.weights.every(Number.isFinite)) {
-      throw new Error(`OwnerAgent: local training diverged in round ${round.number} (non-finite weights); lower the learning rate`);
-    }
+  #reportEnd(round: RoundView): void {
+    if (this.#ended.has(round.number) || (round.status !== 'closed' && round.status !== 'failed')) return;
+    this.#ended.add(round.number);
+    this.#o.onEvent?.({ type: 'round-ended', round: round.number, status: round.status, modelVersion: round.modelVersion, failureReason: round.failureReason });
+  }
 
-    try {
-      let receipt: UpdateReceipt;
-      let secure: { uploadBytes: number; clipped: boolean } | undefined;
-      if (this.#federation.aggregation === 'secure') {
-        const upload = buildShareUpload({
-          federationId,
-          ownerId: this.#ownerId,
-          round,
-          base: Float32Array.from(base.weights),
-          trained: trained.weights,
-          numSamples: trained.numSamples,
-        });
-        receipt = await this.#client.uploadShares(federationId, round.number, upload.body);
-        secure = { uploadBytes: upload.envelopeBytes, clipped: upload.clipped };
-      } else {
-        const metrics: { loss?: number; accuracy?: number } = {};
-        if (Number.isFinite(trained.loss) && trained.loss >= 0) metrics.loss = trained.loss;
-        if (Number.isFinite(trained.accuracy)) metrics.accuracy = trained.accuracy;
-        receipt = await this.#client.submitUpdate(federationId, round.number, {
-          weights: Array.from(trained.weights),
-          numSamples: trained.numSamples,
-          metrics,
-        });
-      }
-      this.#attempted.add(round.number);
-      return {
-        status: 'submitted',
-        roundNumber: round.number,
-        baseModelVersion: round.baseModelVersion,
-        numSamples: trained.numSamples,
-        loss: trained.loss,
-        accuracy: trained.accuracy,
-        round: receipt.round,
-        ...secure,
-      };
-    } catch (error) {
-      // 409: the round closed under us or this owner already submitted; neither is worth retrying.
-      if (error instanceof FedscoreApiError && error.status === 409) {
-        this.#attempted.add(round.number);
-        return { status: 'skipped', reason: 'rejected', roundNumber: round.number, detail: error.problem.detail };
-      }
-      throw error;
-    }
+  /** Why to stop now, if at all. */
+  #done(round: RoundView): AgentSummary['stoppedBy'] | undefined {
+    const settled = round.status === 'closed' || round.status === 'failed';
+    if (settled && round.number >= this.#o.federation.training.rounds) return 'planned-rounds-over';
+    const maxRounds = this.#o.maxRounds;
+    if (maxRounds === undefined) return undefined;
+    const { submitted, committee } = journalSummary(this.#o.journal.entries());
+    if (new Set([...submitted, ...committee]).size < maxRounds) return undefined;
+    // A seat in a round still running is a partial sum owed: deliver it before leaving.
+    const owes = !settled && round.secure?.committee.some((s) => s.ownerId === this.#o.ownerId) && !this.#journalled('summed', round.number) && !this.#journalled('missed-sum', round.number);
+    return owes ? undefined : 'max-rounds';
+  }
+
+  #journalled(event: string, round: number): boolean {
+    return this.#o.journal.entries().some((e) => e.event === event && e.round === round);
+  }
+
+  #summary(stoppedBy: AgentSummary['stoppedBy']): AgentSummary {
+    return { federationId: this.#federationId, ownerId: this.#o.ownerId, ...journalSummary(this.#o.journal.entries()), stoppedBy };
   }
 }

@@ -1,44 +1,31 @@
 /**
- * A whole federated training run driven over real HTTP: the operator creates a federation, N owners enrol
- * and, round after round, each trains on its own shard and submits; after each round the published model
- * is scored on held-out rows. It is the seed notebook's "one virtual worker per applicant" experiment, but
- * every owner talks to the server as a separate API client. The CLI's `simulate` and the end-to-end tests
- * both run it.
+ * A whole federated training run over real HTTP: the operator creates a federation, N owners enrol, and
+ * each runs the same agent loop `fedscore owner run` runs (owner-agent.ts) — waiting for rounds, training
+ * on its own shard, submitting weights or secret shares, summing when seated on a committee — while the
+ * operator follows the rounds and scores every published version on held-out rows. It is the seed
+ * notebook's "one virtual worker per applicant" experiment, with every owner a separate API client. The
+ * CLI's `simulate` and the end-to-end tests both run it.
  *
- * Modes plug in as an owner step (`OWNER_STEPS`): plain mode trains and submits weights; secure mode will
- * add its sharing and committee work without touching the round loop.
+ * What differs from separate agent processes is only what a single process can share: one long poll
+ * feeds every owner's view of the round, journals live in memory, and a gate bounds how many owners
+ * train at once.
  */
-import { generateX25519KeyPair, type X25519KeyPair } from '../crypto/envelope.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { createEncoder } from '../ml/preprocess.js';
-import { mapWithConcurrency } from './concurrency.js';
 import { createRng, shuffleInPlace } from '../ml/random.js';
-import { sumInbox } from './secure-shares.js';
 import type { FederationView, FedscoreClient, RoundView } from './http-client.js';
 import { evaluate, type Evaluation, type Shard } from './local-data.js';
-import { OwnerAgent, type OwnerRoundOutcome } from './owner-agent.js';
+import { envelopeOverhead } from '../crypto/envelope.js';
+import { FIELD_BYTES } from '../crypto/field.js';
+import { SEED_BYTES } from '../crypto/shamir.js';
+import { OwnerAgent, type AgentEvent, type RoundFeed } from './owner-agent.js';
+import { enrolOwner, type Enrolment } from './owner-enrolment.js';
+import { MemoryJournal } from './owner-state.js';
 
 export const SIMULATION_MODES = ['plain', 'secure'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
 
-export interface SimulatedOwner {
-  index: number;
-  ownerId: string;
-  client: FedscoreClient;
-  agent: OwnerAgent;
-}
-
-/** One owner's part in one round; the mode decides what that involves. */
-export type OwnerStep = (owner: SimulatedOwner, roundNumber: number, seed: number) => Promise<OwnerRoundOutcome>;
-
-export const OWNER_STEPS: Record<SimulationMode, OwnerStep> = {
-  plain: (owner, _roundNumber, seed) => owner.agent.participate(seed),
-  // The agent reads the federation's mode and secret-shares instead of submitting weights.
-  secure: (owner, _roundNumber, seed) => owner.agent.participate(seed),
-};
-
-/** Secure mode's committee and the dropouts it is tested against. */
 export interface SecureSimulation {
   committee: number;
   threshold: number;
@@ -96,10 +83,36 @@ export interface SimulationOptions {
   /** Rows the published versions are scored on (held out from every shard). */
   evaluation: Shard;
   concurrency: number;
+  /**
+   * Who the owners are: by default agents in this process (`inProcessFleet`); `fedscore simulate
+   * --processes` runs each as a `fedscore owner run` child process instead.
+   */
+  fleet?: OwnerFleet;
   onProgress?: (progress: SimulationProgress) => void;
   onRound?: (round: SimulationRound) => void;
   /** Aborting stops starting new owner steps; the run then rejects with the abort reason. */
   signal?: AbortSignal;
+}
+
+/** What a fleet of owners is told about the run it takes part in. */
+export interface FleetRun {
+  operator: FedscoreClient;
+  federation: FederationView;
+  enrolmentToken: string;
+  options: SimulationOptions;
+  /** Owners that take part in each round (the rest drop out). */
+  participants: number;
+  /** The operator's own view of the rounds, which in-process owners may share. */
+  feed: RoundFeed;
+  signal: AbortSignal;
+}
+
+/** Enrols the run's owners, then runs them until the planned rounds are over. */
+export interface OwnerFleet {
+  /** Every owner, one after another (the server sees them in the same order on every run), before round 1 opens. */
+  enrol(run: FleetRun): Promise<void>;
+  /** Resolves when every owner has stopped by itself; rejects with the first failure. */
+  run(run: FleetRun): Promise<void>;
 }
 
 export interface SimulationResult {
@@ -131,138 +144,173 @@ export function deriveSeed(seed: number, round: number, ownerIndex: number): num
   return h >>> 1;
 }
 
+/**
+ * Owner `index`'s own seed in a run seeded with `seed`. An owner shuffles round r with
+ * deriveSeed(ownerSeed, r, 0) — in-process here, and in `fedscore owner run --seed ownerSeed` — so a
+ * simulation and separate agent processes given the same seeds train identically.
+ */
+export function ownerSeed(seed: number, index: number): number {
+  return deriveSeed(seed, 0, index);
+}
+
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
-  const { operator, training, shards, evaluation, concurrency, signal } = options;
+  const { training, shards, evaluation, concurrency } = options;
   const started = performance.now();
   if (shards.length === 0) throw new Error('runSimulation: expected at least one owner shard, got 0');
   if (evaluation.X.length === 0) throw new Error('runSimulation: expected evaluation rows, got 0');
-  const step = OWNER_STEPS[options.mode];
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new Error(`runSimulation: expected a positive whole concurrency, got ${concurrency}`);
   const secure = options.mode === 'secure' ? options.secure : undefined;
   if (options.mode === 'secure' && !secure) throw new Error('runSimulation: secure mode needs committee settings');
   const dropouts = secure ? Math.round(shards.length * secure.dropout) : 0;
   const participants = shards.length - dropouts;
 
-  const { federation, enrolmentToken } = await operator.createFederation({
-    name: options.name,
-    datasetSchema: options.schema,
-    model: options.model,
-    training: {
-      rounds: training.rounds,
-      localEpochs: training.epochs,
-      batchSize: training.batchSize,
-      learningRate: training.learningRate,
-      minOwners: participants,
-      autoAdvance: true,
-      seed: training.seed,
-    },
-    aggregation: options.mode,
-    ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm } }),
-  });
-  assertSameFeatures(federation, options.schema);
-
-  // Enrolled one after another so the server sees owners in the same order on every run.
-  const owners: SimulatedOwner[] = [];
-  for (const [index, shard] of shards.entries()) {
-    signal?.throwIfAborted();
-    const enrolled = await operator.enrolOwner(federation.id, { enrolmentToken, name: `owner-${index + 1}` });
-    const client = operator.withApiKey(enrolled.apiKey);
-    owners.push({ index, ownerId: enrolled.owner.id, client, agent: new OwnerAgent({ client, ownerId: enrolled.owner.id, federation, X: shard.X, y: shard.y }) });
-    options.onProgress?.({ phase: 'enrol', done: index + 1, total: shards.length });
-  }
-  // Committee volunteers: twice the committee size (or everyone), each with its own X25519 key pair.
-  const members = new Map<string, { owner: SimulatedOwner; keys: X25519KeyPair }>();
-  if (secure) {
-    for (const owner of owners.slice(0, Math.min(owners.length, 2 * secure.committee))) {
-      const keys = generateX25519KeyPair();
-      await owner.client.registerPublicKey(federation.id, owner.ownerId, {
-        publicKey: Buffer.from(keys.publicKey).toString('base64'),
-        committeeVolunteer: true,
-      });
-      members.set(owner.ownerId, { owner, keys });
-    }
-  }
-
-  await operator.openRound(federation.id, {});
-  const rounds: SimulationRound[] = [];
-  const initial = await operator.getModelWeights(federation.id, 0);
-  let finalWeights = Float32Array.from(initial.weights);
-  let final: Evaluation & { modelVersion: number } = {
-    ...evaluate(options.model, finalWeights, evaluation.X, evaluation.y),
-    modelVersion: 0,
-  };
-  for (let roundNumber = 1; roundNumber <= training.rounds; roundNumber++) {
-    const roundStarted = performance.now();
-    const taking = dropouts === 0 ? owners : pickParticipants(owners, participants, training.seed, roundNumber);
-    let done = 0;
-    const outcomes = await mapWithConcurrency(
-      taking,
-      concurrency,
-      async (owner) => {
-        const outcome = await step(owner, roundNumber, deriveSeed(training.seed, roundNumber, owner.index));
-        options.onProgress?.({ phase: 'round', round: roundNumber, done: ++done, total: taking.length });
-        return outcome;
+  // Everything stops with the first failure, an owner's or the operator's.
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(options.signal!.reason);
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const operator = options.operator.withSignal(stop.signal);
+  try {
+    const { federation, enrolmentToken } = await operator.createFederation({
+      name: options.name,
+      datasetSchema: options.schema,
+      model: options.model,
+      training: {
+        rounds: training.rounds,
+        localEpochs: training.epochs,
+        batchSize: training.batchSize,
+        learningRate: training.learningRate,
+        minOwners: participants,
+        autoAdvance: true,
+        seed: training.seed,
       },
-      signal,
-    );
-    assertAllSubmitted(outcomes, roundNumber);
-    let partialSums: number | undefined;
-    if (secure) partialSums = await runCommittee(operator, federation.id, roundNumber, members, secure, training.seed);
+      aggregation: options.mode,
+      ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm } }),
+    });
+    assertSameFeatures(federation, options.schema);
 
-    const settled = await settleRound(operator, federation.id, roundNumber);
-    const seconds = (performance.now() - roundStarted) / 1000;
-    const uploads = outcomes.flatMap((o) => (o.status === 'submitted' && o.uploadBytes !== undefined ? [o.uploadBytes] : []));
-    const uploadBytesPerOwner = uploads.length > 0 ? uploads.reduce((a, b) => a + b, 0) / uploads.length : undefined;
-    let result: SimulationRound;
-    if (settled.status === 'failed') {
-      // Only secure mode can fail here, when more than k − t committee members dropped out.
-      if (!secure || secure.committeeDropout <= secure.committee - secure.threshold) {
-        throw new Error(`runSimulation: round ${roundNumber} failed: ${settled.failureReason ?? 'no reason given'}`);
+    const feed = new SharedRoundFeed(operator, federation.id);
+    const fleet = options.fleet ?? inProcessFleet();
+    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal };
+    await fleet.enrol(run);
+    const running = fleet.run(run).catch((error: unknown) => {
+      stop.abort(error);
+      throw error;
+    });
+    feed.start(stop.signal);
+
+    await operator.openRound(federation.id, {});
+    const rounds: SimulationRound[] = [];
+    let finalWeights = Float32Array.from((await operator.getModelWeights(federation.id, 0)).weights);
+    let final: Evaluation & { modelVersion: number } = { ...evaluate(options.model, finalWeights, evaluation.X, evaluation.y), modelVersion: 0 };
+    for (let roundNumber = 1; roundNumber <= training.rounds; roundNumber++) {
+      const roundStarted = performance.now();
+      const settled = await followRound(operator, feed, federation.id, roundNumber, secure);
+      const seconds = (performance.now() - roundStarted) / 1000;
+      const uploadBytesPerOwner = options.mode === 'secure' ? meanUploadBytes(settled) : undefined;
+      const partialSums = secure ? settled.secure!.partialSumCount : undefined;
+      const extras = { ...(uploadBytesPerOwner !== undefined && { uploadBytesPerOwner }), ...(partialSums !== undefined && { partialSums }) };
+      let result: SimulationRound;
+      if (settled.status === 'failed') {
+        // Only secure mode can fail here, when more than k − t committee members dropped out.
+        if (!secure || secure.committeeDropout <= secure.committee - secure.threshold) {
+          throw new Error(`runSimulation: round ${roundNumber} failed: ${settled.failureReason ?? 'no reason given'}`);
+        }
+        result = { round: roundNumber, status: 'failed', owners: 0, modelVersion: final.modelVersion, accuracy: final.accuracy, auc: final.auc, logLoss: final.logLoss, seconds, ...extras, failureReason: settled.failureReason ?? 'failed' };
+        if (roundNumber < training.rounds) await operator.openRound(federation.id, {}); // no auto-advance after a failure
+      } else {
+        if (settled.modelVersion === null) throw new Error(`runSimulation: round ${roundNumber} closed without a model version`);
+        const published = await operator.getModelWeights(federation.id, settled.modelVersion);
+        finalWeights = Float32Array.from(published.weights);
+        const scored = evaluate(options.model, finalWeights, evaluation.X, evaluation.y);
+        final = { ...scored, modelVersion: published.version };
+        const owners = settled.secure?.includedCount ?? settled.submissionCount;
+        if (owners !== participants) throw new Error(`runSimulation: round ${roundNumber} aggregated ${owners} owners, expected ${participants}`);
+        result = { round: roundNumber, status: 'closed', owners, modelVersion: published.version, accuracy: scored.accuracy, auc: scored.auc, logLoss: scored.logLoss, seconds, ...extras };
       }
-      result = {
-        round: roundNumber,
-        status: 'failed',
-        owners: 0,
-        modelVersion: final.modelVersion,
-        accuracy: final.accuracy,
-        auc: final.auc,
-        logLoss: final.logLoss,
-        seconds,
-        ...(uploadBytesPerOwner !== undefined && { uploadBytesPerOwner }),
-        ...(partialSums !== undefined && { partialSums }),
-        failureReason: settled.failureReason ?? 'failed',
-      };
-    } else {
-      const published = await operator.getModelWeights(federation.id, settled.modelVersion!);
-      finalWeights = Float32Array.from(published.weights);
-      const scored = evaluate(options.model, finalWeights, evaluation.X, evaluation.y);
-      final = { ...scored, modelVersion: published.version };
-      result = {
-        round: roundNumber,
-        status: 'closed',
-        owners: settled.secure?.includedCount ?? settled.submissionCount,
-        modelVersion: published.version,
-        accuracy: scored.accuracy,
-        auc: scored.auc,
-        logLoss: scored.logLoss,
-        seconds,
-        ...(uploadBytesPerOwner !== undefined && { uploadBytesPerOwner }),
-        ...(partialSums !== undefined && { partialSums }),
-      };
+      rounds.push(result);
+      options.onRound?.(result);
     }
-    rounds.push(result);
-    options.onRound?.(result);
-    if (roundNumber < training.rounds) await ensureNextRoundOpen(operator, federation.id, roundNumber);
+    await running;
+    return { federationId: federation.id, mode: options.mode, owners: shards.length, rounds, final, finalWeights, totalSeconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    // An owner's failure aborts everyone; report the owner's error, not the operator's "aborted".
+    throw stop.signal.aborted && stop.signal.reason !== undefined && !options.signal?.aborted ? stop.signal.reason : error;
+  } finally {
+    stop.abort(new Error('runSimulation: finished'));
+    options.signal?.removeEventListener('abort', onOuterAbort);
   }
+}
 
+/**
+ * The default fleet: every owner an `OwnerAgent` in this process, with its journal in memory, reading
+ * rounds from the operator's shared feed; a gate bounds how many train at once.
+ */
+export function inProcessFleet(): OwnerFleet {
+  const enrolments: Enrolment[] = [];
   return {
-    federationId: federation.id,
-    mode: options.mode,
-    owners: owners.length,
-    rounds,
-    final,
-    finalWeights,
-    totalSeconds: (performance.now() - started) / 1000,
+    async enrol({ operator, federation, enrolmentToken, options, signal }) {
+      const { secure, shards } = options;
+      // In secure mode the first 2k owners (or everyone) volunteer for committees, each with its own key pair.
+      for (const index of shards.keys()) {
+        signal.throwIfAborted();
+        enrolments.push(
+          await enrolOwner({
+            client: operator,
+            federationId: federation.id,
+            enrolmentToken,
+            name: `owner-${index + 1}`,
+            role: 'owner',
+            registerKey: secure !== undefined && index < 2 * secure.committee,
+          }),
+        );
+        options.onProgress?.({ phase: 'enrol', done: index + 1, total: shards.length });
+      }
+    },
+    async run({ federation, options, participants, feed, signal }) {
+      const { training, shards } = options;
+      const secure = options.mode === 'secure' ? options.secure : undefined;
+      const dropouts = shards.length - participants;
+      const submitted = new Map<number, number>();
+      const gate = createGate(options.concurrency);
+      const agents = enrolments.map(
+        (enrolment, index) =>
+          new OwnerAgent({
+            client: enrolment.owner.withSignal(signal),
+            ownerId: enrolment.ownerId,
+            federation,
+            data: shards[index]!,
+            ...(enrolment.keys && { keys: enrolment.keys }),
+            journal: new MemoryJournal(),
+            localSeed: (round) => deriveSeed(ownerSeed(training.seed, index), round, 0),
+            rounds: feed,
+            trainingGate: gate,
+            ...(dropouts > 0 && { takesPart: (round: RoundView) => participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
+            ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),
+            onEvent: (event: AgentEvent) => {
+              if (event.type !== 'submitted') return;
+              const done = (submitted.get(event.round) ?? 0) + 1;
+              submitted.set(event.round, done);
+              options.onProgress?.({ phase: 'round', round: event.round, done, total: participants });
+            },
+            signal,
+          }),
+      );
+      await Promise.all(agents.map((agent) => agent.run()));
+    },
   };
+}
+
+/**
+ * Bytes one owner uploaded in a secure round: k envelopes, t − 1 of them carrying a seed and the rest a
+ * full share vector. Computed from the round's shape, so every fleet reports it the same way.
+ */
+function meanUploadBytes(round: RoundView): number | undefined {
+  const secure = round.secure;
+  if (!secure) return undefined;
+  const k = secure.committee.length;
+  const t = secure.threshold;
+  const overhead = envelopeOverhead();
+  return (t - 1) * (overhead + 1 + SEED_BYTES) + (k - t + 1) * (overhead + 1 + FIELD_BYTES * secure.vectorLength);
 }
 
 /** The owners encode locally; if the server's feature order differed, every weight would be misread. */
@@ -278,74 +326,110 @@ function assertSameFeatures(federation: FederationView, schema: DatasetSchema): 
   }
 }
 
-function assertAllSubmitted(outcomes: OwnerRoundOutcome[], roundNumber: number): void {
-  const problems = outcomes.flatMap((outcome, index) => {
-    if (outcome.status === 'submitted' && outcome.roundNumber === roundNumber) return [];
-    const what =
-      outcome.status === 'submitted'
-        ? `submitted to round ${outcome.roundNumber}`
-        : `skipped (${outcome.reason}${outcome.detail ? `: ${outcome.detail}` : ''}) at round ${outcome.roundNumber ?? 'none'}`;
-    return [`owner-${index + 1} ${what}`];
-  });
-  if (problems.length > 0) {
-    throw new Error(
-      `runSimulation: round ${roundNumber}: ${problems.length} owner(s) did not submit: ${problems.slice(0, 3).join('; ')}`,
-    );
+/**
+ * Waits until round `number` is closed or failed. A secure round whose committee dropped below t cannot
+ * close by itself: once every member still present has uploaded, the operator closes it (it fails).
+ */
+async function followRound(operator: FedscoreClient, feed: SharedRoundFeed, federationId: string, number: number, secure: SecureSimulation | undefined): Promise<RoundView> {
+  const present = secure ? secure.committee - secure.committeeDropout : 0;
+  let after = 'none';
+  for (;;) {
+    const current = await feed.next(after);
+    after = current?.tag ?? 'none';
+    if (!current || current.number < number) continue;
+    const round = current.number === number ? current : await operator.getRound(federationId, number);
+    if (round.status === 'closed' || round.status === 'failed') return round;
+    if (secure && present < secure.threshold && round.status === 'summing') {
+      // Partial sums do not change the round's tag; look at the count directly until the present members are done.
+      let view = round;
+      while (view.status === 'summing' && view.secure!.partialSumCount < present) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        view = await operator.getRound(federationId, number);
+      }
+      return view.status === 'summing' ? operator.closeRound(federationId, number) : view;
+    }
   }
-}
-
-/** Every owner has taken part, so the round should have settled itself; the operator closes it if not. */
-async function settleRound(operator: FedscoreClient, federationId: string, roundNumber: number): Promise<RoundView> {
-  let round = await operator.getRound(federationId, roundNumber);
-  if (round.status === 'open' || round.status === 'summing') round = await operator.closeRound(federationId, roundNumber);
-  if (round.status === 'closed' && round.modelVersion === null) {
-    throw new Error(`runSimulation: round ${roundNumber} closed without a model version`);
-  }
-  return round;
-}
-
-/** Owners that take part in a round when some drop out: a seeded choice, so runs repeat. */
-function pickParticipants(owners: SimulatedOwner[], count: number, seed: number, roundNumber: number): SimulatedOwner[] {
-  const chosen = shuffleInPlace([...owners], createRng(deriveSeed(seed, roundNumber, 0x5eed)));
-  return chosen.slice(0, count).sort((a, b) => a.index - b.index);
 }
 
 /**
- * The committee's part of a secure round: every member still present fetches its inbox for the frozen
- * included set, opens and adds its shares, and uploads one partial sum. Returns how many were uploaded.
+ * One long poll for the whole process: every in-process owner reads the round from here instead of
+ * holding a request of its own (30,000 owners would otherwise be 30,000 open connections).
  */
-async function runCommittee(
-  operator: FedscoreClient,
-  federationId: string,
-  roundNumber: number,
-  members: Map<string, { owner: SimulatedOwner; keys: X25519KeyPair }>,
-  secure: SecureSimulation,
-  seed: number,
-): Promise<number> {
-  const round = await operator.getRound(federationId, roundNumber);
-  if (round.status !== 'summing' || !round.secure) {
-    throw new Error(`runSimulation: expected round ${roundNumber} to be summing after every owner uploaded, found ${round.status}`);
+class SharedRoundFeed implements RoundFeed {
+  #latest: RoundView | null = null;
+  #known = false;
+  #waiters = new Set<() => void>();
+  #failure: unknown;
+
+  constructor(
+    private readonly operator: FedscoreClient,
+    private readonly federationId: string,
+  ) {}
+
+  start(signal: AbortSignal): void {
+    void (async () => {
+      let after = 'none';
+      while (!signal.aborted) {
+        try {
+          const round = await this.operator.waitForRound(this.federationId, after, 30);
+          after = round?.tag ?? 'none';
+          this.#publish(round);
+        } catch (error) {
+          this.#failure = error;
+          break;
+        }
+      }
+      // Nobody may wait on a feed that no longer moves.
+      this.#failure ??= signal.reason ?? new Error('SharedRoundFeed: stopped');
+      this.#wakeAll();
+    })();
   }
-  const seats = shuffleInPlace([...round.secure.committee], createRng(deriveSeed(seed, roundNumber, 0xc0de)));
-  const present = seats.slice(secure.committeeDropout);
-  for (const seat of present) {
-    const member = members.get(seat.ownerId);
-    if (!member) throw new Error(`runSimulation: committee seat ${seat.position} went to an owner this simulation has no key for`);
-    const inbox = await member.owner.client.getInbox(federationId, roundNumber);
-    const values = sumInbox({ federationId, memberId: seat.ownerId, keys: member.keys, inbox });
-    const receipt = await member.owner.client.uploadPartialSum(federationId, roundNumber, { includedSetHash: inbox.includedSetHash, values });
-    if (receipt.round.status === 'closed') return present.indexOf(seat) + 1;
+
+  async next(after: string): Promise<RoundView | null> {
+    for (;;) {
+      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#known && (this.#latest?.tag ?? 'none') !== after) return this.#latest;
+      await new Promise<void>((resolve) => this.#waiters.add(resolve));
+    }
   }
-  return present.length;
+
+  #publish(round: RoundView | null): void {
+    this.#latest = round;
+    this.#known = true;
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
 }
 
-/** autoAdvance should have opened the next round; open it ourselves if a server leaves that to the operator. */
-async function ensureNextRoundOpen(operator: FedscoreClient, federationId: string, previous: number): Promise<void> {
-  const current = await operator.getCurrentRound(federationId);
-  if (current.number === previous + 1 && current.status === 'open') return;
-  if (current.number === previous) {
-    await operator.openRound(federationId, {});
-    return;
-  }
-  throw new Error(`runSimulation: expected round ${previous + 1} to be open after round ${previous}, found round ${current.number} ${current.status}`);
+/** At most `limit` of the gated tasks run at once, in the order they asked. */
+function createGate(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async (work) => {
+    if (running >= limit) await new Promise<void>((resolve) => queue.push(resolve));
+    running++;
+    try {
+      return await work();
+    } finally {
+      running--;
+      queue.shift()?.();
+    }
+  };
+}
+
+/** Owners that take part in a round when some drop out: a seeded choice, so runs repeat. */
+function participantsOf(owners: number, count: number, seed: number, roundNumber: number): Set<number> {
+  const chosen = shuffleInPlace(Array.from({ length: owners }, (_, i) => i), createRng(deriveSeed(seed, roundNumber, 0x5eed)));
+  return new Set(chosen.slice(0, count));
+}
+
+/** Committee members that drop out of a round: a seeded choice among its seats. */
+function droppedSeats(round: RoundView, count: number, seed: number): Set<string> {
+  const seats = shuffleInPlace([...(round.secure?.committee ?? [])], createRng(deriveSeed(seed, round.number, 0xc0de)));
+  return new Set(seats.slice(0, count).map((seat) => seat.ownerId));
 }

@@ -18,6 +18,7 @@ import {
   insertUpdate,
   listCommitteeSeats,
   listRounds,
+  type CommitteeSeatRecord,
   type RoundRecord,
 } from '../db/rounds.repository.js';
 import { secureVectorLength } from '../crypto/secure-update.js';
@@ -45,6 +46,13 @@ export interface RoundsServiceOptions {
 /** What a waiting agent compares: the round's number and status, or `none` before the first round. */
 export function roundTag(round: Pick<RoundRecord, 'number' | 'status'> | null): string {
   return round ? `${round.number}:${round.status}` : 'none';
+}
+
+/** What a caller already knows about an owner's part in a round, and the round's seats, so an answer need not read them again. */
+export interface KnownParticipation {
+  submitted?: boolean;
+  partialSumSubmitted?: boolean;
+  seats?: CommitteeSeatRecord[];
 }
 
 /** Longest a request may wait for a change; the schema enforces it, the service trusts it. */
@@ -171,7 +179,7 @@ export class RoundsService {
       if (isUniqueViolation(error)) throw duplicateSubmission(number);
       throw error;
     }
-    return this.settleAndShow(federation, counted, principal);
+    return this.settleAndShow(federation, counted, principal, { submitted: true });
   }
 
   /** The operator ends the current stage now: move on if enough is in, otherwise fail the round. */
@@ -198,10 +206,13 @@ export class RoundsService {
     return this.settlement.sweep();
   }
 
-  /** Settles the round if this change made it due, then shows it as it now stands. */
-  async settleAndShow(federation: FederationRecord, round: RoundRecord, principal: Principal): Promise<Round> {
-    if (!(await this.settlement.settleIfDue(federation, round))) return this.toDto(federation, round, principal);
-    return this.toDto(federation, await this.find(federation.id, round.number), principal);
+  /**
+   * Settles the round if this change made it due, then shows it as it now stands. `known` is what the
+   * caller just did (submitted, uploaded a partial sum), so the answer need not query it back.
+   */
+  async settleAndShow(federation: FederationRecord, round: RoundRecord, principal: Principal, known: KnownParticipation = {}): Promise<Round> {
+    if (!(await this.settlement.settleIfDue(federation, round))) return this.toDto(federation, round, principal, known);
+    return this.toDto(federation, await this.find(federation.id, round.number), principal, known);
   }
 
   /** Releases every waiting request; called when the server shuts down. */
@@ -216,9 +227,9 @@ export class RoundsService {
   }
 
   /** The round as the API shows it; an owner also sees its own part in it (`participation`). */
-  async toDto(federation: FederationRecord, round: RoundRecord, principal?: Principal): Promise<Round> {
+  async toDto(federation: FederationRecord, round: RoundRecord, principal?: Principal, known: KnownParticipation = {}): Promise<Round> {
     const secure = federation.secureConfig;
-    const seats = secure ? await listCommitteeSeats(this.db, round.id) : [];
+    const seats = secure ? (known.seats ?? (await listCommitteeSeats(this.db, round.id))) : [];
     return {
       number: round.number,
       status: round.status,
@@ -247,19 +258,19 @@ export class RoundsService {
         partialSumCount: round.partialSumCount,
       },
       participation:
-        principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats) : null,
+        principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats, known) : null,
     };
   }
 
   /** What the server holds from this owner in this round: an agent restarted after a crash reads it to resume. */
-  private async participation(federation: FederationRecord, round: RoundRecord, ownerId: string, seats: { ownerId: string; position: number }[]) {
+  private async participation(federation: FederationRecord, round: RoundRecord, ownerId: string, seats: { ownerId: string; position: number }[], known: KnownParticipation) {
     const seat = seats.find((s) => s.ownerId === ownerId);
-    // One query per answer in the common case: thousands of agents ask at once when a round moves on.
-    const submitted = federation.secureConfig ? await hasShares(this.db, round.id, ownerId) : await hasUpdate(this.db, round.id, ownerId);
+    // At most one query per answer in the common case: thousands of agents ask at once when a round moves on.
+    const submitted = known.submitted ?? (federation.secureConfig ? await hasShares(this.db, round.id, ownerId) : await hasUpdate(this.db, round.id, ownerId));
     return {
       submitted,
       committeePosition: seat?.position ?? null,
-      partialSumSubmitted: seat ? await hasPartialSum(this.db, round.id, ownerId) : false,
+      partialSumSubmitted: seat ? (known.partialSumSubmitted ?? (await hasPartialSum(this.db, round.id, ownerId))) : false,
     };
   }
 }

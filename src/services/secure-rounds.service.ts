@@ -65,7 +65,7 @@ export class SecureRoundsService {
       if (isUniqueViolation(error)) throw duplicateSubmission(number);
       throw error;
     }
-    return this.rounds.settleAndShow(federation, counted, principal);
+    return this.rounds.settleAndShow(federation, counted, principal, { submitted: true, seats });
   }
 
   /** A committee member's envelopes from exactly the frozen included set. */
@@ -139,7 +139,7 @@ export class SecureRoundsService {
       }
       throw error;
     }
-    return this.rounds.settleAndShow(federation, counted, principal);
+    return this.rounds.settleAndShow(federation, counted, principal, { partialSumSubmitted: true });
   }
 
   private async seatOf(round: RoundRecord, memberId: string, action: string): Promise<CommitteeSeatRecord> {

@@ -19,7 +19,8 @@ import {
   shardRows,
   type EncodedRows,
 } from '../../src/client/local-data.js';
-import { OwnerAgent } from '../../src/client/owner-agent.js';
+import { OwnerAgent, type AgentEvent } from '../../src/client/owner-agent.js';
+import { MemoryJournal } from '../../src/client/owner-state.js';
 import { runSimulation, type SimulationOptions } from '../../src/client/simulation.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
@@ -175,7 +176,7 @@ describe('a plain federated run over HTTP', () => {
 });
 
 describe('the owner agent at the edges of a round', () => {
-  it('skips before the first round, submits once, and is refused a second update', async () => {
+  it('submits once per round, trusts the server’s record after losing its own, and notes how the round ended', async () => {
     const { federation, enrolmentToken } = await operator.createFederation({
       name: 'e2e agent edges',
       datasetSchema: schema,
@@ -188,29 +189,70 @@ describe('the owner agent at the edges of a round', () => {
     };
     const [one, two] = shardRows(train, 2);
     const ownerOne = await enrol('one');
-    const agent = new OwnerAgent({ ...ownerOne, federation, X: one!.X, y: one!.y });
+    const events: AgentEvent[] = [];
+    const agentFor = (owner: { client: FedscoreClient; ownerId: string }, data: { X: Float32Array[]; y: Uint8Array }, journal = new MemoryJournal()) =>
+      new OwnerAgent({ ...owner, federation, data, journal, localSeed: () => 1, onEvent: (event) => events.push(event) });
+    const journal = new MemoryJournal();
+    const agent = agentFor(ownerOne, one!, journal);
 
-    assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'no-round', roundNumber: null });
     await operator.openRound(federation.id);
+    const open = await ownerOne.client.getCurrentRound(federation.id);
+    await agent.handle(open);
+    await agent.handle(open); // the journal says submitted: no second request
+    assert.equal((await operator.getRound(federation.id, 1)).submissionCount, 1);
+    assert.deepEqual(events.map((e) => e.type), ['submitted']);
+    assert.deepEqual(journal.entries().map((e) => e.event), ['trained', 'submitted']);
 
-    const submitted = await agent.participate(1);
-    assert.equal(submitted.status, 'submitted');
-    assert.equal(submitted.status === 'submitted' && submitted.round.submissionCount, 1);
-    assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'already-submitted', roundNumber: 1 });
-
-    // A fresh agent has no memory of the first submission: the server must refuse the duplicate.
-    const forgetful = new OwnerAgent({ ...ownerOne, federation, X: one!.X, y: one!.y });
-    const refused = await forgetful.participate(1);
-    assert.equal(refused.status, 'skipped');
-    assert.equal(refused.status === 'skipped' && refused.reason, 'rejected');
+    // A fresh journal (a lost state directory) but the server's view says this owner already submitted.
+    const seen = await ownerOne.client.getCurrentRound(federation.id);
+    assert.equal(seen.participation?.submitted, true);
+    await agentFor(ownerOne, one!).handle(seen);
+    assert.equal(events.at(-1)?.type, 'already-submitted');
+    // Even a stale view without that record sends at most a refused duplicate, never a second update.
+    await agentFor(ownerOne, one!).handle(open);
+    assert.equal(events.at(-1)?.type, 'already-submitted');
+    assert.equal((await operator.getRound(federation.id, 1)).submissionCount, 1);
 
     const ownerTwo = await enrol('two');
-    const closing = await new OwnerAgent({ ...ownerTwo, federation, X: two!.X, y: two!.y }).participate(2);
-    assert.equal(closing.status === 'submitted' && closing.round.status, 'closed');
-    assert.deepEqual(await agent.participate(1), { status: 'skipped', reason: 'round-not-open', roundNumber: 1 });
-    const round = await operator.getRound(federation.id, 1);
-    assert.equal(round.submissionCount, 2);
-    assert.equal(round.modelVersion, 1);
+    await agentFor(ownerTwo, two!).handle(await ownerTwo.client.getCurrentRound(federation.id));
+    const closed = await operator.getRound(federation.id, 1);
+    assert.deepEqual([closed.status, closed.submissionCount, closed.modelVersion], ['closed', 2, 1]);
+    await agent.handle(closed);
+    assert.deepEqual(events.at(-1), { type: 'round-ended', round: 1, status: 'closed', modelVersion: 1, failureReason: null });
+  });
+
+  it('sends the update it prepared before a crash instead of training again', async () => {
+    const { federation, enrolmentToken } = await operator.createFederation({
+      name: 'e2e agent resume',
+      datasetSchema: schema,
+      model: { kind: 'logreg' },
+      training: { rounds: 1, localEpochs: 1, batchSize: 4, learningRate: 0.1, minOwners: 2, autoAdvance: false, seed: 1 },
+    });
+    const size = federation.featureNames.length + 1;
+    const owners = await Promise.all(
+      ['one', 'two'].map(async (name) => {
+        const enrolled = await anonymous.enrolOwner(federation.id, { enrolmentToken, name });
+        return { client: anonymous.withApiKey(enrolled.apiKey), ownerId: enrolled.owner.id };
+      }),
+    );
+    await operator.openRound(federation.id);
+    // What a crash between saving and sending leaves: a pending update the server has not seen.
+    const prepared = Array.from({ length: size }, (_, i) => ((i % 5) - 2) / 10);
+    const events: AgentEvent[] = [];
+    const journals = owners.map(() => new MemoryJournal());
+    await journals[0]!.savePending({ kind: 'update', round: 1, samples: 3, loss: 0.4, body: { weights: prepared, numSamples: 3, metrics: { loss: 0.4 } } });
+    await journals[1]!.savePending({ kind: 'update', round: 1, samples: 1, loss: 0.2, body: { weights: prepared.map((w) => -w), numSamples: 1, metrics: {} } });
+    const [one, two] = shardRows(train, 2);
+    for (const [i, owner] of owners.entries()) {
+      const agent = new OwnerAgent({ ...owner, federation, data: [one!, two!][i]!, journal: journals[i]!, localSeed: () => 1, onEvent: (e) => events.push(e) });
+      await agent.handle(await owner.client.getCurrentRound(federation.id));
+    }
+    assert.deepEqual(events.map((e) => e.type === 'submitted' && [e.round, e.samples, e.resent]), [[1, 3, true], [1, 1, true]]);
+    assert.deepEqual(journals[0]!.entries().map((e) => e.event), ['submitted'], 'no training entry: nothing was trained');
+    assert.equal(await journals[0]!.loadPending(1), undefined, 'the pending update is gone once acknowledged');
+    // The published model is exactly the weighted mean of the two prepared updates: (3·w − 1·w) / 4 = w / 2.
+    const published = await operator.getModelWeights(federation.id, 1);
+    assert.deepEqual(published.weights, prepared.map((w) => Math.fround(w / 2)));
   });
 
   it('surfaces a refusal as FedscoreApiError with the problem, and changes nothing', async () => {

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TRAINING } from '../../client/defaults.js';
 import { FedscoreClient } from '../../client/http-client.js';
-import { shardRows } from '../../client/local-data.js';
+import { readCsvFile, shardRows } from '../../client/local-data.js';
+import type { DatasetSchema, RawRecord } from '../../ml/dataset-schema.js';
+import { MAX_PROCESSES, processFleet } from '../process-fleet.js';
 import { runSimulation, SIMULATION_MODES, type SecureSimulation, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
 import { loadConfig } from '../../config.js';
 import {
@@ -47,6 +49,7 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   server: { type: 'string' },
   'api-key': { type: 'string' },
+  processes: { type: 'boolean' },
 } as const;
 
 const USAGE = `Usage: fedscore simulate --data FILE --schema FILE [options]
@@ -67,6 +70,8 @@ ${TRAINING_USAGE}
                          more than K−T makes every round fail cleanly, which is what it shows)
   --clip-norm C          secure: L2 bound on each owner's update (default 100)
   --concurrency C        owners training at once (default ${DEFAULT_TRAINING.concurrency})
+  --processes            run every owner as its own 'fedscore owner run' process, with a state directory and
+                         its rows in a CSV file, as real owners would (at most ${MAX_PROCESSES} owners; no dropouts)
   --server URL           use a running server (the federation is left there); default: start one in-process
   --api-key KEY          operator key for --server (or FEDSCORE_API_KEY)
   -h, --help             show this help
@@ -106,6 +111,12 @@ export const simulateCommand: Command = {
     }
     const shards = shardRows(data.train, owners);
     const evaluation = data.test ?? data.train;
+    if (values.processes) {
+      if (owners > MAX_PROCESSES) throw new UsageError(`--processes: at most ${MAX_PROCESSES} owner processes, got ${owners} owners (use --owners)`);
+      if (secure && (secure.dropout > 0 || secure.committeeDropout > 0)) throw new UsageError('--processes: dropouts are simulated only in-process');
+    }
+    const ownersDir = values.processes ? await mkdtemp(path.join(tmpdir(), 'fedscore-simulate-owners-')) : undefined;
+    const fleet = ownersDir && processFleet({ shards: dealRecords(await rawRows(choices.dataFile, data.schema, data.train.lineNumbers), owners), schema: data.schema, dir: ownersDir });
 
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals): void => controller.abort(new Error(`simulate: interrupted by ${signal}`));
@@ -143,6 +154,7 @@ export const simulateCommand: Command = {
         shards,
         evaluation,
         concurrency,
+        ...(fleet && { fleet }),
         signal: controller.signal,
         onProgress: (event: SimulationProgress) => {
           if (event.done === 1) {
@@ -207,9 +219,24 @@ export const simulateCommand: Command = {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await server.close();
+      if (ownersDir) await rm(ownersDir, { recursive: true, force: true });
     }
   },
 };
+
+/** The raw records of the kept training lines, in the order they were encoded (so shards match the in-process run). */
+async function rawRows(dataFile: string, schema: DatasetSchema, lines: number[]): Promise<RawRecord[]> {
+  const all = await readCsvFile(dataFile, schema);
+  const byLine = new Map(all.lineNumbers.map((line, i) => [line, all.records[i]!] as const));
+  return lines.map((line) => byLine.get(line)!);
+}
+
+/** Row i to owner i mod n, as shardRows deals encoded rows. */
+function dealRecords(records: RawRecord[], owners: number): RawRecord[][] {
+  const shards: RawRecord[][] = Array.from({ length: owners }, () => []);
+  records.forEach((record, i) => shards[i % owners]!.push(record));
+  return shards;
+}
 
 function roundCells(round: SimulationRound): string[] {
   return [
