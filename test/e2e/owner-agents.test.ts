@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -270,6 +270,17 @@ describe('a new user’s mistakes', () => {
     assert.match(unreachable.stderr, new RegExp(`cannot reach ${closedPort}.*connection refused.*retrying in`));
     assert.match(unreachable.stderr, /gave up after retrying for 1 s/);
     assert.doesNotMatch(unreachable.stderr, /fetch failed|ECONNREFUSED\b(?! )|at .*\.ts:\d+/);
+
+    // An agent whose server has gone: retries, then says so and exits 1, its state untouched.
+    const stranded = path.join(scratch, 'stranded');
+    const identity = JSON.parse(await readFile(path.join(scratch, 'mistakes-owner-1', 'owner.json'), 'utf8')) as Record<string, unknown>;
+    await mkdir(stranded, { mode: 0o700 });
+    await writeFile(path.join(stranded, 'owner.json'), JSON.stringify({ ...identity, server: closedPort }), { mode: 0o600 });
+    const gone = await runCli(['owner', 'run', '--state', stranded, '--data', path.join(scratch, 'mistakes-owner-1.csv'), '--give-up-after', '1']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, new RegExp(`cannot reach ${closedPort}/v1/federations/${federationId} \\(GET\\): connection refused.*gave up after retrying for 1 s`));
+    await assert.rejects(stat(path.join(stranded, 'journal.jsonl')), /ENOENT/);
+    await assert.rejects(stat(path.join(stranded, 'agent.lock')), /ENOENT/, 'the lock is released on the way out');
 
     const used = await cli(['owner', 'enrol', '--federation', federationId, '--state', path.join(scratch, 'mistakes-owner-1'), '--token', 'fse_x']);
     assert.equal(used.code, 1);

@@ -195,9 +195,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
   try {
     const retry: RetryPolicy = { ...AGENT_RETRY, giveUpAfterMs: giveUpAfter * 1000, onRetry: retryNotice(io) };
     const client = new FedscoreClient({ baseUrl: identity.server, apiKey: identity.apiKey, retry });
-    const federation = await client.getFederation(identity.federationId);
+    const federation = await withGiveUpNote(giveUpAfter, () => client.getFederation(identity.federationId));
     const keys = keysOf(identity);
-    if (keys) await ensureKeyRegistered(client, identity, keys);
+    if (keys) await withGiveUpNote(giveUpAfter, () => ensureKeyRegistered(client, identity, keys));
 
     let data: { X: Float32Array[]; y: Uint8Array } | undefined;
     if (values.data !== undefined) {
