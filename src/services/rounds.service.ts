@@ -1,27 +1,12 @@
 /**
- * Rounds: the operator opens one (a secure round also gets its committee), owners take part, and the round
- * settles exactly once (see round-settlement.ts). This file holds what both modes share and the plain
- * mode's updates; secure-rounds.service.ts holds shares, inboxes and partial sums.
+ * Rounds as the API offers them: the operator opens and closes them, members read them (or wait for them
+ * to change), and plain-mode owners submit their weights. Everything that moves a round — creating it,
+ * accepting a contribution, settling it — is the round core's (round-core.ts); secure mode's shares,
+ * inboxes and partial sums are secure-rounds.service.ts, on the same core.
  */
 import type { Db } from '../db/client.js';
-import { isUniqueViolation } from '../db/client.js';
 import type { FederationRecord } from '../db/federations.repository.js';
-import { findModelVersionByRound } from '../db/models.repository.js';
-import {
-  countSubmission,
-  findLatestRound,
-  findRound,
-  hasPartialSum,
-  hasShares,
-  hasUpdate,
-  insertRound,
-  insertUpdate,
-  listCommitteeSeats,
-  listRounds,
-  type CommitteeSeatRecord,
-  type RoundRecord,
-} from '../db/rounds.repository.js';
-import { secureVectorLength } from '../crypto/secure-update.js';
+import { findLatestRound, findRound, hasUpdate, insertUpdate, listRounds, type RoundRecord } from '../db/rounds.repository.js';
 import { ConflictError, DomainError, NotFoundError } from '../errors.js';
 import { FedAvg } from '../fl/fedavg.strategy.js';
 import { decideRound } from '../fl/round-rules.js';
@@ -31,8 +16,11 @@ import type { Round, SubmitUpdateBody } from '../schemas/rounds.schema.js';
 import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { layoutOf, type FederationsService } from './federations.service.js';
-import { aggregationMode, RoundSettlement } from './round-settlement.js';
+import { aggregationMode, RoundCore } from './round-core.js';
+import { RoundViews, roundTag, type KnownParticipation } from './round-view.js';
 import { RoundWatch } from './round-watch.js';
+
+export { roundTag };
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -43,23 +31,12 @@ export interface RoundsServiceOptions {
   wait?: { pollMs: number; maxWaiters: number };
 }
 
-/** What a waiting agent compares: the round's number and status, or `none` before the first round. */
-export function roundTag(round: Pick<RoundRecord, 'number' | 'status'> | null): string {
-  return round ? `${round.number}:${round.status}` : 'none';
-}
-
-/** What a caller already knows about an owner's part in a round, and the round's seats, so an answer need not read them again. */
-export interface KnownParticipation {
-  submitted?: boolean;
-  partialSumSubmitted?: boolean;
-  seats?: CommitteeSeatRecord[];
-}
-
 /** Longest a request may wait for a change; the schema enforces it, the service trusts it. */
 export const MAX_WAIT_SECONDS = 60;
 
 export class RoundsService {
-  readonly settlement: RoundSettlement;
+  readonly core: RoundCore;
+  readonly views: RoundViews;
   readonly clock: () => Date;
   readonly watch: RoundWatch;
 
@@ -74,7 +51,8 @@ export class RoundsService {
       maxWaiters: options.wait?.maxWaiters ?? 10_000,
       currentTag: async (federationId) => roundTag(await findLatestRound(this.db, federationId)),
     });
-    this.settlement = new RoundSettlement(db, options.strategy ?? new FedAvg(), this.clock, (federationId) => this.watch.notify(federationId));
+    this.core = new RoundCore(db, options.strategy ?? new FedAvg(), this.clock, (federationId) => this.watch.notify(federationId));
+    this.views = new RoundViews(db);
   }
 
   async open(principal: Principal, federationId: string, body: { minOwners?: number; deadlineSeconds?: number }): Promise<Round> {
@@ -90,41 +68,19 @@ export class RoundsService {
         { path: 'body.minOwners', message: 'expected at least 2 in secure mode' },
       ]);
     }
-    try {
-      const round = await this.db.$transaction(async (tx) => {
-        const created = await insertRound(tx, {
-          id: newId(),
-          federationId,
-          number: (latest?.number ?? 0) + 1,
-          baseModelVersion: federation.latestModelVersion,
-          minOwners,
-          deadline: new Date(this.clock().getTime() + (body.deadlineSeconds ?? federation.trainingConfig.roundDeadlineSeconds) * 1000),
-        });
-        if (federation.secureConfig && !(await this.settlement.seatCommittee(tx, federation, created.id))) {
-          const { size } = federation.secureConfig.committee;
-          throw new ConflictError(
-            'committee-unavailable',
-            'Not enough committee volunteers',
-            `openRound: secure aggregation needs ${size} committee members with registered keys; too few volunteered`,
-          );
-        }
-        return created;
-      });
-      this.watch.notify(federationId);
-      return this.toDto(federation, round, principal);
-    } catch (error) {
-      // Another request opened the same round number first.
-      if (isUniqueViolation(error)) {
-        throw new ConflictError('round-already-open', 'A round is already open', 'openRound: another round was opened concurrently');
-      }
-      throw error;
-    }
+    const round = await this.core.open(federation, {
+      number: (latest?.number ?? 0) + 1,
+      baseModelVersion: federation.latestModelVersion,
+      minOwners,
+      deadlineSeconds: body.deadlineSeconds ?? federation.trainingConfig.roundDeadlineSeconds,
+    });
+    return this.views.show(federation, round, principal);
   }
 
   async get(principal: Principal, federationId: string, number: number): Promise<Round> {
     requireMember(principal, federationId, 'getRound');
     const federation = await this.federations.load(federationId);
-    return this.toDto(federation, await this.find(federationId, number), principal);
+    return this.views.show(federation, await this.find(federationId, number), principal);
   }
 
   /**
@@ -148,13 +104,13 @@ export class RoundsService {
       }
     }
     if (!round) throw new DomainError('no-rounds', 'No round has been opened', 404, `getCurrentRound: federation ${federationId} has no rounds yet`);
-    return this.toDto(federation, round, principal);
+    return this.views.show(federation, round, principal);
   }
 
   async list(principal: Principal, federationId: string): Promise<Round[]> {
     requireMember(principal, federationId, 'listRounds');
     const federation = await this.federations.load(federationId);
-    return Promise.all((await listRounds(this.db, federationId)).map((round) => this.toDto(federation, round, principal)));
+    return Promise.all((await listRounds(this.db, federationId)).map((round) => this.views.show(federation, round, principal)));
   }
 
   /** Plain mode: one owner's new weights. */
@@ -166,20 +122,14 @@ export class RoundsService {
     assertCollecting(round, this.clock(), 'submitUpdate');
     const weights = checkWeights(body.weights, parameterCount(layoutOf(federation)));
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    let counted: RoundRecord;
-    try {
-      counted = await this.db.$transaction(async (tx) => {
-        // Counting first takes the round row's lock: this submission lands wholly before a concurrent
-        // close (and is aggregated) or wholly after it (and is refused). Nothing accepted is left out.
-        if (!(await countSubmission(tx, round.id))) throw roundNotOpen('submitUpdate', number, 'closed');
-        await insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics });
-        return (await findRound(tx, federationId, number))!;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw duplicateSubmission(number);
-      throw error;
-    }
-    return this.settleAndShow(federation, counted, principal, { submitted: true });
+    const accepted = await this.core.accept(
+      federation,
+      round,
+      'collecting',
+      (tx) => insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics }),
+      { closed: () => roundNotOpen('submitUpdate', number, 'closed'), duplicate: () => duplicateSubmission(number) },
+    );
+    return this.show(federation, accepted.round, principal, { submitted: true });
   }
 
   /** The operator ends the current stage now: move on if enough is in, otherwise fail the round. */
@@ -198,21 +148,17 @@ export class RoundsService {
               reason: `closed by the operator with ${round.partialSumCount} of ${federation.secureConfig!.committee.threshold} required partial sums`,
             };
     }
-    await this.settlement.apply(federation, round, decision);
-    return this.toDto(federation, await this.find(federationId, number), principal);
+    await this.core.apply(federation, round, decision);
+    return this.views.show(federation, await this.find(federationId, number), principal);
   }
 
   async sweep(): Promise<number> {
-    return this.settlement.sweep();
+    return this.core.sweep();
   }
 
-  /**
-   * Settles the round if this change made it due, then shows it as it now stands. `known` is what the
-   * caller just did (submitted, uploaded a partial sum), so the answer need not query it back.
-   */
-  async settleAndShow(federation: FederationRecord, round: RoundRecord, principal: Principal, known: KnownParticipation = {}): Promise<Round> {
-    if (!(await this.settlement.settleIfDue(federation, round))) return this.toDto(federation, round, principal, known);
-    return this.toDto(federation, await this.find(federation.id, round.number), principal, known);
+  /** The round after a contribution; `known` is what the caller just did, so it is not read back. */
+  show(federation: FederationRecord, round: RoundRecord, principal: Principal, known: KnownParticipation = {}): Promise<Round> {
+    return this.views.show(federation, round, principal, known);
   }
 
   /** Releases every waiting request; called when the server shuts down. */
@@ -224,54 +170,6 @@ export class RoundsService {
     const round = await findRound(this.db, federationId, number);
     if (!round) throw new NotFoundError('round', number);
     return round;
-  }
-
-  /** The round as the API shows it; an owner also sees its own part in it (`participation`). */
-  async toDto(federation: FederationRecord, round: RoundRecord, principal?: Principal, known: KnownParticipation = {}): Promise<Round> {
-    const secure = federation.secureConfig;
-    const seats = secure ? (known.seats ?? (await listCommitteeSeats(this.db, round.id))) : [];
-    return {
-      number: round.number,
-      status: round.status,
-      tag: roundTag(round),
-      baseModelVersion: round.baseModelVersion,
-      modelVersion: round.status === 'closed' ? await findModelVersionByRound(this.db, round.federationId, round.number) : null,
-      minOwners: round.minOwners,
-      submissionCount: round.submissionCount,
-      deadline: round.deadline.toISOString(),
-      openedAt: round.openedAt.toISOString(),
-      closedAt: round.closedAt?.toISOString() ?? null,
-      failureReason: round.failureReason,
-      aggregation: federation.aggregation,
-      secure: secure && {
-        threshold: secure.committee.threshold,
-        clipNorm: secure.clipNorm,
-        vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
-        committee: seats.map((seat) => ({
-          position: seat.position,
-          ownerId: seat.ownerId,
-          publicKey: Buffer.from(seat.publicKey).toString('base64'),
-        })),
-        includedSetHash: round.includedSetHash,
-        includedCount: round.includedCount,
-        summingDeadline: round.summingDeadline?.toISOString() ?? null,
-        partialSumCount: round.partialSumCount,
-      },
-      participation:
-        principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats, known) : null,
-    };
-  }
-
-  /** What the server holds from this owner in this round: an agent restarted after a crash reads it to resume. */
-  private async participation(federation: FederationRecord, round: RoundRecord, ownerId: string, seats: { ownerId: string; position: number }[], known: KnownParticipation) {
-    const seat = seats.find((s) => s.ownerId === ownerId);
-    // At most one query per answer in the common case: thousands of agents ask at once when a round moves on.
-    const submitted = known.submitted ?? (federation.secureConfig ? await hasShares(this.db, round.id, ownerId) : await hasUpdate(this.db, round.id, ownerId));
-    return {
-      submitted,
-      committeePosition: seat?.position ?? null,
-      partialSumSubmitted: seat ? (known.partialSumSubmitted ?? (await hasPartialSum(this.db, round.id, ownerId))) : false,
-    };
   }
 }
 

@@ -6,11 +6,7 @@
  * here runs before anything is written.
  */
 import type { Db } from '../db/client.js';
-import { isUniqueViolation } from '../db/client.js';
 import {
-  countPartialSum,
-  countSubmission,
-  findRound,
   hasPartialSum,
   hasShares,
   insertPartialSum,
@@ -51,21 +47,14 @@ export class SecureRoundsService {
     const length = secureVectorLength(parameterCount(layoutOf(federation)));
     const envelopes = checkEnvelopes(body, seats, length);
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    let counted: RoundRecord;
-    try {
-      counted = await this.db.$transaction(async (tx) => {
-        if (!(await countSubmission(tx, round.id))) throw roundNotOpen('uploadShares', number, 'no longer collecting');
-        await insertShareEnvelopes(
-          tx,
-          envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes })),
-        );
-        return (await findRound(tx, federationId, number))!;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw duplicateSubmission(number);
-      throw error;
-    }
-    return this.rounds.settleAndShow(federation, counted, principal, { submitted: true, seats });
+    const accepted = await this.rounds.core.accept(
+      federation,
+      round,
+      'collecting',
+      (tx) => insertShareEnvelopes(tx, envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
+      { closed: () => roundNotOpen('uploadShares', number, 'no longer collecting'), duplicate: () => duplicateSubmission(number) },
+    );
+    return this.rounds.show(federation, accepted.round, principal, { submitted: true, seats });
   }
 
   /** A committee member's envelopes from exactly the frozen included set. */
@@ -116,30 +105,18 @@ export class SecureRoundsService {
         { path: 'body.values', message: `expected ${length} packed field elements` },
       ]);
     }
-    if (await hasPartialSum(this.db, round.id, memberId)) {
-      throw new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
-    }
-    let counted: RoundRecord;
-    try {
-      counted = await this.db.$transaction(async (tx) => {
-        if (!(await countPartialSum(tx, round.id))) throw notSumming('uploadPartialSum', round);
-        await insertPartialSum(tx, {
-          id: newId(),
-          roundId: round.id,
-          memberId,
-          position: seat.position,
-          includedSetHash: body.includedSetHash,
-          values: new Uint8Array(values),
-        });
-        return (await findRound(tx, federationId, number))!;
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
-      }
-      throw error;
-    }
-    return this.rounds.settleAndShow(federation, counted, principal, { partialSumSubmitted: true });
+    const duplicate = () =>
+      new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
+    if (await hasPartialSum(this.db, round.id, memberId)) throw duplicate();
+    const accepted = await this.rounds.core.accept(
+      federation,
+      round,
+      'summing',
+      (tx) =>
+        insertPartialSum(tx, { id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values: new Uint8Array(values) }),
+      { closed: () => notSumming('uploadPartialSum', round), duplicate },
+    );
+    return this.rounds.show(federation, accepted.round, principal, { partialSumSubmitted: true });
   }
 
   private async seatOf(round: RoundRecord, memberId: string, action: string): Promise<CommitteeSeatRecord> {

@@ -1,0 +1,264 @@
+/**
+ * The one core every round runs on: open → collecting → [summing] → closed | failed. A round is created in
+ * one place (with its committee in secure mode), every owner's contribution — an update, a set of shares,
+ * a committee member's partial sum — comes in through one acceptance path, and every transition goes out
+ * through one settlement path. Modes and kinds of round plug in around it: the strategy aggregates
+ * (Flower's shape: a DP wrapper can sit around it), and secure aggregation is a stage in front of the
+ * strategy, so it only ever sees a sum.
+ *
+ * Exactly once: every transition starts with a conditional update of the round row (`WHERE status = …`)
+ * inside a transaction, so when several requests or instances decide the same round is due, one wins and
+ * the others see zero rows and stand back. Publishing writes the next model version in the same
+ * transaction as the transition: a round is never closed without its model, nor twice.
+ */
+import { randomInt } from 'node:crypto';
+import type { Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/client.js';
+import type { DbClient } from '../db/db-client.js';
+import { advanceLatestModelVersion, findFederation, type FederationRecord } from '../db/federations.repository.js';
+import { findModelWeights, insertModelVersion } from '../db/models.repository.js';
+import { listCommitteeCandidates } from '../db/owners.repository.js';
+import {
+  countPartialSum,
+  countSubmission,
+  finishRound,
+  findRound,
+  insertCommitteeSeats,
+  insertRound,
+  listOpenRounds,
+  listPartialSums,
+  listShareSenders,
+  listUpdates,
+  recordIncludedSet,
+  startSumming,
+  type RoundRecord,
+} from '../db/rounds.repository.js';
+import { ConflictError } from '../errors.js';
+import { decideRound, type AggregationMode, type RoundDecision } from '../fl/round-rules.js';
+import { includedSetHash, reconstructAggregate } from '../fl/secure-aggregation.js';
+import type { AggregateResult, Strategy } from '../fl/strategy.js';
+import { newId } from './credentials.js';
+
+/** Aggregating tens of thousands of updates can outlast Prisma's 5 s transaction default. */
+const SETTLE_TIMEOUT_MS = 120_000;
+
+export function aggregationMode(federation: FederationRecord): AggregationMode {
+  return federation.secureConfig
+    ? { aggregation: 'secure', threshold: federation.secureConfig.committee.threshold }
+    : { aggregation: 'plain' };
+}
+
+/** Which counter a contribution advances, and in which status the round must be for it. */
+export type Stage = 'collecting' | 'summing';
+
+export interface RoundOpening {
+  number: number;
+  baseModelVersion: number;
+  minOwners: number;
+  deadlineSeconds: number;
+}
+
+export class RoundCore {
+  constructor(
+    private readonly db: Db,
+    private readonly strategy: Strategy,
+    readonly clock: () => Date,
+    /** Told after every transition this instance committed (waiting requests re-check). */
+    private readonly onTransition: (federationId: string) => void = () => {},
+  ) {}
+
+  // ── Opening ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Creates the round and, in secure mode, seats its committee, inside the caller's transaction. Returns
+   * null when a secure round cannot seat a committee (nothing usable was written; the caller decides).
+   */
+  async create(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | null> {
+    const round = await insertRound(tx, {
+      id: newId(),
+      federationId: federation.id,
+      number: opening.number,
+      baseModelVersion: opening.baseModelVersion,
+      minOwners: opening.minOwners,
+      deadline: new Date(this.clock().getTime() + opening.deadlineSeconds * 1000),
+    });
+    if (federation.secureConfig && !(await this.seatCommittee(tx, federation, round.id))) return null;
+    return round;
+  }
+
+  /** The operator's open: one transaction; a lost race for the round number is a 409, as is a missing committee. */
+  async open(federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord> {
+    try {
+      const round = await this.db.$transaction(async (tx) => {
+        const created = await this.create(tx, federation, opening);
+        if (created === null) {
+          const { size } = federation.secureConfig!.committee;
+          throw new ConflictError(
+            'committee-unavailable',
+            'Not enough committee volunteers',
+            `openRound: secure aggregation needs ${size} committee members with registered keys; too few volunteered`,
+          );
+        }
+        return created;
+      });
+      this.onTransition(federation.id);
+      return round;
+    } catch (error) {
+      // Another request opened the same round number first.
+      if (isUniqueViolation(error)) throw new ConflictError('round-already-open', 'A round is already open', 'openRound: another round was opened concurrently');
+      throw error;
+    }
+  }
+
+  /**
+   * Picks a secure round's committee at random from the volunteers (owners with a registered key who
+   * offered, and aggregator nodes), so no one can choose to sit on a particular round's committee.
+   * Returns false, seating no one, when there are too few volunteers.
+   */
+  private async seatCommittee(tx: DbClient, federation: FederationRecord, roundId: string): Promise<boolean> {
+    const { size } = federation.secureConfig!.committee;
+    const candidates = await listCommitteeCandidates(tx, federation.id);
+    if (candidates.length < size) return false;
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1);
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    const seats = candidates.slice(0, size).map((candidate, i) => ({ position: i + 1, ownerId: candidate.id, publicKey: candidate.publicKey }));
+    await insertCommitteeSeats(tx, roundId, seats, newId);
+    return true;
+  }
+
+  // ── Accepting ──────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The one way a contribution enters a round. Counting first takes the round row's lock, so this
+   * contribution lands wholly before a concurrent transition (and counts) or wholly after it (and is
+   * refused with `closed()`); nothing accepted is ever left out. A second contribution from the same
+   * party hits a unique index and is refused with `duplicate()`. Then the round settles if this made it due.
+   */
+  async accept(
+    federation: FederationRecord,
+    round: RoundRecord,
+    stage: Stage,
+    insert: (tx: DbClient) => Promise<void>,
+    refuse: { closed: () => Error; duplicate: () => Error },
+  ): Promise<{ round: RoundRecord; settled: boolean }> {
+    let counted: RoundRecord;
+    try {
+      counted = await this.db.$transaction(async (tx) => {
+        const open = stage === 'collecting' ? await countSubmission(tx, round.id) : await countPartialSum(tx, round.id);
+        if (!open) throw refuse.closed();
+        await insert(tx);
+        return (await findRound(tx, round.federationId, round.number))!;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw refuse.duplicate();
+      throw error;
+    }
+    const settled = await this.settleIfDue(federation, counted);
+    return { round: settled ? (await findRound(this.db, round.federationId, round.number))! : counted, settled };
+  }
+
+  // ── Settling ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Applies whatever is due for this round now; true when this call made a transition. */
+  async settleIfDue(federation: FederationRecord, round: RoundRecord): Promise<boolean> {
+    return this.apply(federation, round, decideRound(round, aggregationMode(federation), this.clock()));
+  }
+
+  /** The one settlement path: every transition of every round goes through here. */
+  async apply(federation: FederationRecord, round: RoundRecord, decision: RoundDecision): Promise<boolean> {
+    const moved = await this.transition(federation, round, decision);
+    if (moved) this.onTransition(federation.id);
+    return moved;
+  }
+
+  /** Settles every open or summing round that is due; each instance runs this periodically. */
+  async sweep(): Promise<number> {
+    let settled = 0;
+    const federations = new Map<string, FederationRecord | null>();
+    for (const round of await listOpenRounds(this.db)) {
+      if (!federations.has(round.federationId)) federations.set(round.federationId, await findFederation(this.db, round.federationId));
+      const federation = federations.get(round.federationId);
+      if (federation && (await this.settleIfDue(federation, round))) settled++;
+    }
+    return settled;
+  }
+
+  private async transition(federation: FederationRecord, round: RoundRecord, decision: RoundDecision): Promise<boolean> {
+    const now = this.clock();
+    switch (decision.action) {
+      case 'wait':
+        return false;
+      case 'fail':
+        return finishRound(this.db, round.id, round.status === 'summing' ? 'summing' : 'open', { status: 'failed', reason: decision.reason }, now);
+      case 'freeze':
+        return this.freeze(federation, round, now);
+      case 'aggregate':
+        return this.transaction(async (tx) => {
+          if (!(await finishRound(tx, round.id, 'open', { status: 'closed' }, now))) return false;
+          const base = await this.baseWeights(tx, federation, round);
+          await this.publish(tx, round, this.strategy.aggregate(base, await listUpdates(tx, round.id)), now);
+          return true;
+        });
+      case 'reconstruct':
+        return this.transaction(async (tx) => {
+          if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
+          const base = await this.baseWeights(tx, federation, round);
+          const sum = reconstructAggregate(base, await listPartialSums(tx, round.id), federation.secureConfig!.committee.threshold);
+          const result = this.strategy.aggregate(base, [sum]);
+          // Only the included-set size is known about the owners; their losses stayed with them.
+          await this.publish(tx, round, result && { ...result, metrics: { ...result.metrics, owners: round.includedCount ?? 0 } }, now);
+          return true;
+        });
+    }
+  }
+
+  /** open → summing: the included set is exactly the owners whose shares are in when the status flips. */
+  private async freeze(federation: FederationRecord, round: RoundRecord, now: Date): Promise<boolean> {
+    const deadline = new Date(now.getTime() + federation.secureConfig!.summingDeadlineSeconds * 1000);
+    return this.transaction(async (tx) => {
+      if (!(await startSumming(tx, round.id, deadline))) return false;
+      const senders = await listShareSenders(tx, round.id);
+      await recordIncludedSet(tx, round.id, includedSetHash(senders), senders.length);
+      return true;
+    });
+  }
+
+  private async baseWeights(tx: DbClient, federation: FederationRecord, round: RoundRecord): Promise<Float32Array> {
+    const base = await findModelWeights(tx, federation.id, round.baseModelVersion);
+    if (!base) throw new Error(`settle: base model version ${round.baseModelVersion} is missing`);
+    return base;
+  }
+
+  private async publish(tx: DbClient, round: RoundRecord, result: AggregateResult | undefined, now: Date): Promise<void> {
+    if (!result) throw new Error(`publish: strategy ${this.strategy.name} produced no model for round ${round.number}`);
+    // Re-read inside the transaction: latestModelVersion is the publication counter.
+    const federation = await findFederation(tx, round.federationId);
+    if (!federation) throw new Error(`publish: federation ${round.federationId} vanished`);
+    const version = federation.latestModelVersion + 1;
+    if (!(await advanceLatestModelVersion(tx, federation.id, federation.latestModelVersion, version))) {
+      throw new Error(`publish: model version ${version} of federation ${federation.id} was published concurrently`);
+    }
+    await insertModelVersion(tx, { id: newId(), federationId: federation.id, version, roundNumber: round.number, weights: result.weights, metrics: result.metrics });
+    const training = federation.trainingConfig;
+    if (training.autoAdvance && round.number < training.rounds) {
+      const next = await this.create(tx, federation, {
+        number: round.number + 1,
+        baseModelVersion: version,
+        minOwners: round.minOwners,
+        deadlineSeconds: training.roundDeadlineSeconds,
+      });
+      // Without enough volunteers the next round is created failed (the operator can open another later)
+      // rather than blocking this round's publication.
+      if (next === null) {
+        const created = (await findRound(tx, federation.id, round.number + 1))!;
+        await finishRound(tx, created.id, 'open', { status: 'failed', reason: 'too few committee volunteers when the round opened' }, now);
+      }
+    }
+  }
+
+  private transaction<T>(work: (tx: DbClient) => Promise<T>): Promise<T> {
+    return this.db.$transaction(work, { timeout: SETTLE_TIMEOUT_MS, maxWait: SETTLE_TIMEOUT_MS });
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * A round as the API shows it: its state and tag, the published version once closed, the secure stage's
+ * committee and progress, and — for an owner asking — that owner's own part in it (`participation`), which
+ * is what an agent restarted after a crash resumes from.
+ */
+import type { Db } from '../db/client.js';
+import type { FederationRecord } from '../db/federations.repository.js';
+import { findModelVersionByRound } from '../db/models.repository.js';
+import { hasPartialSum, hasShares, hasUpdate, listCommitteeSeats, type CommitteeSeatRecord, type RoundRecord } from '../db/rounds.repository.js';
+import { secureVectorLength } from '../crypto/secure-update.js';
+import { parameterCount } from '../ml/model-spec.js';
+import type { Round } from '../schemas/rounds.schema.js';
+import type { Principal } from './credentials.js';
+import { layoutOf } from './federations.service.js';
+
+/** What a waiting agent compares: the round's number and status, or `none` before the first round. */
+export function roundTag(round: Pick<RoundRecord, 'number' | 'status'> | null): string {
+  return round ? `${round.number}:${round.status}` : 'none';
+}
+
+/** What a caller already knows about an owner's part in a round, and the round's seats, so an answer need not read them again. */
+export interface KnownParticipation {
+  submitted?: boolean;
+  partialSumSubmitted?: boolean;
+  seats?: CommitteeSeatRecord[];
+}
+
+export class RoundViews {
+  constructor(private readonly db: Db) {}
+
+  async show(federation: FederationRecord, round: RoundRecord, principal?: Principal, known: KnownParticipation = {}): Promise<Round> {
+    const secure = federation.secureConfig;
+    const seats = secure ? (known.seats ?? (await listCommitteeSeats(this.db, round.id))) : [];
+    return {
+      number: round.number,
+      status: round.status,
+      tag: roundTag(round),
+      baseModelVersion: round.baseModelVersion,
+      modelVersion: round.status === 'closed' ? await findModelVersionByRound(this.db, round.federationId, round.number) : null,
+      minOwners: round.minOwners,
+      submissionCount: round.submissionCount,
+      deadline: round.deadline.toISOString(),
+      openedAt: round.openedAt.toISOString(),
+      closedAt: round.closedAt?.toISOString() ?? null,
+      failureReason: round.failureReason,
+      aggregation: federation.aggregation,
+      secure: secure && {
+        threshold: secure.committee.threshold,
+        clipNorm: secure.clipNorm,
+        vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
+        committee: seats.map((seat) => ({ position: seat.position, ownerId: seat.ownerId, publicKey: Buffer.from(seat.publicKey).toString('base64') })),
+        includedSetHash: round.includedSetHash,
+        includedCount: round.includedCount,
+        summingDeadline: round.summingDeadline?.toISOString() ?? null,
+        partialSumCount: round.partialSumCount,
+      },
+      participation:
+        principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats, known) : null,
+    };
+  }
+
+  private async participation(federation: FederationRecord, round: RoundRecord, ownerId: string, seats: CommitteeSeatRecord[], known: KnownParticipation) {
+    const seat = seats.find((s) => s.ownerId === ownerId);
+    // At most one query per answer in the common case: thousands of agents ask at once when a round moves on.
+    const submitted = known.submitted ?? (federation.secureConfig ? await hasShares(this.db, round.id, ownerId) : await hasUpdate(this.db, round.id, ownerId));
+    return {
+      submitted,
+      committeePosition: seat?.position ?? null,
+      partialSumSubmitted: seat ? (known.partialSumSubmitted ?? (await hasPartialSum(this.db, round.id, ownerId))) : false,
+    };
+  }
+}
