@@ -56,6 +56,11 @@ const COMMANDS: CommandEntry[] = [
     summary: 'run a federation: create it, open and close rounds, follow rounds and models, rotate its token',
     load: async () => (await import('./commands/operator.command.js')).operatorCommand,
   },
+  {
+    name: 'privacy',
+    summary: 'the (ε, δ) a sampling rate, noise multiplier and number of rounds spend, or the noise a target ε needs',
+    load: async () => (await import('./commands/privacy.command.js')).privacyCommand,
+  },
 ];
 
 function mainUsage(): string {

@@ -14,6 +14,7 @@
  * run` drives this with a state directory; `fedscore simulate` runs many in one process with a journal
  * in memory.
  */
+import { isSampled } from '../crypto/dp/sampling.js';
 import { type X25519KeyPair } from '../crypto/envelope.js';
 import { trainLocal } from '../ml/train.js';
 import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
@@ -70,6 +71,7 @@ export type AgentEvent =
   | { type: 'submitted'; round: number; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
   | { type: 'already-submitted'; round: number }
   | { type: 'missed'; round: number; reason: string }
+  | { type: 'not-sampled'; round: number; rate: number }
   | { type: 'summed'; round: number; position: number; owners: number | null; resumed: boolean }
   | { type: 'missed-sum'; round: number; reason: string }
   | { type: 'round-ended'; round: number; status: 'closed' | 'failed'; modelVersion: number | null; failureReason: string | null };
@@ -93,6 +95,8 @@ export class OwnerAgent {
   readonly #federationId: string;
   /** Rounds whose end this agent already reported. */
   readonly #ended = new Set<number>();
+  /** Rounds whose seed left this owner out (reported once each). */
+  readonly #notSampled = new Set<number>();
 
   constructor(options: OwnerAgentOptions) {
     const { federation, data } = options;
@@ -160,6 +164,13 @@ export class OwnerAgent {
       return;
     }
     if (this.#o.takesPart && !this.#o.takesPart(round)) return;
+    // A sampled round: this owner checks its own coin from the round's public seed.
+    const sampling = round.sampling;
+    if (sampling && !isSampled(sampling.seed, this.#o.ownerId, sampling.rate)) {
+      if (!this.#notSampled.has(number)) this.#o.onEvent?.({ type: 'not-sampled', round: number, rate: sampling.rate });
+      this.#notSampled.add(number);
+      return;
+    }
     let pending = await journal.loadPending(number);
     const resent = pending !== undefined;
     if (!pending) {

@@ -6,7 +6,7 @@
  */
 import { openEnvelope, sealEnvelope, type X25519KeyPair } from '../crypto/envelope.js';
 import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
-import { encodeSecureUpdate } from '../crypto/secure-update.js';
+import { encodeDpSecureUpdate, encodeSecureUpdate } from '../crypto/secure-update.js';
 import { splitVectorCompact } from '../crypto/shamir.js';
 import { decodeSharePayload, encodeSharePayload, packFieldVector, sharePayloadValues } from '../crypto/share-codec.js';
 import type { InboxView, RoundView, UploadSharesInput } from './http-client.js';
@@ -32,7 +32,11 @@ export function buildShareUpload(args: {
   if (!secure) throw new Error(`buildShareUpload: round ${round.number} is not a secure round`);
   const rng = args.rng ?? defaultRandomBytes;
   const members = secure.committee.length;
-  const { vector, clipped } = encodeSecureUpdate(args.base, args.trained, args.numSamples, secure.clipNorm);
+  // A differentially private round: clip to the round's C and add this owner's share of the noise.
+  const dp = round.privacy;
+  const { vector, clipped } = dp
+    ? encodeDpSecureUpdate(args.base, args.trained, dp.clipNorm, dp.noiseStdPerOwner, rng)
+    : encodeSecureUpdate(args.base, args.trained, args.numSamples, secure.clipNorm);
   // Which members get seeds varies per owner, so no member's inbox is all full vectors.
   const positions = secure.committee.map((seat) => seat.position);
   const seeded = pickDistinct(positions, secure.threshold - 1, rng);

@@ -63,8 +63,19 @@ export interface SimulationRound {
   accuracy: number;
   auc: number;
   logLoss: number;
-  /** From the first owner starting to the model version being published (evaluation excluded). */
+  /** From the round opening to its closing, on the server's clock (evaluation excluded). */
   seconds: number;
+  /** Differential privacy spent up to and including this round. */
+  epsilon?: number;
+}
+
+/** Differential privacy for a simulated federation: the server solves the noise multiplier from the budget. */
+export interface SimulationPrivacy {
+  epsilon: number;
+  delta: number;
+  clipNorm: number;
+  /** Poisson sampling rate; omitted, every owner takes part in every round. */
+  sampleRate?: number;
 }
 
 export interface SimulationOptions {
@@ -78,6 +89,7 @@ export interface SimulationOptions {
   mode: SimulationMode;
   /** Required when mode is 'secure'. */
   secure?: SecureSimulation;
+  privacy?: SimulationPrivacy;
   /** One per owner. */
   shards: Shard[];
   /** Rows the published versions are scored on (held out from every shard). */
@@ -124,6 +136,8 @@ export interface SimulationResult {
   /** The last published weights, for reproducibility checks. */
   finalWeights: Float32Array;
   totalSeconds: number;
+  /** The noise multiplier the server chose for the budget, and the final ε. */
+  privacy?: { epsilon: number; delta: number; noiseMultiplier: number; clipNorm: number; spent: number };
 }
 
 /**
@@ -163,6 +177,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.mode === 'secure' && !secure) throw new Error('runSimulation: secure mode needs committee settings');
   const dropouts = secure ? Math.round(shards.length * secure.dropout) : 0;
   const participants = shards.length - dropouts;
+  const privacy = options.privacy;
+  if (privacy && dropouts > 0) throw new Error('runSimulation: with differential privacy, owners take part by Poisson sampling (sampleRate), not by simulated dropouts');
+  const sampled = privacy?.sampleRate !== undefined && privacy.sampleRate < 1;
 
   // Everything stops with the first failure, an owner's or the operator's.
   const stop = new AbortController();
@@ -179,11 +196,22 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         localEpochs: training.epochs,
         batchSize: training.batchSize,
         learningRate: training.learningRate,
-        minOwners: participants,
+        // Sampled DP rounds close when every sampled owner is in; the minimum only matters at a deadline.
+        minOwners: sampled ? (secure ? 2 : 1) : participants,
         autoAdvance: true,
         seed: training.seed,
       },
       aggregation: options.mode,
+      ...(privacy && {
+        privacy: {
+          epsilon: privacy.epsilon,
+          delta: privacy.delta,
+          clipNorm: privacy.clipNorm,
+          sampling: sampled ? { kind: 'poisson' as const, rate: privacy.sampleRate! } : { kind: 'all' as const },
+          // Simulated owners never drop out, so each adds noise for exactly the sum it will be part of.
+          dropoutTolerance: 0,
+        },
+      }),
       ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm } }),
     });
     assertSameFeatures(federation, options.schema);
@@ -203,9 +231,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let finalWeights = Float32Array.from((await operator.getModelWeights(federation.id, 0)).weights);
     let final: Evaluation & { modelVersion: number } = { ...evaluate(options.model, finalWeights, evaluation.X, evaluation.y), modelVersion: 0 };
     for (let roundNumber = 1; roundNumber <= training.rounds; roundNumber++) {
-      const roundStarted = performance.now();
       const settled = await followRound(operator, feed, federation.id, roundNumber, secure);
-      const seconds = (performance.now() - roundStarted) / 1000;
+      // The server's own times: owners start on a round the moment it opens, while the previous one is scored here.
+      const seconds = (Date.parse(settled.closedAt ?? settled.openedAt) - Date.parse(settled.openedAt)) / 1000;
       const uploadBytesPerOwner = options.mode === 'secure' ? meanUploadBytes(settled) : undefined;
       const partialSums = secure ? settled.secure!.partialSumCount : undefined;
       const extras = { ...(uploadBytesPerOwner !== undefined && { uploadBytesPerOwner }), ...(partialSums !== undefined && { partialSums }) };
@@ -224,14 +252,28 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         const scored = evaluate(options.model, finalWeights, evaluation.X, evaluation.y);
         final = { ...scored, modelVersion: published.version };
         const owners = settled.secure?.includedCount ?? settled.submissionCount;
-        if (owners !== participants) throw new Error(`runSimulation: round ${roundNumber} aggregated ${owners} owners, expected ${participants}`);
-        result = { round: roundNumber, status: 'closed', owners, modelVersion: published.version, accuracy: scored.accuracy, auc: scored.auc, logLoss: scored.logLoss, seconds, ...extras };
+        if (!sampled && owners !== participants) throw new Error(`runSimulation: round ${roundNumber} aggregated ${owners} owners, expected ${participants}`);
+        const version = privacy ? await operator.getModel(federation.id, published.version) : undefined;
+        result = {
+          round: roundNumber,
+          status: 'closed',
+          owners,
+          modelVersion: published.version,
+          accuracy: scored.accuracy,
+          auc: scored.auc,
+          logLoss: scored.logLoss,
+          seconds,
+          ...extras,
+          ...(version?.privacy && { epsilon: version.privacy.epsilon }),
+        };
       }
       rounds.push(result);
       options.onRound?.(result);
     }
     await running;
-    return { federationId: federation.id, mode: options.mode, owners: shards.length, rounds, final, finalWeights, totalSeconds: (performance.now() - started) / 1000 };
+    const state = privacy ? (await operator.getFederation(federation.id)).privacy : null;
+    return {
+      ...(state && { privacy: { epsilon: state.epsilon, delta: state.delta, noiseMultiplier: state.noiseMultiplier, clipNorm: state.clipNorm, spent: state.spent.epsilon } }), federationId: federation.id, mode: options.mode, owners: shards.length, rounds, final, finalWeights, totalSeconds: (performance.now() - started) / 1000 };
   } catch (error) {
     // An owner's failure aborts everyone; report the owner's error, not the operator's "aborted".
     throw stop.signal.aborted && stop.signal.reason !== undefined && !options.signal?.aborted ? stop.signal.reason : error;

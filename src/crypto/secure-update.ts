@@ -9,7 +9,22 @@
  * samples, so the per-value bound is the whole headroom, not the 100,000-summand default.
  */
 import { clipL2 } from './clipping.js';
-import { decodeFixed, encodeFixed, MAX_ABS_SUM } from './fixed-point.js';
+import { gaussianNoiseUnits, randomizedRound } from './dp/noise.js';
+import { defaultRandomBytes, FIELD_PRIME, type RandomBytes } from './field.js';
+import { decodeFixed, encodeFixed, FIXED_POINT_BITS, MAX_ABS_SUM } from './fixed-point.js';
+
+const UNITS = 2 ** FIXED_POINT_BITS;
+
+/** Signed integer lattice units as field elements (negatives wrap to p − |u|). */
+function encodeUnits(units: Float64Array): Float64Array {
+  const out = new Float64Array(units.length);
+  for (let i = 0; i < units.length; i++) {
+    const u = units[i]!;
+    if (!Number.isSafeInteger(u) || Math.abs(u) > MAX_ABS_SUM * UNITS) throw new Error(`encodeDpSecureUpdate: element ${i} is out of the field's range`);
+    out[i] = u < 0 ? FIELD_PRIME + u : u;
+  }
+  return out;
+}
 
 export interface SecureUpdateEncoding {
   vector: Float64Array;
@@ -37,6 +52,43 @@ export function encodeSecureUpdate(base: Float32Array, trained: Float32Array, nu
   for (let i = 0; i < values.length; i++) weighted[i] = values[i]! * numSamples;
   weighted[values.length] = numSamples;
   return { vector: encodeFixed(weighted, MAX_ABS_SUM), norm, clipped };
+}
+
+/**
+ * Differential privacy in secure mode (distributed DP, Kairouz et al. 2021): [clip(w − w₀) + noise, 1]
+ * on the fixed-point lattice. Each coordinate of the clipped change is rounded to the lattice at random
+ * (unbiased), then the owner's share of the Gaussian noise — integer lattice units from the discrete
+ * Gaussian — is added, so the vector is exactly integers before it is ever shared. The last coordinate
+ * counts the owner once: in a DP round owners are privacy units, not sample counts.
+ */
+export function encodeDpSecureUpdate(
+  base: Float32Array,
+  trained: Float32Array,
+  clipNorm: number,
+  noiseStdPerOwner: number,
+  rng: RandomBytes = defaultRandomBytes,
+): SecureUpdateEncoding {
+  if (base.length !== trained.length) throw new Error(`encodeDpSecureUpdate: expected ${base.length} trained weights, got ${trained.length}`);
+  if (!(noiseStdPerOwner >= 0 && Number.isFinite(noiseStdPerOwner))) {
+    throw new Error(`encodeDpSecureUpdate: expected a non-negative finite noise standard deviation, got ${noiseStdPerOwner}`);
+  }
+  const delta = new Float64Array(base.length);
+  for (let i = 0; i < base.length; i++) delta[i] = trained[i]! - base[i]!;
+  const { values, norm, clipped } = clipL2(delta, clipNorm);
+  const noise = noiseStdPerOwner > 0 ? gaussianNoiseUnits(values.length, noiseStdPerOwner * UNITS, rng) : new Float64Array(values.length);
+  const units = new Float64Array(values.length + 1);
+  for (let i = 0; i < values.length; i++) units[i] = randomizedRound(values[i]! * UNITS, rng) + noise[i]!;
+  units[values.length] = UNITS; // 1.0: one owner
+  return { vector: encodeUnits(units), norm, clipped };
+}
+
+/** The decoded sum of every included owner's vector: Σ of the changes and Σ of the weights. */
+export function decodeSecureSumVector(sum: Float64Array, parameters: number): { delta: Float64Array; weight: number } {
+  if (sum.length !== secureVectorLength(parameters)) {
+    throw new Error(`decodeSecureSumVector: expected ${secureVectorLength(parameters)} elements, got ${sum.length}`);
+  }
+  const decoded = decodeFixed(sum);
+  return { delta: decoded.subarray(0, parameters), weight: decoded[parameters]! };
 }
 
 /** The new global weights from the reconstructed field sum of every included owner's vector. */

@@ -4,7 +4,26 @@
  */
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
-import type { SecureAggregationConfig, TrainingConfig } from '../schemas/federations.schema.js';
+import type { PrivacyConfig, SecureAggregationConfig, TrainingConfig } from '../schemas/federations.schema.js';
+
+/** Privacy settings as stored: the noise multiplier always resolved (given, or solved at creation). */
+export type ResolvedPrivacy = PrivacyConfig & { noiseMultiplier: number };
+
+/** One differentially private round, charged to the budget when it opened. */
+export interface LedgerEntry {
+  round: number;
+  openedAt: string;
+  sampleRate: number;
+  noiseMultiplier: number;
+}
+
+/** Where the numeric columns' means and standard deviations came from. */
+export interface Standardisation {
+  source: 'operator' | 'federated';
+  /** The statistics round that computed them (federated only). */
+  roundNumber: number | null;
+  columns: Record<string, { count: number | null; mean: number; std: number }>;
+}
 import type { DbClient } from './db-client.js';
 
 export interface FederationRecord {
@@ -16,6 +35,9 @@ export interface FederationRecord {
   aggregation: 'plain' | 'secure';
   /** Set exactly when aggregation is 'secure'. */
   secureConfig: SecureAggregationConfig | null;
+  privacyConfig: ResolvedPrivacy | null;
+  privacyLedger: LedgerEntry[];
+  standardisation: Standardisation | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
   createdAt: Date;
@@ -29,6 +51,9 @@ interface FederationRow {
   trainingConfig: string;
   aggregation: string;
   secureConfig: string | null;
+  privacyConfig: string | null;
+  privacyLedger: string | null;
+  standardisation: string | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
   createdAt: Date;
@@ -42,12 +67,17 @@ function toRecord(row: FederationRow): FederationRecord {
     trainingConfig: JSON.parse(row.trainingConfig) as TrainingConfig,
     aggregation: row.aggregation as FederationRecord['aggregation'],
     secureConfig: row.secureConfig === null ? null : (JSON.parse(row.secureConfig) as SecureAggregationConfig),
+    privacyConfig: row.privacyConfig === null ? null : (JSON.parse(row.privacyConfig) as ResolvedPrivacy),
+    privacyLedger: row.privacyLedger === null ? [] : (JSON.parse(row.privacyLedger) as LedgerEntry[]),
+    standardisation: row.standardisation === null ? null : (JSON.parse(row.standardisation) as Standardisation),
   };
 }
 
+const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+
 export async function insertFederation(
   db: DbClient,
-  federation: Omit<FederationRecord, 'createdAt' | 'latestModelVersion'>,
+  federation: Omit<FederationRecord, 'createdAt' | 'latestModelVersion' | 'privacyLedger'>,
 ): Promise<FederationRecord> {
   const row = await db.federation.create({
     data: {
@@ -55,10 +85,36 @@ export async function insertFederation(
       datasetSchema: JSON.stringify(federation.datasetSchema),
       modelSpec: JSON.stringify(federation.modelSpec),
       trainingConfig: JSON.stringify(federation.trainingConfig),
-      secureConfig: federation.secureConfig === null ? null : JSON.stringify(federation.secureConfig),
+      secureConfig: json(federation.secureConfig),
+      privacyConfig: json(federation.privacyConfig),
+      standardisation: json(federation.standardisation),
     },
   });
   return toRecord(row);
+}
+
+/**
+ * Appends a round to the privacy ledger only if the ledger is still what the caller read (compare and
+ * set on its stored text): two instances charging the budget at once cannot both succeed.
+ */
+export async function appendLedgerEntry(db: DbClient, federation: FederationRecord, entry: LedgerEntry): Promise<boolean> {
+  const before = federation.privacyLedger.length === 0 ? null : JSON.stringify(federation.privacyLedger);
+  const { count } = await db.federation.updateMany({
+    where: { id: federation.id, privacyLedger: before },
+    data: { privacyLedger: JSON.stringify([...federation.privacyLedger, entry]) },
+  });
+  return count === 1;
+}
+
+/** Replaces the privacy settings, only while no budget has been spent (the ledger is still empty). */
+export async function setPrivacyConfig(db: DbClient, id: string, privacy: ResolvedPrivacy | null): Promise<boolean> {
+  const { count } = await db.federation.updateMany({ where: { id, privacyLedger: null }, data: { privacyConfig: json(privacy) } });
+  return count === 1;
+}
+
+/** A statistics round's result: the schema with means and standard deviations, and where they came from. */
+export async function setStandardisation(db: DbClient, id: string, datasetSchema: DatasetSchema, standardisation: Standardisation): Promise<void> {
+  await db.federation.update({ where: { id }, data: { datasetSchema: JSON.stringify(datasetSchema), standardisation: JSON.stringify(standardisation) } });
 }
 
 export async function findFederation(db: DbClient, id: string): Promise<FederationRecord | null> {

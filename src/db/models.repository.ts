@@ -10,19 +10,31 @@ export interface ModelVersionRecord {
   version: number;
   roundNumber: number | null;
   metrics: AggregateMetrics;
+  /** Differential privacy spent up to this version; null without DP. */
+  epsilon: number | null;
+  delta: number | null;
   createdAt: Date;
 }
 
-const summaryColumns = { version: true, roundNumber: true, metrics: true, createdAt: true } as const;
+const summaryColumns = { version: true, roundNumber: true, metrics: true, epsilon: true, delta: true, createdAt: true } as const;
 
-const toRecord = (row: { version: number; roundNumber: number | null; metrics: string; createdAt: Date }): ModelVersionRecord => ({
+const toRecord = (row: { version: number; roundNumber: number | null; metrics: string; epsilon: number | null; delta: number | null; createdAt: Date }): ModelVersionRecord => ({
   ...row,
   metrics: JSON.parse(row.metrics) as AggregateMetrics,
 });
 
 export async function insertModelVersion(
   db: DbClient,
-  model: { id: string; federationId: string; version: number; roundNumber: number | null; weights: Float32Array; metrics: AggregateMetrics },
+  model: {
+    id: string;
+    federationId: string;
+    version: number;
+    roundNumber: number | null;
+    weights: Float32Array;
+    metrics: AggregateMetrics;
+    epsilon?: number | null;
+    delta?: number | null;
+  },
 ): Promise<ModelVersionRecord> {
   const row = await db.modelVersion.create({
     data: { ...model, weights: weightsToBytes(model.weights), metrics: JSON.stringify(model.metrics) },

@@ -7,16 +7,24 @@
  * calls into one query, and on SQLite a few hundred concurrent compound-key lookups (one burst of agents
  * waking) exceed the parameter limit and fail with P2029 (repositories.test.ts).
  */
+import type { RoundConfig } from '../fl/strategy.js';
 import type { DbClient } from './db-client.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
 
 export type RoundStatus = 'open' | 'summing' | 'closed' | 'failed';
+export type RoundKind = 'training' | 'statistics';
 
 export interface RoundRecord {
   id: string;
   federationId: string;
   number: number;
+  kind: RoundKind;
+  /** 1, 2, … among training rounds; null for a statistics round. */
+  trainingIndex: number | null;
   status: RoundStatus;
+  /** Fixed at opening: differential privacy and sampling. */
+  config: RoundConfig;
+  targetOwners: number | null;
   baseModelVersion: number;
   minOwners: number;
   deadline: Date;
@@ -37,13 +45,35 @@ export interface UpdateRecord {
   metrics: { loss?: number; accuracy?: number };
 }
 
-const toRound = <T extends { status: string }>(row: T) => ({ ...row, status: row.status as RoundStatus });
+const toRound = <T extends { status: string; kind: string; config: string | null; trainingIndex: number | null; number: number }>(row: T) => ({
+  ...row,
+  status: row.status as RoundStatus,
+  kind: row.kind as RoundKind,
+  config: row.config === null ? {} : (JSON.parse(row.config) as RoundConfig),
+  // Rounds from before kinds existed were all training rounds, numbered as such.
+  trainingIndex: row.kind === 'training' ? (row.trainingIndex ?? row.number) : null,
+});
 
 export async function insertRound(
   db: DbClient,
-  round: Pick<RoundRecord, 'id' | 'federationId' | 'number' | 'baseModelVersion' | 'minOwners' | 'deadline'>,
+  round: Pick<RoundRecord, 'id' | 'federationId' | 'number' | 'kind' | 'trainingIndex' | 'config' | 'targetOwners' | 'baseModelVersion' | 'minOwners' | 'deadline'>,
 ): Promise<RoundRecord> {
-  return toRound(await db.round.create({ data: { ...round, status: 'open' } }));
+  return toRound(await db.round.create({ data: { ...round, config: Object.keys(round.config).length === 0 ? null : JSON.stringify(round.config), status: 'open' } }));
+}
+
+/** Training rounds the federation has had so far (a statistics round is not one). */
+export async function countTrainingRounds(db: DbClient, federationId: string): Promise<number> {
+  return db.round.count({ where: { federationId, kind: 'training' } });
+}
+
+/** Data owners (not aggregator nodes) enrolled in the federation: who a round may ask to take part. */
+export async function countDataOwners(db: DbClient, federationId: string): Promise<number> {
+  return db.owner.count({ where: { federationId, role: 'owner' } });
+}
+
+/** Data owners enrolled in the federation, by id: a Poisson-sampled round's target is computed over them. */
+export async function listDataOwnerIds(db: DbClient, federationId: string): Promise<string[]> {
+  return (await db.owner.findMany({ where: { federationId, role: 'owner' }, select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id);
 }
 
 export async function findRound(db: DbClient, federationId: string, number: number): Promise<RoundRecord | null> {

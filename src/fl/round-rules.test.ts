@@ -8,6 +8,7 @@ const round = (overrides: Partial<RoundProgress> = {}): RoundProgress => ({
   status: 'open',
   submissionCount: 0,
   minOwners: 3,
+  targetOwners: null,
   deadline: later,
   partialSumCount: 0,
   summingDeadline: null,
@@ -27,6 +28,16 @@ test('an open round short of owners fails at its deadline, not before', () => {
   assert.equal(decision.action, 'fail');
   assert.match((decision as { reason: string }).reason, /1 of 3/);
   assert.deepEqual(decideRound(round({ submissionCount: 1 }), plain, new Date(later.getTime() - 1)), { action: 'wait' });
+});
+
+test('a round with a target (every sampled owner) waits for all of them, and at its deadline settles with the minimum', () => {
+  const sampled = round({ minOwners: 3, targetOwners: 5 });
+  assert.deepEqual(decideRound({ ...sampled, submissionCount: 4 }, plain, t0), { action: 'wait' });
+  assert.deepEqual(decideRound({ ...sampled, submissionCount: 5 }, plain, t0), { action: 'aggregate' });
+  assert.deepEqual(decideRound({ ...sampled, submissionCount: 3 }, secure, later), { action: 'freeze' });
+  assert.equal(decideRound({ ...sampled, submissionCount: 2 }, plain, later).action, 'fail');
+  // A target below the minimum never closes a round early.
+  assert.deepEqual(decideRound(round({ targetOwners: 1, submissionCount: 2 }), plain, t0), { action: 'wait' });
 });
 
 test('a summing round reconstructs at t partial sums and fails at its summing deadline with fewer', () => {

@@ -1,6 +1,7 @@
 /**
- * When a round moves on. Plain mode: a round closes as soon as its minimum number of owners have
- * submitted. Secure mode puts a stage in front of aggregation: at min owners the included set is frozen and
+ * When a round moves on. Plain mode: a round closes as soon as its target of owners have submitted —
+ * its minimum, or in a differentially private round every owner expected to take part — and at its
+ * deadline with at least the minimum. Secure mode puts a stage in front of aggregation: at min owners the included set is frozen and
  * the committee starts summing; as soon as t partial sums are in, the server reconstructs the sum. At a
  * deadline with too little, the round fails and publishes nothing — a model built from too few owners
  * would reveal too much about each of them, and fewer than t partial sums reveal nothing at all.
@@ -10,6 +11,8 @@ export interface RoundProgress {
   status: 'open' | 'summing' | 'closed' | 'failed';
   submissionCount: number;
   minOwners: number;
+  /** Close as soon as this many are in (null: minOwners); at the deadline, minOwners is enough. */
+  targetOwners: number | null;
   deadline: Date;
   partialSumCount: number;
   summingDeadline: Date | null;
@@ -30,8 +33,11 @@ export type RoundDecision =
 export function decideRound(round: RoundProgress, mode: AggregationMode, now: Date): RoundDecision {
   const past = (deadline: Date | null) => deadline !== null && now.getTime() >= deadline.getTime();
   if (round.status === 'open') {
-    if (round.submissionCount >= round.minOwners) return { action: mode.aggregation === 'plain' ? 'aggregate' : 'freeze' };
+    const move = { action: mode.aggregation === 'plain' ? 'aggregate' : 'freeze' } as const;
+    const target = Math.max(round.minOwners, round.targetOwners ?? round.minOwners);
+    if (round.submissionCount >= target) return move;
     if (past(round.deadline)) {
+      if (round.submissionCount >= round.minOwners) return move;
       return { action: 'fail', reason: `deadline passed with ${round.submissionCount} of ${round.minOwners} required updates` };
     }
     return { action: 'wait' };

@@ -1,13 +1,12 @@
 /**
  * The server's side of secure aggregation (DESIGN protocol 2), pure: naming the frozen included set and
- * turning t partial sums into the next model. The result is handed to the ordinary strategy as a single
- * update, so a strategy only ever sees the sum — never one owner's update.
+ * turning t partial sums into the decoded sum the strategy aggregates — never one owner's update.
  */
 import { createHash } from 'node:crypto';
 import { unpackFieldVector } from '../crypto/share-codec.js';
 import { reconstructVector } from '../crypto/shamir.js';
-import { decodeSecureSum, secureVectorLength } from '../crypto/secure-update.js';
-import type { ClientUpdate } from './strategy.js';
+import { decodeSecureSumVector, secureVectorLength } from '../crypto/secure-update.js';
+import type { SummedUpdate } from './strategy.js';
 
 /** SHA-256 over the sorted owner ids: committee members and the server agree on exactly which shares are summed. */
 export function includedSetHash(ownerIds: string[]): string {
@@ -23,14 +22,14 @@ export interface PartialSumInput {
 
 /**
  * Shamir 1979: any t points fix the polynomial, so any t partial sums reconstruct the sum of all included
- * owners' vectors. Returns it as one update whose weights are the sample-weighted FedAvg.
+ * owners' vectors, which is handed to the strategy as a sum (it never sees one owner's vector).
  */
-export function reconstructAggregate(base: Float32Array, partials: PartialSumInput[], threshold: number): ClientUpdate {
+export function reconstructSum(parameters: number, partials: PartialSumInput[], threshold: number, owners: number): SummedUpdate {
   if (partials.length < threshold) {
-    throw new Error(`reconstructAggregate: expected at least ${threshold} partial sums, got ${partials.length}`);
+    throw new Error(`reconstructSum: expected at least ${threshold} partial sums, got ${partials.length}`);
   }
-  const length = secureVectorLength(base.length);
+  const length = secureVectorLength(parameters);
   const shares = partials.slice(0, threshold).map((p) => ({ x: p.position, values: unpackFieldVector(p.values, length) }));
-  const { weights, totalSamples } = decodeSecureSum(base, reconstructVector(shares, threshold));
-  return { weights, numSamples: totalSamples, metrics: {} };
+  const { delta, weight } = decodeSecureSumVector(reconstructVector(shares, threshold), parameters);
+  return { delta, weight, owners };
 }

@@ -1,7 +1,9 @@
 /**
- * The aggregation contract, in Flower's shape: a strategy turns the updates of one round into the next
- * global weights, or returns undefined to keep the previous model. Secure aggregation (a later stage)
- * sits in front of this, so a strategy may only ever see a sum.
+ * The aggregation contract, in Flower's shape: a strategy configures a round (who takes part, what each
+ * owner must do to its update) and turns the round's contributions into the next global weights. In plain
+ * mode it sees each owner's update; in secure mode the secure-aggregation stage sits in front of it and it
+ * only ever sees their sum. Differential privacy is a wrapper around a strategy (dp-fedavg.strategy.ts).
+ * A strategy that cannot produce a model throws; the round then fails and the previous model stays.
  */
 
 export interface LocalMetrics {
@@ -28,10 +30,58 @@ export interface AggregateResult {
   metrics: AggregateMetrics;
 }
 
+/** Differential privacy fixed for one round when it opens; owners and the server both follow it. */
+export interface DpRoundConfig {
+  /** C: every owner's update (new − base weights) is clipped to this L2 norm. */
+  clipNorm: number;
+  /** z: the round's sum carries Gaussian noise of standard deviation z·C per coordinate. */
+  noiseMultiplier: number;
+  /** Chance that an owner takes part (1 = every owner). */
+  sampleRate: number;
+  /** The fixed denominator: expected contributors (rate × owners), so the average reveals no count. */
+  expectedOwners: number;
+  /** z times the sensitivity: the standard deviation of the noise the round's sum carries, per coordinate. */
+  noiseStd: number;
+  /**
+   * Secure mode: the standard deviation each contributing owner adds itself, noiseStd/√m with m the
+   * round's minimum number of contributions, so any sum the round can close with carries at least the
+   * full noise (Kairouz et al. 2021, distributed DP). 0 in plain mode, where the server adds it.
+   */
+  noiseStdPerOwner: number;
+}
+
+export interface RoundConfig {
+  dp?: DpRoundConfig;
+  /** Poisson sampling: owner o takes part iff isSampled(seed, o, rate) (src/crypto/dp/sampling.ts). */
+  sampling?: { kind: 'poisson'; rate: number; seed: string };
+}
+
+/** What the secure stage hands a strategy: the decoded sum of every included owner's vector. */
+export interface SummedUpdate {
+  /** Σ of the owners' (weighted, clipped, possibly noised) weight changes. */
+  delta: Float64Array;
+  /** Σ of their weights: sample counts, or one per owner in a DP round. */
+  weight: number;
+  owners: number;
+}
+
+/** What a strategy needs to know to configure a round. */
+export interface RoundSetup {
+  /** Data owners enrolled when the round opens. */
+  owners: number;
+  minOwners: number;
+  aggregation: 'plain' | 'secure';
+  parameters: number;
+}
+
 export interface Strategy {
   readonly name: string;
-  /** Returns undefined when the updates cannot produce a model (the round then fails). */
-  aggregate(current: Float32Array, updates: ClientUpdate[]): AggregateResult | undefined;
+  /** Fixes the round's configuration when it opens (stored with the round, shown to owners). */
+  configure(setup: RoundSetup): RoundConfig;
+  /** Plain mode: the owners' updates, one each. */
+  aggregate(current: Float32Array, updates: ClientUpdate[], config: RoundConfig): AggregateResult;
+  /** Secure mode: only their sum. */
+  aggregateSum(current: Float32Array, sum: SummedUpdate, config: RoundConfig): AggregateResult;
 }
 
 /** Sample-weighted means of the metrics owners reported; null when nobody reported one. */

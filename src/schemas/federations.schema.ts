@@ -58,6 +58,58 @@ export const secureAggregationConfigSchema = z
   .meta({ id: 'SecureAggregationConfig' });
 export type SecureAggregationConfig = z.infer<typeof secureAggregationConfigSchema>;
 
+const finite = (what: string) => z.number({ error: `expected a finite number for ${what}` }).refine(Number.isFinite, `expected a finite number for ${what}`);
+
+export const samplingSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('all').describe('every enrolled owner is asked to take part in every round') }),
+    z.strictObject({
+      kind: z.literal('poisson'),
+      rate: finite('rate').pipe(z.number().gt(0).max(1)).describe('q: each owner takes part with this probability, decided from the round’s public seed'),
+    }),
+  ])
+  .meta({ id: 'Sampling' });
+
+export const privacyConfigSchema = z
+  .strictObject({
+    epsilon: finite('epsilon').pipe(z.number().gt(0).max(100)).describe('The federation’s budget ε; no round opens that would exceed it'),
+    delta: finite('delta').pipe(z.number().gt(0).lt(1)).describe('The budget δ; must stay below 1/owners'),
+    clipNorm: finite('clipNorm')
+      .pipe(z.number().gt(0).max(10_000))
+      .describe('C: every owner’s update (new − base weights) is clipped to this L2 norm; one owner is one privacy unit'),
+    noiseMultiplier: finite('noiseMultiplier')
+      .pipe(z.number().gt(0).max(1000))
+      .optional()
+      .describe('z: the round’s sum carries Gaussian noise of standard deviation z·C; omitted, the smallest z that fits the budget over the planned rounds'),
+    sampling: samplingSchema.default({ kind: 'all' }),
+    dropoutTolerance: finite('dropoutTolerance')
+      .pipe(z.number().min(0).max(0.9))
+      .default(0.1)
+      .describe(
+        'Secure mode: the fraction of a round’s expected owners that may drop out while the sum still carries the full noise. ' +
+          'Each owner adds noise for the smallest sum the round may close with, so a larger tolerance costs accuracy.',
+      ),
+  })
+  .meta({ id: 'PrivacyConfig', description: 'Differential privacy (DP-FedAvg, owner level), accounted with Rényi DP of the sampled Gaussian mechanism' });
+export type PrivacyConfig = z.infer<typeof privacyConfigSchema>;
+
+export const privacyStateSchema = z
+  .object({
+    epsilon: z.number(),
+    delta: z.number(),
+    clipNorm: z.number(),
+    noiseMultiplier: z.number(),
+    sampling: samplingSchema,
+    dropoutTolerance: z.number(),
+    spent: z
+      .object({
+        epsilon: z.number().describe('ε spent by the rounds opened so far (each is charged when it opens)'),
+        rounds: z.number().int().describe('Differentially private rounds charged'),
+      })
+      .describe('What the accountant has composed so far (Rényi DP, converted with the Balle et al. 2020 bound Opacus uses)'),
+  })
+  .meta({ id: 'PrivacyState' });
+
 export const createFederationBodySchema = z.strictObject({
   name: z.string().min(1).max(200),
   datasetSchema: datasetSchemaSchema,
@@ -67,6 +119,7 @@ export const createFederationBodySchema = z.strictObject({
   secure: secureAggregationConfigSchema
     .optional()
     .describe('Secure-aggregation settings; defaults apply when aggregation is "secure" and this is omitted'),
+  privacy: privacyConfigSchema.optional().describe('Differential privacy with a budget; omitted, none'),
 });
 export type CreateFederationBody = z.infer<typeof createFederationBodySchema>;
 
@@ -79,6 +132,7 @@ export const federationSchema = z
     training: trainingConfigSchema,
     aggregation: aggregationSchema,
     secure: secureAggregationConfigSchema.nullable(),
+    privacy: privacyStateSchema.nullable(),
     featureNames: z.array(z.string()).describe('Encoded feature order the model expects'),
     latestModelVersion: z.number().int(),
     createdAt: timestampSchema,
@@ -92,6 +146,9 @@ export const createdFederationSchema = z
     enrolmentToken: z.string().describe('Shown once; owners enrol with it. Only its hash is stored.'),
   })
   .meta({ id: 'CreatedFederation' });
+
+/** Changing differential privacy is allowed only before any budget has been spent. */
+export const updatePrivacyBodySchema = z.strictObject({ privacy: privacyConfigSchema.nullable() });
 
 export const enrolmentTokenSchema = z.object({ enrolmentToken: z.string() }).meta({ id: 'EnrolmentToken' });
 export const federationListSchema = z.object({ federations: z.array(federationSchema) });

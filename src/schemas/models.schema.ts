@@ -21,6 +21,10 @@ export const modelVersionSchema = z
     metrics: modelMetricsSchema,
     heEvaluable: z.boolean().describe('Whether encrypted (CKKS) prediction can evaluate this version'),
     heRefusal: z.string().nullable().describe('Why not, when it cannot'),
+    privacy: z
+      .object({ epsilon: z.number(), delta: z.number() })
+      .nullable()
+      .describe('Differential privacy spent by the federation up to and including the round that produced this version'),
     createdAt: timestampSchema,
   })
   .meta({ id: 'ModelVersion' });

@@ -24,6 +24,10 @@ export const ownerSchema = z
     role: ownerRoleSchema,
     publicKey: z.string().nullable().describe('Raw X25519 public key, base64'),
     committeeVolunteer: z.boolean(),
+    privacy: z
+      .object({ epsilon: z.number(), delta: z.number() })
+      .nullable()
+      .describe('This owner’s own privacy loss: the differentially private rounds opened since it enrolled'),
     createdAt: timestampSchema,
   })
   .meta({ id: 'Owner' });

@@ -32,6 +32,7 @@ export const secureRoundSchema = z
 /** An owner's own part in a round, shown only to that owner: what an agent restarted after a crash resumes from. */
 export const participationSchema = z
   .object({
+    sampled: z.boolean().describe('Whether this owner is asked to take part (always, unless the round samples owners)'),
     submitted: z.boolean().describe('The server holds this owner’s update (plain) or shares (secure) for this round'),
     committeePosition: z.number().int().nullable().describe('Secure mode: this owner’s committee seat, if it has one'),
     partialSumSubmitted: z.boolean().describe('Secure mode: the server holds this member’s partial sum'),
@@ -55,6 +56,21 @@ export const roundSchema = z
     failureReason: z.string().nullable(),
     aggregation: z.enum(['plain', 'secure']),
     secure: secureRoundSchema.nullable(),
+    privacy: z
+      .object({
+        clipNorm: z.number(),
+        noiseMultiplier: z.number(),
+        sampleRate: z.number(),
+        expectedOwners: z.number().describe('The fixed denominator of the noised average'),
+        noiseStd: z.number().describe('Standard deviation of the noise the round’s sum carries, per coordinate (z times the sensitivity)'),
+        noiseStdPerOwner: z.number().describe('Secure mode: the Gaussian noise each contributing owner adds to its clipped update'),
+      })
+      .nullable()
+      .describe('Differential privacy fixed when the round opened'),
+    sampling: z
+      .object({ kind: z.literal('poisson'), rate: z.number(), seed: z.string() })
+      .nullable()
+      .describe('Poisson sampling: owner o takes part iff SHA-256("fedscore/poisson-sample/v1" ‖ seed ‖ o) read as a 64-bit integer is below rate·2⁶⁴'),
     participation: participationSchema.nullable().describe('The calling owner’s part in this round; null for the operator'),
   })
   .meta({ id: 'Round' });

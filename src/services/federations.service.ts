@@ -8,16 +8,18 @@ import {
   insertFederation,
   listFederations,
   setEnrolmentTokenHash,
+  setPrivacyConfig,
   type FederationRecord,
 } from '../db/federations.repository.js';
 import { insertModelVersion } from '../db/models.repository.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { validateDatasetSchema } from '../ml/dataset-schema.js';
 import { modelLayout, initialWeights } from '../ml/model-spec.js';
 import { createEncoder } from '../ml/preprocess.js';
-import { secureAggregationConfigSchema, type CreateFederationBody, type Federation } from '../schemas/federations.schema.js';
+import { secureAggregationConfigSchema, type CreateFederationBody, type Federation, type PrivacyConfig } from '../schemas/federations.schema.js';
 import { requireMember, requireOperator } from './auth.service.js';
 import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
+import { resolvePrivacy, spent } from './privacy.js';
 
 export class FederationsService {
   constructor(private readonly db: Db) {}
@@ -33,6 +35,7 @@ export class FederationsService {
     }
     const featureCount = encoderFor(body.datasetSchema).size;
     const secureConfig = secureConfigFor(body);
+    const privacyConfig = body.privacy ? resolvePrivacy(body.privacy, body.training, 'createFederation') : null;
     const enrolmentToken = newSecret('enrolment');
     const id = newId();
     const federation = await this.db.$transaction(async (tx) => {
@@ -44,6 +47,8 @@ export class FederationsService {
         trainingConfig: body.training,
         aggregation: body.aggregation,
         secureConfig,
+        privacyConfig,
+        standardisation: null,
         enrolmentTokenHash: hashSecret(enrolmentToken),
       });
       await insertModelVersion(tx, {
@@ -66,6 +71,24 @@ export class FederationsService {
 
   async get(principal: Principal, federationId: string): Promise<Federation> {
     requireMember(principal, federationId, 'getFederation');
+    return toFederationDto(await this.load(federationId));
+  }
+
+  /**
+   * Replaces (or removes) a federation's differential privacy, only while none of its budget has been
+   * spent: a change after that would make the ε already reported meaningless.
+   */
+  async updatePrivacy(principal: Principal, federationId: string, privacy: PrivacyConfig | null): Promise<Federation> {
+    requireOperator(principal, 'updatePrivacy');
+    const federation = await this.load(federationId);
+    const resolved = privacy ? resolvePrivacy(privacy, federation.trainingConfig, 'updatePrivacy') : null;
+    if (!(await setPrivacyConfig(this.db, federationId, resolved))) {
+      throw new ConflictError(
+        'privacy-budget-spent',
+        'Privacy budget already in use',
+        `updatePrivacy: federation ${federationId} has already charged ${federation.privacyLedger.length} round(s) to its budget; a different privacy setting needs a new federation`,
+      );
+    }
     return toFederationDto(await this.load(federationId));
   }
 
@@ -133,6 +156,15 @@ export function toFederationDto(federation: FederationRecord): Federation {
     training: federation.trainingConfig,
     aggregation: federation.aggregation,
     secure: federation.secureConfig,
+    privacy: federation.privacyConfig && {
+      epsilon: federation.privacyConfig.epsilon,
+      delta: federation.privacyConfig.delta,
+      clipNorm: federation.privacyConfig.clipNorm,
+      noiseMultiplier: federation.privacyConfig.noiseMultiplier,
+      sampling: federation.privacyConfig.sampling,
+      dropoutTolerance: federation.privacyConfig.dropoutTolerance,
+      spent: { epsilon: spent(federation)!.epsilon, rounds: federation.privacyLedger.length },
+    },
     featureNames: createEncoder(federation.datasetSchema).featureNames,
     latestModelVersion: federation.latestModelVersion,
     createdAt: federation.createdAt.toISOString(),

@@ -58,6 +58,7 @@ function toModelDto(model: ModelVersionRecord, spec: ModelSpec): ModelVersion {
     metrics: model.metrics,
     heEvaluable: he.evaluable,
     heRefusal: he.reason,
+    privacy: model.epsilon === null || model.delta === null ? null : { epsilon: model.epsilon, delta: model.delta },
     createdAt: model.createdAt.toISOString(),
   };
 }

@@ -9,7 +9,9 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } fro
 import type { Owner } from '../schemas/owners.schema.js';
 import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { hashSecret, newId, newSecret, secretsEqual, type Principal } from './credentials.js';
+import type { FederationRecord } from '../db/federations.repository.js';
 import type { FederationsService } from './federations.service.js';
+import { ownerSpent } from './privacy.js';
 
 export class OwnersService {
   constructor(
@@ -24,13 +26,13 @@ export class OwnersService {
     }
     const apiKey = newSecret('owner');
     const owner = await insertOwner(this.db, { id: newId(), federationId, name: body.name, role: body.role, apiKeyHash: hashSecret(apiKey) });
-    return { owner: toOwnerDto(owner), apiKey };
+    return { owner: toOwnerDto(owner, federation), apiKey };
   }
 
   async list(principal: Principal, federationId: string): Promise<Owner[]> {
     requireOperator(principal, 'listOwners');
-    await this.federations.load(federationId);
-    return (await listOwners(this.db, federationId)).map(toOwnerDto);
+    const federation = await this.federations.load(federationId);
+    return (await listOwners(this.db, federationId)).map((owner) => toOwnerDto(owner, federation));
   }
 
   async get(principal: Principal, federationId: string, ownerId: string): Promise<Owner> {
@@ -38,7 +40,7 @@ export class OwnersService {
     if (principal.kind === 'owner' && principal.ownerId !== ownerId) {
       throw new ForbiddenError('getOwner: an owner may only read its own record');
     }
-    return toOwnerDto(await this.load(federationId, ownerId));
+    return toOwnerDto(await this.load(federationId, ownerId), await this.federations.load(federationId));
   }
 
   /** An owner registers (or replaces) the X25519 key its share envelopes are encrypted to. */
@@ -57,7 +59,7 @@ export class OwnersService {
         { path: 'body.publicKey', message: 'expected a valid 32-byte X25519 public key, base64' },
       ]);
     }
-    return toOwnerDto(await setOwnerPublicKey(this.db, ownerId, new Uint8Array(publicKey), body.committeeVolunteer));
+    return toOwnerDto(await setOwnerPublicKey(this.db, ownerId, new Uint8Array(publicKey), body.committeeVolunteer), await this.federations.load(federationId));
   }
 
   private async load(federationId: string, ownerId: string): Promise<OwnerRecord> {
@@ -67,7 +69,9 @@ export class OwnersService {
   }
 }
 
-function toOwnerDto(owner: OwnerRecord): Owner {
+/** An owner as the API shows it, with its own privacy loss when the federation has a budget. */
+function toOwnerDto(owner: OwnerRecord, federation: FederationRecord): Owner {
+  const privacy = ownerSpent(federation, owner.createdAt);
   return {
     id: owner.id,
     federationId: owner.federationId,
@@ -75,6 +79,7 @@ function toOwnerDto(owner: OwnerRecord): Owner {
     role: owner.role,
     publicKey: owner.publicKey ? Buffer.from(owner.publicKey).toString('base64') : null,
     committeeVolunteer: owner.committeeVolunteer,
+    privacy: privacy && { epsilon: privacy.epsilon, delta: privacy.delta },
     createdAt: owner.createdAt.toISOString(),
   };
 }

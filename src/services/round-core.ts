@@ -12,19 +12,23 @@
  * transaction as the transition: a round is never closed without its model, nor twice.
  */
 import { randomInt } from 'node:crypto';
+import { isSampled } from '../crypto/dp/sampling.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { DbClient } from '../db/db-client.js';
 import { advanceLatestModelVersion, findFederation, type FederationRecord } from '../db/federations.repository.js';
 import { findModelWeights, insertModelVersion } from '../db/models.repository.js';
-import { listCommitteeCandidates } from '../db/owners.repository.js';
+import { findOwner, listCommitteeCandidates } from '../db/owners.repository.js';
 import {
+  countDataOwners,
   countPartialSum,
   countSubmission,
+  countTrainingRounds,
   finishRound,
   findRound,
   insertCommitteeSeats,
   insertRound,
+  listDataOwnerIds,
   listOpenRounds,
   listPartialSums,
   listShareSenders,
@@ -35,9 +39,12 @@ import {
 } from '../db/rounds.repository.js';
 import { ConflictError } from '../errors.js';
 import { decideRound, type AggregationMode, type RoundDecision } from '../fl/round-rules.js';
-import { includedSetHash, reconstructAggregate } from '../fl/secure-aggregation.js';
-import type { AggregateResult, Strategy } from '../fl/strategy.js';
+import { includedSetHash, reconstructSum } from '../fl/secure-aggregation.js';
+import type { AggregateResult, RoundConfig, Strategy } from '../fl/strategy.js';
+import { parameterCount } from '../ml/model-spec.js';
 import { newId } from './credentials.js';
+import { layoutOf } from './federations.service.js';
+import { chargeRound, mayContribute, spent, strategyFor } from './privacy.js';
 
 /** Aggregating tens of thousands of updates can outlast Prisma's 5 s transaction default. */
 const SETTLE_TIMEOUT_MS = 120_000;
@@ -70,20 +77,70 @@ export class RoundCore {
   // ── Opening ────────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Creates the round and, in secure mode, seats its committee, inside the caller's transaction. Returns
-   * null when a secure round cannot seat a committee (nothing usable was written; the caller decides).
+   * Creates the round inside the caller's transaction: the strategy configures it (differential privacy,
+   * sampling), a DP round is charged to the budget, and a secure round seats its committee. Returns null
+   * when a secure round cannot seat a committee (the caller decides what that means).
    */
   async create(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | null> {
+    const owners = await countDataOwners(tx, federation.id);
+    const config = strategyFor(federation, this.strategy).configure({
+      owners,
+      minOwners: opening.minOwners,
+      aggregation: federation.aggregation,
+      parameters: parameterCount(layoutOf(federation)),
+    });
+    const targetOwners = config.dp ? await this.expectedContributors(tx, federation, config) : null;
+    let minOwners = opening.minOwners;
+    if (config.dp && federation.secureConfig && targetOwners !== null) {
+      // Distributed noise: every owner adds enough for the smallest sum the round may close with.
+      minOwners = Math.max(minOwners, Math.ceil((1 - federation.privacyConfig!.dropoutTolerance) * targetOwners));
+      config.dp.noiseStdPerOwner = config.dp.noiseStd / Math.sqrt(minOwners);
+    }
     const round = await insertRound(tx, {
       id: newId(),
       federationId: federation.id,
       number: opening.number,
+      kind: 'training',
+      trainingIndex: (await countTrainingRounds(tx, federation.id)) + 1,
+      config,
+      targetOwners,
       baseModelVersion: opening.baseModelVersion,
-      minOwners: opening.minOwners,
+      minOwners,
       deadline: new Date(this.clock().getTime() + opening.deadlineSeconds * 1000),
     });
+    if (config.dp && targetOwners !== null && targetOwners < minOwners) {
+      // Too few owners were sampled to ever reach the minimum: nothing can be learnt, nothing is charged.
+      await finishRound(tx, round.id, 'open', { status: 'failed', reason: `sampled ${targetOwners} owner(s), fewer than the ${minOwners} required` }, this.clock());
+      return round;
+    }
+    if (config.dp) {
+      await chargeRound(tx, federation, { round: round.number, openedAt: round.openedAt.toISOString(), sampleRate: config.dp.sampleRate, noiseMultiplier: config.dp.noiseMultiplier }, owners);
+    }
     if (federation.secureConfig && !(await this.seatCommittee(tx, federation, round.id))) return null;
     return round;
+  }
+
+  /** Owners a DP round expects: every data owner, or those its Poisson seed samples. */
+  private async expectedContributors(tx: DbClient, federation: FederationRecord, config: RoundConfig): Promise<number> {
+    const ids = await listDataOwnerIds(tx, federation.id);
+    const sampling = config.sampling;
+    return sampling ? ids.filter((id) => isSampled(sampling.seed, id, sampling.rate)).length : ids.length;
+  }
+
+  /**
+   * Whether an owner may contribute to a round: in a DP round only the cohort fixed at opening — owners
+   * enrolled by then, and sampled if the round samples. Refusals are 409s the owner can act on.
+   */
+  async assertMayContribute(round: RoundRecord, ownerId: string, action: string): Promise<void> {
+    if (!round.config.dp) return;
+    const owner = await findOwner(this.db, ownerId);
+    if (!owner || !mayContribute(owner.createdAt, round.openedAt)) {
+      throw new ConflictError('not-in-cohort', 'Not in this round’s cohort', `${action}: round ${round.number} was opened before this owner enrolled; take part from the next round`);
+    }
+    const sampling = round.config.sampling;
+    if (sampling && !isSampled(sampling.seed, ownerId, sampling.rate)) {
+      throw new ConflictError('not-sampled', 'Not sampled for this round', `${action}: this owner was not sampled for round ${round.number} (rate ${sampling.rate}; the round's seed decides)`);
+    }
   }
 
   /** The operator's open: one transaction; a lost race for the round number is a 409, as is a missing committee. */
@@ -198,17 +255,16 @@ export class RoundCore {
         return this.transaction(async (tx) => {
           if (!(await finishRound(tx, round.id, 'open', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
-          await this.publish(tx, round, this.strategy.aggregate(base, await listUpdates(tx, round.id)), now);
+          const result = strategyFor(federation, this.strategy).aggregate(base, await listUpdates(tx, round.id), round.config);
+          await this.publish(tx, round, result, now);
           return true;
         });
       case 'reconstruct':
         return this.transaction(async (tx) => {
           if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
-          const sum = reconstructAggregate(base, await listPartialSums(tx, round.id), federation.secureConfig!.committee.threshold);
-          const result = this.strategy.aggregate(base, [sum]);
-          // Only the included-set size is known about the owners; their losses stayed with them.
-          await this.publish(tx, round, result && { ...result, metrics: { ...result.metrics, owners: round.includedCount ?? 0 } }, now);
+          const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), federation.secureConfig!.committee.threshold, round.includedCount ?? 0);
+          await this.publish(tx, round, strategyFor(federation, this.strategy).aggregateSum(base, sum, round.config), now);
           return true;
         });
     }
@@ -231,30 +287,49 @@ export class RoundCore {
     return base;
   }
 
-  private async publish(tx: DbClient, round: RoundRecord, result: AggregateResult | undefined, now: Date): Promise<void> {
-    if (!result) throw new Error(`publish: strategy ${this.strategy.name} produced no model for round ${round.number}`);
-    // Re-read inside the transaction: latestModelVersion is the publication counter.
+  private async publish(tx: DbClient, round: RoundRecord, result: AggregateResult, now: Date): Promise<void> {
+    // Re-read inside the transaction: latestModelVersion is the publication counter, the ledger what was spent.
     const federation = await findFederation(tx, round.federationId);
     if (!federation) throw new Error(`publish: federation ${round.federationId} vanished`);
     const version = federation.latestModelVersion + 1;
     if (!(await advanceLatestModelVersion(tx, federation.id, federation.latestModelVersion, version))) {
       throw new Error(`publish: model version ${version} of federation ${federation.id} was published concurrently`);
     }
-    await insertModelVersion(tx, { id: newId(), federationId: federation.id, version, roundNumber: round.number, weights: result.weights, metrics: result.metrics });
+    const privacy = spent(federation);
+    await insertModelVersion(tx, {
+      id: newId(),
+      federationId: federation.id,
+      version,
+      roundNumber: round.number,
+      weights: result.weights,
+      metrics: result.metrics,
+      epsilon: privacy?.epsilon ?? null,
+      delta: privacy?.delta ?? null,
+    });
     const training = federation.trainingConfig;
-    if (training.autoAdvance && round.number < training.rounds) {
-      const next = await this.create(tx, federation, {
-        number: round.number + 1,
-        baseModelVersion: version,
-        minOwners: round.minOwners,
-        deadlineSeconds: training.roundDeadlineSeconds,
-      });
-      // Without enough volunteers the next round is created failed (the operator can open another later)
-      // rather than blocking this round's publication.
-      if (next === null) {
-        const created = (await findRound(tx, federation.id, round.number + 1))!;
-        await finishRound(tx, created.id, 'open', { status: 'failed', reason: 'too few committee volunteers when the round opened' }, now);
-      }
+    if (training.autoAdvance && (round.trainingIndex ?? round.number) < training.rounds) {
+      // A DP round's minimum may have been raised for its noise; the next one starts from the setting again.
+      const minOwners = round.config.dp ? training.minOwners : round.minOwners;
+      await this.createOrFail(tx, federation, { number: round.number + 1, baseModelVersion: version, minOwners, deadlineSeconds: training.roundDeadlineSeconds }, now);
+    }
+  }
+
+  /**
+   * Auto-advance: the next round, or — when it cannot run (too few committee volunteers, the privacy
+   * budget spent) — nothing that blocks this round's publication: a committee shortage leaves a failed
+   * round the operator can retry later, an exhausted budget simply ends the training.
+   */
+  private async createOrFail(tx: DbClient, federation: FederationRecord, opening: RoundOpening, now: Date): Promise<void> {
+    let next: RoundRecord | null;
+    try {
+      next = await this.create(tx, federation, opening);
+    } catch (error) {
+      if (error instanceof ConflictError && error.slug === 'privacy-budget-exhausted') return;
+      throw error;
+    }
+    if (next === null) {
+      const created = (await findRound(tx, federation.id, opening.number))!;
+      await finishRound(tx, created.id, 'open', { status: 'failed', reason: 'too few committee volunteers when the round opened' }, now);
     }
   }
 

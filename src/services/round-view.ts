@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js';
 import type { FederationRecord } from '../db/federations.repository.js';
 import { findModelVersionByRound } from '../db/models.repository.js';
 import { hasPartialSum, hasShares, hasUpdate, listCommitteeSeats, type CommitteeSeatRecord, type RoundRecord } from '../db/rounds.repository.js';
+import { isSampled } from '../crypto/dp/sampling.js';
 import { secureVectorLength } from '../crypto/secure-update.js';
 import { parameterCount } from '../ml/model-spec.js';
 import type { Round } from '../schemas/rounds.schema.js';
@@ -54,6 +55,8 @@ export class RoundViews {
         summingDeadline: round.summingDeadline?.toISOString() ?? null,
         partialSumCount: round.partialSumCount,
       },
+      privacy: round.config.dp ?? null,
+      sampling: round.config.sampling ?? null,
       participation:
         principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats, known) : null,
     };
@@ -63,7 +66,9 @@ export class RoundViews {
     const seat = seats.find((s) => s.ownerId === ownerId);
     // At most one query per answer in the common case: thousands of agents ask at once when a round moves on.
     const submitted = known.submitted ?? (federation.secureConfig ? await hasShares(this.db, round.id, ownerId) : await hasUpdate(this.db, round.id, ownerId));
+    const sampling = round.config.sampling;
     return {
+      sampled: sampling ? isSampled(sampling.seed, ownerId, sampling.rate) : true,
       submitted,
       committeePosition: seat?.position ?? null,
       partialSumSubmitted: seat ? (known.partialSumSubmitted ?? (await hasPartialSum(this.db, round.id, ownerId))) : false,

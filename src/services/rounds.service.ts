@@ -121,6 +121,7 @@ export class RoundsService {
     const round = await this.find(federationId, number);
     assertCollecting(round, this.clock(), 'submitUpdate');
     const weights = checkWeights(body.weights, parameterCount(layoutOf(federation)));
+    await this.core.assertMayContribute(round, ownerId, 'submitUpdate');
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.core.accept(
       federation,

@@ -46,6 +46,7 @@ export class SecureRoundsService {
     const seats = await listCommitteeSeats(this.db, round.id);
     const length = secureVectorLength(parameterCount(layoutOf(federation)));
     const envelopes = checkEnvelopes(body, seats, length);
+    await this.rounds.core.assertMayContribute(round, ownerId, 'uploadShares');
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.rounds.core.accept(
       federation,

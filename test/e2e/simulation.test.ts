@@ -129,6 +129,32 @@ describe('a secure federated run over HTTP', () => {
   });
 });
 
+describe('differentially private runs over HTTP', () => {
+  const budget = { epsilon: 4, delta: 1e-5, clipNorm: 2 };
+
+  it('spend the budget over the planned rounds, plain and secure, and the server refuses one round more', async () => {
+    for (const mode of ['plain', 'secure'] as const) {
+      const result = await runSimulation(smallRun({ mode, privacy: budget, ...(mode === 'secure' && { secure: { committee: 3, threshold: 2, dropout: 0, committeeDropout: 0, clipNorm: 100 } }) }));
+      const epsilons = result.rounds.map((round) => round.epsilon!);
+      assert.ok(epsilons.every((e, i) => i === 0 || e > epsilons[i - 1]!), `${mode}: ε grows: ${epsilons}`);
+      assert.ok(epsilons[2]! <= 4 && epsilons[2]! > 3.9, `${mode}: the solved noise spends (nearly) the whole budget: ${epsilons}`);
+      assert.deepEqual(result.rounds.map((round) => round.owners), [20, 20, 20]);
+      assert.equal(result.privacy!.spent, epsilons[2]);
+      const error = await operator.openRound(result.federationId).catch((e: unknown) => e);
+      assert.ok(error instanceof FedscoreApiError && error.problemSlug === 'privacy-budget-exhausted', `${mode}: ${String(error)}`);
+    }
+  });
+
+  it('with Poisson sampling each round takes only the owners its seed samples', async () => {
+    const result = await runSimulation(smallRun({ privacy: { ...budget, epsilon: 8, sampleRate: 0.5 } }));
+    const owners = result.rounds.map((round) => round.owners);
+    assert.ok(owners.every((n) => n > 0 && n < 20), `sampled owners per round: ${owners}`);
+    const rounds = await operator.listRounds(result.federationId);
+    for (const round of rounds) assert.equal(round.sampling!.rate, 0.5);
+    assert.equal(new Set(rounds.map((round) => round.sampling!.seed)).size, 3, 'a fresh seed every round');
+  });
+});
+
 describe('a plain federated run over HTTP', () => {
   it('closes every round, publishes a version per round and beats chance on held-out rows', async () => {
     const progress: string[] = [];

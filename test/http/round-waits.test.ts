@@ -46,7 +46,7 @@ test('a waiting owner hears of the next round as soon as it opens, and of the cl
   await t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[1]!)).send({ weights, numSamples: 1 }).expect(201);
   const advanced = await next;
   assert.equal(advanced.body.tag, '2:open', 'round 1 closed and autoAdvance opened round 2');
-  assert.deepEqual(advanced.body.participation, { submitted: false, committeePosition: null, partialSumSubmitted: false });
+  assert.deepEqual(advanced.body.participation, { sampled: true, submitted: false, committeePosition: null, partialSumSubmitted: false });
 });
 
 test('a wait that sees no change answers with the round as it stands when the time is up', async () => {

@@ -245,9 +245,11 @@ async function status(args: string[], io: CliIo): Promise<number> {
   const client = new FedscoreClient({ baseUrl: identity.server, apiKey: identity.apiKey, timeoutMs: 15_000 });
   let current: Awaited<ReturnType<FedscoreClient['waitForRound']>> = null;
   let federation: FederationView | undefined;
+  let privacy: { epsilon: number; delta: number } | null = null;
   let unreachable: string | undefined;
   try {
     federation = await client.getFederation(identity.federationId);
+    privacy = (await client.getOwner(identity.federationId, identity.ownerId)).privacy;
     current = await client.waitForRound(identity.federationId, 'none', 0);
   } catch (error) {
     if (!(error instanceof FedscoreNetworkError)) throw error;
@@ -255,11 +257,17 @@ async function status(args: string[], io: CliIo): Promise<number> {
   }
   const round = current && { number: current.number, status: current.status, submittedByThisOwner: current.participation?.submitted ?? false, committeePosition: current.participation?.committeePosition ?? null };
   if (values.json) {
-    writeLine(io.stdout, JSON.stringify({ server: identity.server, federationId: identity.federationId, ownerId: identity.ownerId, role: identity.role, aggregation: federation?.aggregation ?? null, plannedRounds: federation?.training.rounds ?? null, currentRound: round, ...history, pending, unreachable: unreachable ?? null }));
+    writeLine(
+      io.stdout,
+      JSON.stringify({ server: identity.server, federationId: identity.federationId, ownerId: identity.ownerId, role: identity.role, aggregation: federation?.aggregation ?? null, plannedRounds: federation?.training.rounds ?? null, currentRound: round, privacy, ...history, pending, unreachable: unreachable ?? null }),
+    );
     return unreachable ? 1 : EXIT_OK;
   }
   writeLine(io.stdout, `${identity.role} ${identity.ownerId} (${identity.name}) in federation ${identity.federationId} at ${identity.server}`);
   if (federation) writeLine(io.stdout, `federation: ${federation.name}, ${federation.aggregation} aggregation, ${federation.training.rounds} planned rounds, latest model version ${federation.latestModelVersion}`);
+  if (federation?.privacy && privacy) {
+    writeLine(io.stdout, `privacy: this owner's ε = ${privacy.epsilon.toFixed(3)} (δ = ${privacy.delta}) of the federation's budget ${federation.privacy.epsilon}`);
+  }
   if (unreachable) writeLine(io.stdout, `server: ${unreachable}`);
   else if (!round) writeLine(io.stdout, 'current round: none opened yet');
   else writeLine(io.stdout, `current round: ${round.number}, ${round.status}${round.submittedByThisOwner ? ', this owner has submitted' : ''}${round.committeePosition !== null ? `, committee seat ${round.committeePosition}` : ''}`);
@@ -282,6 +290,8 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
       return `round ${event.round}: the server already holds this owner's update; not sent again`;
     case 'missed':
       return `round ${event.round}: missed: ${event.reason}`;
+    case 'not-sampled':
+      return `round ${event.round}: not sampled (each owner takes part with probability ${event.rate}; the round's seed decided)`;
     case 'summed':
       return `round ${event.round}: committee seat ${event.position}: partial sum${event.owners !== null ? ` over ${event.owners} owners` : ''} ${event.resumed ? 'already held by the server' : 'uploaded'}`;
     case 'missed-sum':

@@ -13,7 +13,7 @@ import { FedscoreClient } from '../../client/http-client.js';
 import { readCsvFile, shardRows } from '../../client/local-data.js';
 import type { DatasetSchema, RawRecord } from '../../ml/dataset-schema.js';
 import { MAX_PROCESSES, processFleet } from '../process-fleet.js';
-import { runSimulation, SIMULATION_MODES, type SecureSimulation, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
+import { runSimulation, SIMULATION_MODES, type SecureSimulation, type SimulationPrivacy, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
 import { loadConfig } from '../../config.js';
 import {
   EXIT_OK,
@@ -50,6 +50,10 @@ const OPTIONS = {
   server: { type: 'string' },
   'api-key': { type: 'string' },
   processes: { type: 'boolean' },
+  'dp-epsilon': { type: 'string' },
+  'dp-delta': { type: 'string' },
+  clip: { type: 'string' },
+  'sample-rate': { type: 'string' },
 } as const;
 
 const USAGE = `Usage: fedscore simulate --data FILE --schema FILE [options]
@@ -70,14 +74,21 @@ ${TRAINING_USAGE}
                          more than K−T makes every round fail cleanly, which is what it shows)
   --clip-norm C          secure: L2 bound on each owner's update (default 100)
   --concurrency C        owners training at once (default ${DEFAULT_TRAINING.concurrency})
+  --dp-epsilon E         differential privacy with budget ε = E over the planned rounds: DP-FedAvg (owner-level
+                         clipping, Gaussian noise; central in plain mode, distributed in secure mode), the noise
+                         multiplier chosen by the server to fit the budget; ε is printed after every round
+  --dp-delta D           the budget's δ (default 1e-5; must be below 1/owners)
+  --clip C               DP: clip every owner's update to L2 norm C (default 1)
+  --sample-rate Q        DP: each owner takes part in a round with probability Q (Poisson; default: every owner)
   --processes            run every owner as its own 'fedscore owner run' process, with a state directory and
                          its rows in a CSV file, as real owners would (at most ${MAX_PROCESSES} owners; no dropouts)
   --server URL           use a running server (the federation is left there); default: start one in-process
   --api-key KEY          operator key for --server (or FEDSCORE_API_KEY)
   -h, --help             show this help
 
-The same --seed gives the same model. With --json the last line of stdout is
-{federationId, mode, owners, trainRows, testRows, final, rounds, totalSeconds, …}.`;
+The same --seed gives the same model (with DP, the same noise-free part: the noise is fresh). With --json the
+last line of stdout is {federationId, mode, owners, trainRows, testRows, final, rounds, totalSeconds, …};
+with DP also privacy {epsilon, delta, noiseMultiplier, clip}, final.epsilon and rounds[].epsilon.`;
 
 const COLUMNS: Column[] = [
   { header: 'round', width: 5 },
@@ -87,6 +98,8 @@ const COLUMNS: Column[] = [
   { header: 'log loss', width: 8 },
   { header: 'seconds', width: 7 },
 ];
+/** With differential privacy: ε spent after the round. */
+const PRIVACY_COLUMN: Column = { header: 'ε', width: 6 };
 
 export const simulateCommand: Command = {
   name: 'simulate',
@@ -99,6 +112,10 @@ export const simulateCommand: Command = {
     const rounds = readNumber(values.rounds, '--rounds', DEFAULT_TRAINING.rounds, { integer: true, min: 1, max: 10_000 });
     const concurrency = readNumber(values.concurrency, '--concurrency', DEFAULT_TRAINING.concurrency, { integer: true, min: 1, max: 1024 });
     const secure = readSecure(values, mode);
+    const privacy = readPrivacy(values);
+    if (privacy && secure && (secure.dropout > 0 || secure.committeeDropout > 0)) {
+      throw new UsageError('--dp-epsilon: with differential privacy owners take part by --sample-rate, not --dropout; committee dropouts are not simulated');
+    }
     const remote = readRemote(values.server, values['api-key'], io);
     // Read before loading data, so a bad flag fails at once rather than after the CSV is parsed.
     const ownersFlag = values.owners === undefined ? undefined : readNumber(values.owners, '--owners', 0, { integer: true, min: 1 });
@@ -141,7 +158,7 @@ export const simulateCommand: Command = {
             : `rows: ${data.train.X.length} train (no split: scored on the training rows)`,
         );
         writeLine(io.stdout);
-        writeLine(io.stdout, formatHeader(COLUMNS));
+        writeLine(io.stdout, formatHeader(privacy ? [...COLUMNS, PRIVACY_COLUMN] : COLUMNS));
       }
       const result = await runSimulation({
         operator,
@@ -151,6 +168,7 @@ export const simulateCommand: Command = {
         training: { rounds, epochs: choices.epochs, batchSize: choices.batchSize, learningRate: choices.learningRate, seed: choices.seed },
         mode,
         ...(secure && { secure }),
+        ...(privacy && { privacy }),
         shards,
         evaluation,
         concurrency,
@@ -164,7 +182,7 @@ export const simulateCommand: Command = {
         },
         onRound: (round: SimulationRound) => {
           progress.clear();
-          if (!choices.json) writeLine(io.stdout, formatRow(COLUMNS, roundCells(round)));
+          if (!choices.json) writeLine(io.stdout, formatRow(privacy ? [...COLUMNS, PRIVACY_COLUMN] : COLUMNS, roundCells(round)));
         },
       });
       progress.stop();
@@ -186,7 +204,16 @@ export const simulateCommand: Command = {
             batchSize: choices.batchSize,
             learningRate: choices.learningRate,
             seed: choices.seed,
-            final: { accuracy: result.final.accuracy, auc: result.final.auc, logLoss: result.final.logLoss, modelVersion: result.final.modelVersion },
+            final: {
+              accuracy: result.final.accuracy,
+              auc: result.final.auc,
+              logLoss: result.final.logLoss,
+              modelVersion: result.final.modelVersion,
+              ...(result.privacy && { epsilon: result.privacy.spent }),
+            },
+            ...(result.privacy && {
+              privacy: { epsilon: result.privacy.epsilon, delta: result.privacy.delta, noiseMultiplier: result.privacy.noiseMultiplier, clip: result.privacy.clipNorm, sampleRate: privacy?.sampleRate ?? 1 },
+            }),
             ...(secure && { secure }),
             rounds: result.rounds.map((round) => ({
               round: round.round,
@@ -200,6 +227,7 @@ export const simulateCommand: Command = {
               logLoss: round.logLoss,
               seconds: round.seconds,
               modelVersion: round.modelVersion,
+              ...(round.epsilon !== undefined && { epsilon: round.epsilon }),
             })),
             totalSeconds: result.totalSeconds,
           }),
@@ -211,6 +239,12 @@ export const simulateCommand: Command = {
           `final (model version ${result.final.modelVersion}, ${result.final.n} rows): accuracy ${fixed(result.final.accuracy)}, ` +
             `AUC ${fixed(result.final.auc)}, log loss ${fixed(result.final.logLoss)}`,
         );
+        if (result.privacy) {
+          writeLine(
+            io.stdout,
+            `privacy: ε = ${fixed(result.privacy.spent)} of the budget ${result.privacy.epsilon} (δ = ${result.privacy.delta}), noise multiplier ${fixed(result.privacy.noiseMultiplier)}, clip ${result.privacy.clipNorm}`,
+          );
+        }
         writeLine(io.stdout, `federation ${result.federationId}${remote ? ` on ${server.url}` : ''}; total ${result.totalSeconds.toFixed(1)} s`);
       }
       return EXIT_OK;
@@ -246,7 +280,21 @@ function roundCells(round: SimulationRound): string[] {
     fixed(round.auc),
     fixed(round.logLoss),
     round.seconds.toFixed(2),
+    round.epsilon === undefined ? '' : round.epsilon.toFixed(3),
   ];
+}
+
+function readPrivacy(values: { 'dp-epsilon'?: string; 'dp-delta'?: string; clip?: string; 'sample-rate'?: string }): SimulationPrivacy | undefined {
+  if (values['dp-epsilon'] === undefined) {
+    const given = (['dp-delta', 'clip', 'sample-rate'] as const).find((flag) => values[flag] !== undefined);
+    if (given) throw new UsageError(`--${given} applies only with --dp-epsilon`);
+    return undefined;
+  }
+  const epsilon = readNumber(values['dp-epsilon'], '--dp-epsilon', 0, { min: 0, minExclusive: true, max: 100 });
+  const delta = readNumber(values['dp-delta'], '--dp-delta', 1e-5, { min: 0, minExclusive: true, max: 0.5 });
+  const clipNorm = readNumber(values.clip, '--clip', 1, { min: 0, minExclusive: true, max: 10_000 });
+  const sampleRate = values['sample-rate'] === undefined ? undefined : readNumber(values['sample-rate'], '--sample-rate', 1, { min: 0, minExclusive: true, max: 1 });
+  return { epsilon, delta, clipNorm, ...(sampleRate !== undefined && { sampleRate }) };
 }
 
 interface ServerHandle {

@@ -1,4 +1,4 @@
-/** Federations: create, list, read, rotate the enrolment token. */
+/** Federations: create, list, read, set differential privacy, rotate the enrolment token. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses } from '../../schemas/common.schema.js';
 import {
@@ -7,6 +7,7 @@ import {
   enrolmentTokenSchema,
   federationListSchema,
   federationSchema,
+  updatePrivacyBodySchema,
 } from '../../schemas/federations.schema.js';
 
 const tags = ['federations'];
@@ -46,6 +47,24 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => app.services.federations.get(request.principal, request.params.federationId),
+  );
+
+  app.put(
+    '/federations/:federationId/privacy',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Set or remove differential privacy (operator), before any budget is spent',
+        description:
+          'Replaces the federation’s privacy settings (`null` removes them). Refused with 409 `privacy-budget-spent` once a ' +
+          'differentially private round has been opened: ε already reported would no longer mean anything.',
+        params: federationParamsSchema,
+        body: updatePrivacyBodySchema,
+        response: { 200: federationSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.federations.updatePrivacy(request.principal, request.params.federationId, request.body.privacy),
   );
 
   app.post(
