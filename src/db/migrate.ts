@@ -93,6 +93,24 @@ export async function migrate(target: MigrateTarget, opts: MigrateOptions = {}):
 }
 
 /**
+ * Switching a file to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY for it at once, without
+ * the busy handler, while another process holds the file (two instances migrating one new database did).
+ * So retry, for as long as any other lock would be waited for.
+ */
+async function switchToWal(db: Database.Database): Promise<void> {
+  const giveUpAt = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > giveUpAt) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/**
  * Synchronous from BEGIN to COMMIT on purpose: better-sqlite3 waits for a busy file by blocking the
  * thread, so two migrate() calls in one process that interleaved at an `await` inside a transaction would
  * block each other until the busy timeout. Other processes wait on the file lock instead.
@@ -102,7 +120,7 @@ async function migrateSqlite(file: string, migrations: Migration[], log: (msg: s
   const db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   try {
     // WAL is a property of the file; setting it here makes the very first opener choose it.
-    db.pragma('journal_mode = WAL');
+    await switchToWal(db);
     // With foreign keys on, the DROP TABLE in Prisma's table-rebuild migrations would cascade-delete the
     // child rows. SQLite's documented recipe for schema changes: keys off, change, foreign_key_check, commit.
     db.pragma('foreign_keys = OFF');
