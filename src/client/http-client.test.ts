@@ -45,6 +45,9 @@ function scripted(...answers: Answer[]) {
 
 const round = {
   number: 2,
+  kind: 'training',
+  trainingRound: 2,
+  statistics: null,
   status: 'open',
   baseModelVersion: 1,
   modelVersion: null,

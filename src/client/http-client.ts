@@ -349,6 +349,16 @@ export class FedscoreClient {
     });
   }
 
+  /** Owner only, plain mode, statistics round: this owner's moments (see `ownerMoments`). */
+  submitStatistics(federationId: string, roundNumber: number, body: { moments: number[] }): Promise<UpdateReceipt> {
+    return this.#request({
+      method: 'POST',
+      path: `${roundPath(federationId, roundNumber)}/statistics`,
+      body,
+      response: updateReceiptSchema,
+    });
+  }
+
   /** Owner only, secure mode: one envelope per committee member, in one request. */
   uploadShares(federationId: string, roundNumber: number, body: UploadSharesInput): Promise<UpdateReceipt> {
     return this.#request({ method: 'POST', path: `${roundPath(federationId, roundNumber)}/shares`, body, response: updateReceiptSchema });

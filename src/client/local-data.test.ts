@@ -264,10 +264,12 @@ describe('loadOwnerRows', () => {
     ].join('\n');
     const rows = await loadOwnerRows(await fileWith('owner.csv', text), schema);
     assert.deepEqual(rows.lineNumbers, [1, 9]);
-    assert.deepEqual(Array.from(rows.y), [1, 0]);
-    const encoder = createEncoder(schema);
     const recordOf = (line: string) => Object.fromEntries(schema.columns.map((c, i) => [c.name, line.split(',')[i]!]));
-    assert.deepEqual(rows.X, [encoder.encode(recordOf(GOOD)), encoder.encode(recordOf(NEGATIVE))]);
+    assert.deepEqual(rows.records, [recordOf(GOOD), recordOf(NEGATIVE)]);
+    const encoded = encodeRows(schema, rows);
+    assert.deepEqual(Array.from(encoded.y), [1, 0]);
+    const encoder = createEncoder(schema);
+    assert.deepEqual(encoded.X, [encoder.encode(recordOf(GOOD)), encoder.encode(recordOf(NEGATIVE))]);
     assert.deepEqual(
       rows.problems.map((p) => [p.line, p.column ?? null, p.reason, p.message]),
       [
@@ -323,9 +325,17 @@ describe('loadOwnerRows', () => {
     await assert.rejects(loadOwnerRows(dir, schema), { message: `cannot read ${dir}: is a directory` });
   });
 
+  it('checks the values of a schema whose statistics the federation has yet to compute', async () => {
+    const pending = { ...schema, columns: schema.columns.map((c) => (c.type === 'numeric' ? { name: c.name, type: 'numeric' as const, range: [0, 100] as [number, number] } : c)) };
+    const rows = await loadOwnerRows(await fileWith('pending.csv', [GOOD, withValues({ A2: 'abc' }), NEGATIVE].join('\n')), pending);
+    assert.deepEqual(rows.lineNumbers, [1, 3]);
+    assert.deepEqual(rows.problems.map((p) => p.message), ['line 2, A2: not a number: "abc"']);
+    assert.throws(() => encodeRows(pending, rows), /has no mean\/std/, 'encoding waits for the statistics');
+  });
+
   it('reads all of crx.data: 653 usable rows, the 37 incomplete ones reported as missing values', async () => {
     const rows = await loadOwnerRows(crxData, schema);
-    assert.equal(rows.X.length, 653);
+    assert.equal(rows.records.length, 653);
     assert.equal(new Set(rows.problems.map((p) => p.line)).size, 37);
     assert.ok(rows.problems.every((p) => p.reason === 'missing'));
     assert.ok(rows.problems.some((p) => p.message === 'line 72, A14: missing'));

@@ -210,14 +210,23 @@ export interface RowProblem {
   message: string;
 }
 
-/** An owner's usable rows and why the others were left out. */
+/** An owner's usable rows, as read, and why the others were left out. */
 export interface OwnerRows {
-  X: Float32Array[];
-  y: Uint8Array;
-  /** Physical line of each row of `X`. */
+  /** Every usable row (all values present and fitting the schema, the label included), as read. */
+  records: RawRecord[];
+  /** Physical line of each record. */
   lineNumbers: number[];
   /** Every problem of every left-out line, in file order (a line may have several). */
   problems: RowProblem[];
+}
+
+/**
+ * The schema with a placeholder mean 0 and std 1 wherever a numeric column has none yet: enough to check
+ * that every value fits (whether a value is a number does not depend on the statistics), never to train.
+ */
+export function withPlaceholderStatistics(schema: DatasetSchema): DatasetSchema {
+  if (!lacksNumericStats(schema)) return schema;
+  return { ...schema, columns: schema.columns.map((column) => (column.type === 'numeric' && column.mean === undefined ? { ...column, mean: 0, std: 1 } : column)) };
 }
 
 /**
@@ -233,20 +242,19 @@ export interface OwnerRows {
  * - has a value outside a categorical or binary column's declared values (`unknown-category`),
  * - has a value that is not a decimal number in a numeric column (`not-a-number`),
  * - has a label that is not one of the label column's values, or not a number (`bad-label`).
- * Every bad field of a line is reported, not only the first. Rows are encoded with the schema's own
- * standardisation statistics, so it needs a schema with them (every federation's has).
+ * Every bad field of a line is reported, not only the first. The rows are returned as read: a federation
+ * whose first round computes its statistics encodes them only afterwards (`encodeRows`).
  *
  * Throws only when FILE cannot be read (`cannot read FILE: no such file`) or when no usable row remains
  * (`FILE: no usable row: 12 lines have 15 fields (expected 16; …), 3 have missing values; first: line 1: …`).
  * Problem messages may quote values from the file; they are for the owner, not for the server.
  */
 export async function loadOwnerRows(file: string, schema: DatasetSchema): Promise<OwnerRows> {
-  const encoder = createEncoder(schema);
+  const encoder = createEncoder(withPlaceholderStatistics(schema));
   const text = await readTextFile(file);
   const { full } = fileLayouts(schema);
   const width = full.names.length;
-  const X: Float32Array[] = [];
-  const labels: number[] = [];
+  const records: RawRecord[] = [];
   const lineNumbers: number[] = [];
   const problems: RowProblem[] = [];
   /** Lines (the header included) by their wrong field count, for the summary. */
@@ -284,12 +292,11 @@ export async function loadOwnerRows(file: string, schema: DatasetSchema): Promis
       for (const problem of found) problems.push(rowProblem(row.line, problem));
       continue;
     }
-    X.push(attempt.features);
-    labels.push(label.label);
+    records.push(record);
     lineNumbers.push(row.line);
   }
-  if (X.length === 0) throw new Error(`${file}: no usable row: ${summariseProblems(problems, widths, dataLines, width, schema)}`);
-  return { X, y: Uint8Array.from(labels), lineNumbers, problems };
+  if (records.length === 0) throw new Error(`${file}: no usable row: ${summariseProblems(problems, widths, dataLines, width, schema)}`);
+  return { records, lineNumbers, problems };
 }
 
 function rowProblem(line: number, problem: RecordProblem): RowProblem {

@@ -2,8 +2,11 @@
  * The data owner's side of a federation, as one long-running loop: wait for the current round to change
  * (the server holds the request, so idle agents cost nothing), and act on what it now is —
  *
- *   open     train on the local rows from the round's base model and submit: new weights in plain mode,
- *            encrypted Shamir shares of the clipped change in secure mode (the records never leave);
+ *   open     a training round: train on the local rows from the round's base model and submit — new
+ *            weights in plain mode, encrypted Shamir shares of the clipped change in secure mode; a
+ *            statistics round (the federation's first, when the operator gave no means and stds):
+ *            submit, per column, the count, Σx′ and Σx′² of the local values clipped to its range — in
+ *            the clear in plain mode, as shares in secure mode. The records themselves never leave;
  *   summing  if this owner holds a committee seat, open the envelopes addressed to it, add them up and
  *            upload the partial sum;
  *   closed / failed  note it, and stop once the federation's planned rounds are over.
@@ -16,8 +19,11 @@
  */
 import { isSampled } from '../crypto/dp/sampling.js';
 import { type X25519KeyPair } from '../crypto/envelope.js';
+import type { RawRecord } from '../ml/dataset-schema.js';
+import { ownerMoments } from '../ml/standardisation.js';
 import { trainLocal } from '../ml/train.js';
 import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
+import { encodeRows } from './local-data.js';
 import { journalSummary, type AgentJournal, type PendingUpload } from './owner-state.js';
 import { buildShareUpload, sumInbox } from './secure-shares.js';
 
@@ -27,6 +33,20 @@ export interface LocalRows {
   y: Uint8Array;
 }
 
+/**
+ * An owner's usable rows as read from its file (every value present and fitting the schema, the label
+ * included): what a statistics round summarises, encoded for training once the federation's means and
+ * standard deviations exist.
+ */
+export interface LocalRecords {
+  records: RawRecord[];
+  /** The physical line of each record, for messages. */
+  lineNumbers: number[];
+}
+
+/** Encoded rows can only train (the federation's statistics must exist); records can do both. */
+export type LocalData = LocalRows | LocalRecords;
+
 export interface OwnerAgentOptions {
   /** Carries this owner's API key (and, for a real agent, a retry policy and a stop signal). */
   client: FedscoreClient;
@@ -34,12 +54,12 @@ export interface OwnerAgentOptions {
   /** The federation as the server describes it: model, training settings, feature order, mode. */
   federation: FederationView;
   /** The local rows; absent for an aggregator node, which only sums. */
-  data?: LocalRows;
+  data?: LocalData;
   /** Opens the envelopes addressed to this owner when it sits on a committee. */
   keys?: X25519KeyPair;
   journal: AgentJournal;
   /** The seed of the local shuffle in a round; a simulation derives it from (seed, round, owner). */
-  localSeed(round: number): number;
+  localSeed(trainingRound: number): number;
   /** Stop after taking part (submitting or summing) in this many rounds. */
   maxRounds?: number;
   /** How long one wait for a round change may last on the server (≤ 60 s). */
@@ -68,7 +88,7 @@ export interface RoundFeed {
 }
 
 export type AgentEvent =
-  | { type: 'submitted'; round: number; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
+  | { type: 'submitted'; round: number; kind: 'training' | 'statistics'; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
   | { type: 'already-submitted'; round: number }
   | { type: 'missed'; round: number; reason: string }
   | { type: 'not-sampled'; round: number; rate: number }
@@ -97,10 +117,16 @@ export class OwnerAgent {
   readonly #ended = new Set<number>();
   /** Rounds whose seed left this owner out (reported once each). */
   readonly #notSampled = new Set<number>();
+  /** The federation as last read: its schema gains means and standard deviations after a statistics round. */
+  #federation: FederationView;
+  /** The local rows encoded with #federation's schema. */
+  #encoded: LocalRows | undefined;
 
   constructor(options: OwnerAgentOptions) {
     const { federation, data } = options;
-    if (data) {
+    if (data && 'records' in data) {
+      if (data.records.length === 0) throw new Error('OwnerAgent: expected at least one local row, got 0');
+    } else if (data) {
       if (data.X.length === 0) throw new Error('OwnerAgent: expected at least one local row, got 0');
       if (data.y.length !== data.X.length) throw new Error(`OwnerAgent: expected one label per row, got ${data.y.length} for ${data.X.length} rows`);
       const width = federation.featureNames.length;
@@ -112,6 +138,8 @@ export class OwnerAgent {
     }
     this.#o = options;
     this.#federationId = federation.id;
+    this.#federation = federation;
+    this.#encoded = data && 'X' in data ? data : undefined;
   }
 
   /** Waits for rounds and takes part in them until the planned rounds are over, maxRounds is reached, or the signal aborts. */
@@ -183,9 +211,46 @@ export class OwnerAgent {
     await this.#send(round, pending, resent);
   }
 
-  /** Trains from the round's base model and builds what goes to the server. */
+  /** Builds what goes to the server: moments in a statistics round, trained weights otherwise. */
   async #prepare(round: RoundView): Promise<PendingUpload | undefined> {
-    const { client, federation, data } = this.#o;
+    return round.kind === 'statistics' ? this.#prepareStatistics(round) : this.#prepareTraining(round);
+  }
+
+  /** Per column of the round, the count, Σx′ and Σx′² of this owner's values clipped to the column's range. */
+  #prepareStatistics(round: RoundView): PendingUpload {
+    const data = this.#o.data!;
+    if (!('records' in data)) {
+      throw new Error(`OwnerAgent: round ${round.number} is a statistics round; it needs this owner's rows as read (records), not encoded rows`);
+    }
+    const moments = ownerMoments(this.#federation.datasetSchema, round.statistics!.columns, data.records);
+    const rows = data.records.length;
+    if (this.#federation.aggregation === 'secure') {
+      const upload = buildShareUpload({ federationId: this.#federationId, ownerId: this.#o.ownerId, round, moments });
+      return { kind: 'shares', round: round.number, samples: rows, loss: null, uploadBytes: upload.envelopeBytes, body: upload.body };
+    }
+    return { kind: 'statistics', round: round.number, samples: rows, loss: null, body: { moments: Array.from(moments) } };
+  }
+
+  /**
+   * The local rows encoded with the federation's means and standard deviations; after a statistics round
+   * the federation is read again first, since they were computed there.
+   */
+  async #trainingRows(): Promise<LocalRows> {
+    if (this.#encoded) return this.#encoded;
+    const data = this.#o.data as LocalRecords;
+    if (this.#federation.standardisation === null) this.#federation = await this.#o.client.getFederation(this.#federationId);
+    if (this.#federation.standardisation === null) throw new Error(`OwnerAgent: federation ${this.#federationId} is training before its statistics round closed`);
+    const encoded = encodeRows(this.#federation.datasetSchema, { records: data.records, lineNumbers: data.lineNumbers });
+    if (encoded.X.length === 0) throw new Error('OwnerAgent: no local row could be encoded with the federation’s schema');
+    this.#encoded = { X: encoded.X, y: encoded.y };
+    return this.#encoded;
+  }
+
+  /** Trains from the round's base model and builds what goes to the server. */
+  async #prepareTraining(round: RoundView): Promise<PendingUpload | undefined> {
+    const { client } = this.#o;
+    const federation = this.#federation;
+    const data = await this.#trainingRows();
     const base = await client.getModelWeights(this.#federationId, round.baseModelVersion);
     const expected = base.layout.reduce((sum, tensor) => sum + tensor.shape.reduce((a, b) => a * b, 1), 0);
     if (base.weights.length !== expected) {
@@ -193,11 +258,12 @@ export class OwnerAgent {
     }
     const training = federation.training;
     const train = () =>
-      trainLocal(federation.model, Float32Array.from(base.weights), data!.X, data!.y, {
+      trainLocal(federation.model, Float32Array.from(base.weights), data.X, data.y, {
         epochs: training.localEpochs,
         batchSize: training.batchSize,
         learningRate: training.learningRate,
-        seed: this.#o.localSeed(round.number),
+        // By training round, not round number: a statistics round first does not change the shuffles.
+        seed: this.#o.localSeed(round.trainingRound ?? round.number),
       });
     const trained = await (this.#o.trainingGate ? this.#o.trainingGate(train) : train());
     // JSON would turn NaN into null and the server would reject the whole update with a less useful message.
@@ -227,6 +293,7 @@ export class OwnerAgent {
     const number = round.number;
     try {
       if (pending.kind === 'shares') await client.uploadShares(this.#federationId, number, pending.body);
+      else if (pending.kind === 'statistics') await client.submitStatistics(this.#federationId, number, pending.body);
       else await client.submitUpdate(this.#federationId, number, pending.body);
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
@@ -246,6 +313,7 @@ export class OwnerAgent {
     this.#o.onEvent?.({
       type: 'submitted',
       round: number,
+      kind: round.kind,
       samples: pending.samples,
       loss: pending.loss,
       resent,
@@ -321,7 +389,7 @@ export class OwnerAgent {
   /** Why to stop now, if at all. */
   #done(round: RoundView): AgentSummary['stoppedBy'] | undefined {
     const settled = round.status === 'closed' || round.status === 'failed';
-    if (settled && round.number >= this.#o.federation.training.rounds) return 'planned-rounds-over';
+    if (settled && round.kind === 'training' && round.trainingRound! >= this.#federation.training.rounds) return 'planned-rounds-over';
     const maxRounds = this.#o.maxRounds;
     if (maxRounds === undefined) return undefined;
     const { submitted, committee } = journalSummary(this.#o.journal.entries());

@@ -6,7 +6,7 @@
  */
 import { openEnvelope, sealEnvelope, type X25519KeyPair } from '../crypto/envelope.js';
 import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
-import { encodeDpSecureUpdate, encodeSecureUpdate } from '../crypto/secure-update.js';
+import { encodeDpSecureUpdate, encodeSecureStatistics, encodeSecureUpdate } from '../crypto/secure-update.js';
 import { splitVectorCompact } from '../crypto/shamir.js';
 import { decodeSharePayload, encodeSharePayload, packFieldVector, sharePayloadValues } from '../crypto/share-codec.js';
 import type { InboxView, RoundView, UploadSharesInput } from './http-client.js';
@@ -18,25 +18,17 @@ export interface ShareUpload {
   clipped: boolean;
 }
 
-export function buildShareUpload(args: {
-  federationId: string;
-  ownerId: string;
-  round: RoundView;
-  base: Float32Array;
-  trained: Float32Array;
-  numSamples: number;
-  rng?: RandomBytes;
-}): ShareUpload {
+/** What an owner shares: its training result (training round) or its moments (statistics round). */
+export type ShareContent = { base: Float32Array; trained: Float32Array; numSamples: number } | { moments: Float64Array };
+
+export function buildShareUpload(args: { federationId: string; ownerId: string; round: RoundView; rng?: RandomBytes } & ShareContent): ShareUpload {
   const { round } = args;
   const secure = round.secure;
   if (!secure) throw new Error(`buildShareUpload: round ${round.number} is not a secure round`);
   const rng = args.rng ?? defaultRandomBytes;
   const members = secure.committee.length;
-  // A differentially private round: clip to the round's C and add this owner's share of the noise.
-  const dp = round.privacy;
-  const { vector, clipped } = dp
-    ? encodeDpSecureUpdate(args.base, args.trained, dp.clipNorm, dp.noiseStdPerOwner, rng)
-    : encodeSecureUpdate(args.base, args.trained, args.numSamples, secure.clipNorm);
+  const { vector, clipped } = secureVector(round, args, rng);
+  if (vector.length !== secure.vectorLength) throw new Error(`buildShareUpload: round ${round.number} takes ${secure.vectorLength} values per share, this owner has ${vector.length}`);
   // Which members get seeds varies per owner, so no member's inbox is all full vectors.
   const positions = secure.committee.map((seat) => seat.position);
   const seeded = pickDistinct(positions, secure.threshold - 1, rng);
@@ -57,6 +49,19 @@ export function buildShareUpload(args: {
     return { recipientId: seat.ownerId, envelope: Buffer.from(envelope).toString('base64') };
   });
   return { body: { envelopes }, envelopeBytes, clipped };
+}
+
+function secureVector(round: RoundView, content: ShareContent, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
+  if ('moments' in content) {
+    if (round.kind !== 'statistics') throw new Error(`buildShareUpload: round ${round.number} is a ${round.kind} round, not a statistics round`);
+    return { vector: encodeSecureStatistics(content.moments), clipped: false };
+  }
+  if (round.kind === 'statistics') throw new Error(`buildShareUpload: round ${round.number} is a statistics round: share moments, not weights`);
+  // A differentially private round: clip to the round's C and add this owner's share of the noise.
+  const dp = round.privacy;
+  return dp
+    ? encodeDpSecureUpdate(content.base, content.trained, dp.clipNorm, dp.noiseStdPerOwner, rng)
+    : encodeSecureUpdate(content.base, content.trained, content.numSamples, round.secure!.clipNorm);
 }
 
 /** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed. */

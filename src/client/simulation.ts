@@ -10,16 +10,15 @@
  * feeds every owner's view of the round, journals live in memory, and a gate bounds how many owners
  * train at once.
  */
-import type { DatasetSchema } from '../ml/dataset-schema.js';
+import { featureNamesOf, type DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
-import { createEncoder } from '../ml/preprocess.js';
 import { createRng, shuffleInPlace } from '../ml/random.js';
 import type { FederationView, FedscoreClient, RoundView } from './http-client.js';
-import { evaluate, type Evaluation, type Shard } from './local-data.js';
+import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.js';
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { FIELD_BYTES } from '../crypto/field.js';
 import { SEED_BYTES } from '../crypto/shamir.js';
-import { OwnerAgent, type AgentEvent, type RoundFeed } from './owner-agent.js';
+import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
 import { enrolOwner, type Enrolment } from './owner-enrolment.js';
 import { MemoryJournal } from './owner-state.js';
 
@@ -47,6 +46,7 @@ export interface SimulationTraining {
 
 export type SimulationProgress =
   | { phase: 'enrol'; done: number; total: number }
+  | { phase: 'statistics'; round: number; done: number; total: number }
   | { phase: 'round'; round: number; done: number; total: number };
 
 export interface SimulationRound {
@@ -78,11 +78,24 @@ export interface SimulationPrivacy {
   sampleRate?: number;
 }
 
+/** The federation's statistics round, when the schema left means and standard deviations to it. */
+export interface SimulationStatistics {
+  round: number;
+  owners: number;
+  seconds: number;
+  /** The means and standard deviations it computed, by column. */
+  columns: Record<string, { count: number | null; mean: number; std: number }>;
+}
+
 export interface SimulationOptions {
   /** A client carrying an operator key. */
   operator: FedscoreClient;
   name: string;
-  /** With standardisation statistics filled in; the server needs them to create the federation. */
+  /**
+   * The federation's schema. Numeric columns without mean and std (each with a range) are computed by a
+   * statistics round before training; then every owner needs its rows as read (`records`), and the
+   * evaluation rows too, since they can only be encoded once the statistics exist.
+   */
   schema: DatasetSchema;
   model: ModelSpec;
   training: SimulationTraining;
@@ -90,10 +103,10 @@ export interface SimulationOptions {
   /** Required when mode is 'secure'. */
   secure?: SecureSimulation;
   privacy?: SimulationPrivacy;
-  /** One per owner. */
-  shards: Shard[];
+  /** One per owner: encoded rows, or rows as read. */
+  shards: LocalData[];
   /** Rows the published versions are scored on (held out from every shard). */
-  evaluation: Shard;
+  evaluation: Shard | LocalRecords;
   concurrency: number;
   /**
    * Who the owners are: by default agents in this process (`inProcessFleet`); `fedscore simulate
@@ -101,6 +114,7 @@ export interface SimulationOptions {
    */
   fleet?: OwnerFleet;
   onProgress?: (progress: SimulationProgress) => void;
+  onStatistics?: (statistics: SimulationStatistics) => void;
   onRound?: (round: SimulationRound) => void;
   /** Aborting stops starting new owner steps; the run then rejects with the abort reason. */
   signal?: AbortSignal;
@@ -136,6 +150,8 @@ export interface SimulationResult {
   /** The last published weights, for reproducibility checks. */
   finalWeights: Float32Array;
   totalSeconds: number;
+  /** The statistics round, if the federation computed its standardisation. */
+  statistics?: SimulationStatistics;
   /** The noise multiplier the server chose for the budget, and the final ε. */
   privacy?: { epsilon: number; delta: number; noiseMultiplier: number; clipNorm: number; spent: number };
 }
@@ -171,7 +187,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const { training, shards, evaluation, concurrency } = options;
   const started = performance.now();
   if (shards.length === 0) throw new Error('runSimulation: expected at least one owner shard, got 0');
-  if (evaluation.X.length === 0) throw new Error('runSimulation: expected evaluation rows, got 0');
+  if (('X' in evaluation ? evaluation.X : evaluation.records).length === 0) throw new Error('runSimulation: expected evaluation rows, got 0');
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new Error(`runSimulation: expected a positive whole concurrency, got ${concurrency}`);
   const secure = options.mode === 'secure' ? options.secure : undefined;
   if (options.mode === 'secure' && !secure) throw new Error('runSimulation: secure mode needs committee settings');
@@ -227,10 +243,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     feed.start(stop.signal);
 
     await operator.openRound(federation.id, {});
+    // Federated standardisation first, when the schema left it to the owners: round 1 is its statistics round.
+    const statistics = federation.standardisation === null ? await followStatistics(operator, feed, federation.id) : undefined;
+    if (statistics) options.onStatistics?.(statistics);
+    const scored = await evaluationRows(operator, federation.id, evaluation);
     const rounds: SimulationRound[] = [];
     let finalWeights = Float32Array.from((await operator.getModelWeights(federation.id, 0)).weights);
-    let final: Evaluation & { modelVersion: number } = { ...evaluate(options.model, finalWeights, evaluation.X, evaluation.y), modelVersion: 0 };
-    for (let roundNumber = 1; roundNumber <= training.rounds; roundNumber++) {
+    let final: Evaluation & { modelVersion: number } = { ...evaluate(options.model, finalWeights, scored.X, scored.y), modelVersion: 0 };
+    const first = statistics ? statistics.round + 1 : 1;
+    for (let roundNumber = first; roundNumber < first + training.rounds; roundNumber++) {
       const settled = await followRound(operator, feed, federation.id, roundNumber, secure);
       // The server's own times: owners start on a round the moment it opens, while the previous one is scored here.
       const seconds = (Date.parse(settled.closedAt ?? settled.openedAt) - Date.parse(settled.openedAt)) / 1000;
@@ -244,13 +265,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           throw new Error(`runSimulation: round ${roundNumber} failed: ${settled.failureReason ?? 'no reason given'}`);
         }
         result = { round: roundNumber, status: 'failed', owners: 0, modelVersion: final.modelVersion, accuracy: final.accuracy, auc: final.auc, logLoss: final.logLoss, seconds, ...extras, failureReason: settled.failureReason ?? 'failed' };
-        if (roundNumber < training.rounds) await operator.openRound(federation.id, {}); // no auto-advance after a failure
+        if (roundNumber < first + training.rounds - 1) await operator.openRound(federation.id, {}); // no auto-advance after a failure
       } else {
         if (settled.modelVersion === null) throw new Error(`runSimulation: round ${roundNumber} closed without a model version`);
         const published = await operator.getModelWeights(federation.id, settled.modelVersion);
         finalWeights = Float32Array.from(published.weights);
-        const scored = evaluate(options.model, finalWeights, evaluation.X, evaluation.y);
-        final = { ...scored, modelVersion: published.version };
+        const evaluated = evaluate(options.model, finalWeights, scored.X, scored.y);
+        final = { ...evaluated, modelVersion: published.version };
         const owners = settled.secure?.includedCount ?? settled.submissionCount;
         if (!sampled && owners !== participants) throw new Error(`runSimulation: round ${roundNumber} aggregated ${owners} owners, expected ${participants}`);
         const version = privacy ? await operator.getModel(federation.id, published.version) : undefined;
@@ -259,9 +280,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           status: 'closed',
           owners,
           modelVersion: published.version,
-          accuracy: scored.accuracy,
-          auc: scored.auc,
-          logLoss: scored.logLoss,
+          accuracy: evaluated.accuracy,
+          auc: evaluated.auc,
+          logLoss: evaluated.logLoss,
           seconds,
           ...extras,
           ...(version?.privacy && { epsilon: version.privacy.epsilon }),
@@ -273,6 +294,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await running;
     const state = privacy ? (await operator.getFederation(federation.id)).privacy : null;
     return {
+      ...(statistics && { statistics }),
       ...(state && { privacy: { epsilon: state.epsilon, delta: state.delta, noiseMultiplier: state.noiseMultiplier, clipNorm: state.clipNorm, spent: state.spent.epsilon } }), federationId: federation.id, mode: options.mode, owners: shards.length, rounds, final, finalWeights, totalSeconds: (performance.now() - started) / 1000 };
   } catch (error) {
     // An owner's failure aborts everyone; report the owner's error, not the operator's "aborted".
@@ -326,13 +348,15 @@ export function inProcessFleet(): OwnerFleet {
             localSeed: (round) => deriveSeed(ownerSeed(training.seed, index), round, 0),
             rounds: feed,
             trainingGate: gate,
-            ...(dropouts > 0 && { takesPart: (round: RoundView) => participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
-            ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),
+            // Dropouts are simulated in training rounds; a statistics round waits for every owner.
+            ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind === 'statistics' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
+            ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind === 'statistics' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),
             onEvent: (event: AgentEvent) => {
               if (event.type !== 'submitted') return;
               const done = (submitted.get(event.round) ?? 0) + 1;
               submitted.set(event.round, done);
-              options.onProgress?.({ phase: 'round', round: event.round, done, total: participants });
+              if (event.kind === 'statistics') options.onProgress?.({ phase: 'statistics', round: event.round, done, total: shards.length });
+              else options.onProgress?.({ phase: 'round', round: event.round, done, total: participants });
             },
             signal,
           }),
@@ -355,9 +379,26 @@ function meanUploadBytes(round: RoundView): number | undefined {
   return (t - 1) * (overhead + 1 + SEED_BYTES) + (k - t + 1) * (overhead + 1 + FIELD_BYTES * secure.vectorLength);
 }
 
+/** Waits for the statistics round (round 1) to close, and reports what it computed. */
+async function followStatistics(operator: FedscoreClient, feed: SharedRoundFeed, federationId: string): Promise<SimulationStatistics> {
+  const settled = await followRound(operator, feed, federationId, 1, undefined);
+  if (settled.status !== 'closed') throw new Error(`runSimulation: the statistics round failed: ${settled.failureReason ?? 'no reason given'}`);
+  const { standardisation } = await operator.getFederation(federationId);
+  const columns = Object.fromEntries(Object.entries(standardisation!.columns).map(([name, { count, mean, std }]) => [name, { count, mean, std }]));
+  const seconds = (Date.parse(settled.closedAt!) - Date.parse(settled.openedAt)) / 1000;
+  return { round: settled.number, owners: settled.secure?.includedCount ?? settled.submissionCount, seconds, columns };
+}
+
+/** The evaluation rows encoded as the federation encodes them (after its statistics round, when it has one). */
+async function evaluationRows(operator: FedscoreClient, federationId: string, evaluation: Shard | LocalRecords): Promise<Shard> {
+  if ('X' in evaluation) return evaluation;
+  const { datasetSchema } = await operator.getFederation(federationId);
+  return encodeRows(datasetSchema, evaluation);
+}
+
 /** The owners encode locally; if the server's feature order differed, every weight would be misread. */
 function assertSameFeatures(federation: FederationView, schema: DatasetSchema): void {
-  const local = createEncoder(schema).featureNames;
+  const local = featureNamesOf(schema);
   const remote = federation.featureNames;
   const firstDifference = local.findIndex((name, i) => name !== remote[i]);
   if (local.length !== remote.length || firstDifference >= 0) {

@@ -82,6 +82,17 @@ export function encodeDpSecureUpdate(
   return { vector: encodeUnits(units), norm, clipped };
 }
 
+/**
+ * A statistics round's vector: [moments…, 1] in fixed point — the owner's per-column count, Σx′ and Σx′²
+ * (each at most its row count, so far inside the field's headroom) and a 1 that counts the owner.
+ */
+export function encodeSecureStatistics(moments: Float64Array): Float64Array {
+  const values = new Float64Array(moments.length + 1);
+  values.set(moments);
+  values[moments.length] = 1;
+  return encodeFixed(values, MAX_ABS_SUM);
+}
+
 /** The decoded sum of every included owner's vector: Σ of the changes and Σ of the weights. */
 export function decodeSecureSumVector(sum: Float64Array, parameters: number): { delta: Float64Array; weight: number } {
   if (sum.length !== secureVectorLength(parameters)) {

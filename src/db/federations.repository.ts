@@ -4,7 +4,9 @@
  */
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
+import type { Standardisation } from '../ml/standardisation.js';
 import type { PrivacyConfig, SecureAggregationConfig, TrainingConfig } from '../schemas/federations.schema.js';
+import type { DbClient } from './db-client.js';
 
 /** Privacy settings as stored: the noise multiplier always resolved (given, or solved at creation). */
 export type ResolvedPrivacy = PrivacyConfig & { noiseMultiplier: number };
@@ -17,14 +19,7 @@ export interface LedgerEntry {
   noiseMultiplier: number;
 }
 
-/** Where the numeric columns' means and standard deviations came from. */
-export interface Standardisation {
-  source: 'operator' | 'federated';
-  /** The statistics round that computed them (federated only). */
-  roundNumber: number | null;
-  columns: Record<string, { count: number | null; mean: number; std: number }>;
-}
-import type { DbClient } from './db-client.js';
+export type { Standardisation };
 
 export interface FederationRecord {
   id: string;

@@ -119,6 +119,25 @@ export async function insertUpdate(
   });
 }
 
+/**
+ * A statistics round's contribution (plain mode): the owner's moments, stored as float64 in the update
+ * row, since they are sums of up to millions of values rather than weights.
+ */
+export async function insertMoments(db: DbClient, moments: { id: string; roundId: string; ownerId: string; values: Float64Array; rows: number }): Promise<void> {
+  const bytes = new Uint8Array(moments.values.length * 8);
+  const view = new DataView(bytes.buffer);
+  moments.values.forEach((value, i) => view.setFloat64(i * 8, value, true));
+  await db.update.create({ data: { id: moments.id, roundId: moments.roundId, ownerId: moments.ownerId, numSamples: moments.rows, weights: bytes, metrics: '{}' } });
+}
+
+export async function listMoments(db: DbClient, roundId: string): Promise<Float64Array[]> {
+  const rows = await db.update.findMany({ where: { roundId }, select: { weights: true }, orderBy: { ownerId: 'asc' } });
+  return rows.map(({ weights }) => {
+    const view = new DataView(weights.buffer, weights.byteOffset, weights.byteLength);
+    return Float64Array.from({ length: weights.byteLength / 8 }, (_, i) => view.getFloat64(i * 8, true));
+  });
+}
+
 export async function hasUpdate(db: DbClient, roundId: string, ownerId: string): Promise<boolean> {
   const row = await db.update.findFirst({ where: { roundId, ownerId }, select: { id: true } });
   return row !== null;

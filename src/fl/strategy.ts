@@ -54,6 +54,8 @@ export interface RoundConfig {
   dp?: DpRoundConfig;
   /** Poisson sampling: owner o takes part iff isSampled(seed, o, rate) (src/crypto/dp/sampling.ts). */
   sampling?: { kind: 'poisson'; rate: number; seed: string };
+  /** A statistics round: the numeric columns whose moments owners contribute, in vector order. */
+  statistics?: { columns: string[] };
 }
 
 /** What the secure stage hands a strategy: the decoded sum of every included owner's vector. */

@@ -6,7 +6,11 @@
  */
 
 export type ColumnSpec =
-  | { name: string; type: 'numeric'; mean?: number; std?: number }
+  /**
+   * mean/std standardise the column; without them the federation computes them from the owners' rows in
+   * a statistics round, clipping every value to `range` (required then) so no owner can skew them far.
+   */
+  | { name: string; type: 'numeric'; mean?: number; std?: number; range?: [number, number] }
   | { name: string; type: 'binary'; values: [string, string] }
   | { name: string; type: 'categorical'; values: string[] }
   | { name: string; type: 'ignore' };
@@ -29,6 +33,16 @@ export type RawValue = string | number | boolean | null;
 export type RawRecord = Record<string, RawValue>;
 
 const COLUMN_TYPES: readonly string[] = ['numeric', 'binary', 'categorical', 'ignore'];
+
+/** Numeric feature columns whose statistics the federation computes (no mean/std given). */
+export function federatedStatisticsColumns(schema: DatasetSchema): Extract<ColumnSpec, { type: 'numeric' }>[] {
+  return featureColumns(schema).filter((c): c is Extract<ColumnSpec, { type: 'numeric' }> => c.type === 'numeric' && c.mean === undefined);
+}
+
+/** The encoded feature names, in order: computable without statistics (one per numeric, binary; one per category). */
+export function featureNamesOf(schema: DatasetSchema): string[] {
+  return featureColumns(schema).flatMap((column) => (column.type === 'categorical' ? column.values.map((v) => `${column.name}=${v}`) : [column.name]));
+}
 
 /** The columns that become features, in schema order: everything but the label and ignored columns. */
 export function featureColumns(schema: DatasetSchema): ColumnSpec[] {
@@ -80,6 +94,10 @@ export function validateDatasetSchema(schema: DatasetSchema): string[] {
         }
         if ((column.mean === undefined) !== (column.std === undefined)) {
           problems.push(`${where}: mean and std must be given together`);
+        }
+        if (column.range !== undefined) {
+          const [low, high] = Array.isArray(column.range) ? column.range : [Number.NaN, Number.NaN];
+          if (!(Number.isFinite(low) && Number.isFinite(high) && low < high)) problems.push(`${where}: range must be [min, max] with finite min < max`);
         }
         break;
       case 'binary':

@@ -9,13 +9,11 @@ import { test } from 'node:test';
 import type { DatasetSchema, RawRecord } from './dataset-schema.js';
 import {
   RecordError,
-  applyNumericMoments,
   computeNumericStats,
   createEncoder,
   encodeDataset,
   encodeLabel,
   missingColumns,
-  numericMoments,
   quoteValue,
   tryEncodeLabel,
   type RecordProblem,
@@ -253,21 +251,3 @@ test('computeNumericStats: mean and population std over non-missing values, inpu
   assert.throws(() => computeNumericStats(raw, [{ age: '?', flat: '1' }]), /computeNumericStats: column age has no non-missing values/);
 });
 
-test('numericMoments + applyNumericMoments: summed per-owner moments give the pooled statistics', () => {
-  const raw: DatasetSchema = { ...schema, columns: schema.columns.map((c) => (c.type === 'numeric' ? { name: c.name, type: 'numeric' } : c)) };
-  const owners: RawRecord[][] = [[{ age: '20' }, { age: '31' }], [{ age: '?' }, { age: 47.5 }], [{ age: '60' }]];
-  const summed = { age: { count: 0, sum: 0, sumOfSquares: 0 } };
-  for (const rows of owners) {
-    const m = numericMoments(raw, rows).age!;
-    summed.age.count += m.count;
-    summed.age.sum += m.sum;
-    summed.age.sumOfSquares += m.sumOfSquares;
-  }
-  const pooled = computeNumericStats(raw, owners.flat());
-  const federated = applyNumericMoments(raw, summed);
-  const a = pooled.columns[1] as { mean: number; std: number };
-  const b = federated.columns[1] as { mean: number; std: number };
-  assert.ok(Math.abs(a.mean - b.mean) < 1e-12);
-  assert.ok(Math.abs(a.std - b.std) < 1e-9);
-  assert.throws(() => applyNumericMoments(raw, {}), /applyNumericMoments: column age expected a positive count, got none/);
-});

@@ -379,12 +379,6 @@ export function encodeDataset(
   return { X, y: Uint8Array.from(labels), kept };
 }
 
-export interface NumericMoments {
-  count: number;
-  sum: number;
-  sumOfSquares: number;
-}
-
 function numericValues(fn: string, schema: DatasetSchema, column: string, records: RawRecord[]): number[] {
   const xs: number[] = [];
   records.forEach((record, i) => {
@@ -426,39 +420,3 @@ export function computeNumericStats(schema: DatasetSchema, records: RawRecord[])
   return out;
 }
 
-/**
- * Per-column (count, Σx, Σx²) of the numeric feature columns: what an owner contributes to federated
- * standardisation, where the server only ever sees the sum over owners.
- */
-export function numericMoments(schema: DatasetSchema, records: RawRecord[]): Record<string, NumericMoments> {
-  const out: Record<string, NumericMoments> = {};
-  for (const column of numericFeatureColumns(schema)) {
-    const xs = numericValues('numericMoments', schema, column.name, records);
-    let sum = 0;
-    let sumOfSquares = 0;
-    for (const x of xs) {
-      sum += x;
-      sumOfSquares += x * x;
-    }
-    out[column.name] = { count: xs.length, sum, sumOfSquares };
-  }
-  return out;
-}
-
-/** A copy of the schema with mean/std taken from summed moments (population std; 0 -> 1). */
-export function applyNumericMoments(schema: DatasetSchema, moments: Record<string, NumericMoments>): DatasetSchema {
-  const out = structuredClone(schema);
-  for (const column of numericFeatureColumns(out)) {
-    const m = moments[column.name];
-    if (m === undefined || !(m.count > 0)) {
-      throw new Error(`applyNumericMoments: column ${column.name} expected a positive count, got ${m?.count ?? 'none'}`);
-    }
-    const mean = m.sum / m.count;
-    const variance = m.sumOfSquares / m.count - mean * mean;
-    // Σx² − n·mean² of a constant column leaves rounding noise, not a real spread.
-    const std = variance > 1e-12 * Math.max(1, mean * mean) ? Math.sqrt(variance) : 0;
-    column.mean = mean;
-    column.std = std > 0 ? std : 1;
-  }
-  return out;
-}

@@ -11,8 +11,12 @@ export const columnSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({
     name: columnName,
     type: z.literal('numeric'),
-    mean: z.number().optional().describe('Standardisation mean; required until federated statistics exist'),
+    mean: z.number().optional().describe('Standardisation mean; omit it (and std) to have the federation compute it'),
     std: z.number().positive().optional().describe('Standardisation standard deviation'),
+    range: z
+      .tuple([z.number(), z.number()])
+      .optional()
+      .describe('[min, max]: for federated standardisation, every owner clips this column’s values to it; required without mean and std'),
   }),
   z.strictObject({
     name: columnName,

@@ -110,6 +110,25 @@ export const privacyStateSchema = z
   })
   .meta({ id: 'PrivacyState' });
 
+export const standardisationSchema = z
+  .object({
+    source: z.enum(['operator', 'federated']).describe('federated: a statistics round computed some or all of the columns; operator: all came with the schema'),
+    roundNumber: z.number().int().nullable().describe('The statistics round that computed them'),
+    columns: z.record(
+      z.string(),
+      z.object({
+        source: z.enum(['operator', 'federated']),
+        count: z.number().int().nullable().describe('Non-missing values summed over the owners (federated only)'),
+        mean: z.number(),
+        std: z.number(),
+      }),
+    ),
+  })
+  .meta({
+    id: 'Standardisation',
+    description: 'The means and standard deviations every numeric feature is standardised with (training, plain and encrypted prediction), and where each came from',
+  });
+
 export const createFederationBodySchema = z.strictObject({
   name: z.string().min(1).max(200),
   datasetSchema: datasetSchemaSchema,
@@ -133,6 +152,9 @@ export const federationSchema = z
     aggregation: aggregationSchema,
     secure: secureAggregationConfigSchema.nullable(),
     privacy: privacyStateSchema.nullable(),
+    standardisation: standardisationSchema
+      .nullable()
+      .describe('null until the first round — a statistics round — computes the columns the schema gives no mean and std for'),
     featureNames: z.array(z.string()).describe('Encoded feature order the model expects'),
     latestModelVersion: z.number().int(),
     createdAt: timestampSchema,

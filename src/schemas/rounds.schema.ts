@@ -20,7 +20,10 @@ export const secureRoundSchema = z
   .object({
     threshold: z.number().int(),
     clipNorm: z.number(),
-    vectorLength: z.number().int().describe('Field elements per share: the parameters plus one sample-count coordinate'),
+    vectorLength: z
+      .number()
+      .int()
+      .describe('Field elements per share: the parameters (a statistics round: 3 moments per column) plus one weight coordinate'),
     committee: z.array(committeeSeatSchema),
     includedSetHash: z.string().nullable().describe('Fixed when summing starts: SHA-256 of the sorted included owner ids'),
     includedCount: z.number().int().nullable(),
@@ -42,6 +45,14 @@ export const participationSchema = z
 export const roundSchema = z
   .object({
     number: z.number().int(),
+    kind: z
+      .enum(['statistics', 'training'])
+      .describe('statistics: owners contribute per-column moments (federated standardisation), no model is published; training: owners train and the round publishes a model version'),
+    trainingRound: z.number().int().nullable().describe('1, 2, … among the federation’s training rounds; null for a statistics round'),
+    statistics: z
+      .object({ columns: z.array(z.string()).describe('The numeric columns whose moments owners contribute, in order') })
+      .nullable()
+      .describe('A statistics round’s columns; null for a training round'),
     status: roundStatusSchema,
     tag: z
       .string()
@@ -113,6 +124,18 @@ export const submitUpdateBodySchema = z.strictObject({
   metrics: localMetricsSchema.default({}),
 });
 export type SubmitUpdateBody = z.infer<typeof submitUpdateBodySchema>;
+
+export const submitStatisticsBodySchema = z.strictObject({
+  moments: z
+    .array(z.number())
+    .min(3)
+    .max(3 * 10_000)
+    .describe(
+      'For each column of the round’s `statistics.columns`, in that order: the count of this owner’s non-missing values, ' +
+        'Σx′ and Σx′², where x′ = (clip(x, min, max) − min)/(max − min) with [min, max] the column’s `range`',
+    ),
+});
+export type SubmitStatisticsBody = z.infer<typeof submitStatisticsBodySchema>;
 
 export const updateReceiptSchema = z
   .object({

@@ -13,9 +13,9 @@ import {
 } from '../db/federations.repository.js';
 import { insertModelVersion } from '../db/models.repository.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { validateDatasetSchema } from '../ml/dataset-schema.js';
+import { featureNamesOf, federatedStatisticsColumns, validateDatasetSchema, type DatasetSchema } from '../ml/dataset-schema.js';
 import { modelLayout, initialWeights } from '../ml/model-spec.js';
-import { createEncoder } from '../ml/preprocess.js';
+import { operatorStandardisation } from '../ml/standardisation.js';
 import { secureAggregationConfigSchema, type CreateFederationBody, type Federation, type PrivacyConfig } from '../schemas/federations.schema.js';
 import { requireMember, requireOperator } from './auth.service.js';
 import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
@@ -33,7 +33,8 @@ export class FederationsService {
         problems.map((message) => ({ path: 'datasetSchema', message })),
       );
     }
-    const featureCount = encoderFor(body.datasetSchema).size;
+    requireRangesForFederatedStatistics(body.datasetSchema);
+    const featureCount = featureNamesOf(body.datasetSchema).length;
     const secureConfig = secureConfigFor(body);
     const privacyConfig = body.privacy ? resolvePrivacy(body.privacy, body.training, 'createFederation') : null;
     const enrolmentToken = newSecret('enrolment');
@@ -48,7 +49,8 @@ export class FederationsService {
         aggregation: body.aggregation,
         secureConfig,
         privacyConfig,
-        standardisation: null,
+        // Until a statistics round fills in what the schema leaves out, none: the first round computes them.
+        standardisation: operatorStandardisation(body.datasetSchema),
         enrolmentTokenHash: hashSecret(enrolmentToken),
       });
       await insertModelVersion(tx, {
@@ -133,18 +135,37 @@ function secureConfigFor(body: CreateFederationBody) {
   return config;
 }
 
-function encoderFor(schema: CreateFederationBody['datasetSchema']) {
-  try {
-    return createEncoder(schema);
-  } catch (error) {
-    throw new ValidationError(`createFederation: ${(error as Error).message}`, [
-      { path: 'datasetSchema', message: (error as Error).message },
-    ]);
-  }
+/**
+ * Columns without a mean and std are computed by the federation; each owner clips its values to the
+ * column's declared range first, so the range is required for exactly those columns.
+ */
+function requireRangesForFederatedStatistics(schema: DatasetSchema): void {
+  const unranged = federatedStatisticsColumns(schema).filter((column) => column.range === undefined);
+  if (unranged.length === 0) return;
+  throw new ValidationError(
+    `createFederation: ${unranged.length} numeric column(s) have neither mean and std nor a range: give the statistics, or a [min, max] range for the federation to compute them within`,
+    unranged.map((column) => ({
+      path: `datasetSchema.columns.${schema.columns.indexOf(column)}`,
+      message: `${column.name}: expected "mean" and "std", or "range": [min, max]`,
+    })),
+  );
+}
+
+/**
+ * Scoring encodes records with the federation's means and standard deviations; before its statistics
+ * round has computed them there is nothing to encode with.
+ */
+export function requireStandardisation(federation: FederationRecord, action: string): void {
+  if (federation.standardisation !== null) return;
+  throw new ConflictError(
+    'statistics-pending',
+    'Standardisation statistics not computed yet',
+    `${action}: federation ${federation.id} has no means and standard deviations yet; its first round (a statistics round) must close first`,
+  );
 }
 
 export function layoutOf(federation: FederationRecord) {
-  return modelLayout(federation.modelSpec, createEncoder(federation.datasetSchema).size);
+  return modelLayout(federation.modelSpec, featureNamesOf(federation.datasetSchema).length);
 }
 
 export function toFederationDto(federation: FederationRecord): Federation {
@@ -165,7 +186,8 @@ export function toFederationDto(federation: FederationRecord): Federation {
       dropoutTolerance: federation.privacyConfig.dropoutTolerance,
       spent: { epsilon: spent(federation)!.epsilon, rounds: federation.privacyLedger.length },
     },
-    featureNames: createEncoder(federation.datasetSchema).featureNames,
+    standardisation: federation.standardisation,
+    featureNames: featureNamesOf(federation.datasetSchema),
     latestModelVersion: federation.latestModelVersion,
     createdAt: federation.createdAt.toISOString(),
   };

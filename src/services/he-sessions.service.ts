@@ -12,10 +12,11 @@ import { planLayout } from '../crypto/ckks/layout.js';
 import { decodeMaterial, type HePublicMaterial } from '../crypto/ckks/material.js';
 import { HeWorkerPool } from '../crypto/ckks/worker-pool.js';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError } from '../errors.js';
-import { createEncoder } from '../ml/preprocess.js';
+import { featureNamesOf } from '../ml/dataset-schema.js';
 import type { HeSessionView } from '../schemas/he-sessions.schema.js';
 import { requireOperator } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
+import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
 
 interface SessionRow {
@@ -130,10 +131,11 @@ export class HeSessionsService {
   /** The model version, compiled for CKKS, or a 409 naming why it cannot be. */
   private async compile(federationId: string, ref: number | 'latest'): Promise<{ version: number; model: HeModel }> {
     const { federation, version, weights } = await this.models.load(federationId, ref);
+    requireStandardisation(federation, 'createHeSession');
     const key = `${federationId}:${version}`;
     let model = this.#models.get(key);
     if (!model) {
-      const compiled = compileHeModel(federation.modelSpec, weights, createEncoder(federation.datasetSchema).size);
+      const compiled = compileHeModel(federation.modelSpec, weights, featureNamesOf(federation.datasetSchema).length);
       if ('refused' in compiled) {
         throw new ConflictError('model-not-he-evaluable', 'Model cannot be evaluated under encryption', `createHeSession: model version ${version}: ${compiled.refused}`);
       }

@@ -9,6 +9,7 @@ import { createEncoder } from '../ml/preprocess.js';
 import { predictProba } from '../ml/train.js';
 import { requireOperator } from './auth.service.js';
 import type { Principal } from './credentials.js';
+import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
 
 /** The most problems one refusal lists; the detail says how many more there were. */
@@ -20,6 +21,7 @@ export class PredictionsService {
   async predict(principal: Principal, federationId: string, body: { records: RawRecord[]; modelVersion?: number }) {
     requireOperator(principal, 'predict');
     const { federation, version, weights } = await this.models.load(federationId, body.modelVersion ?? 'latest');
+    requireStandardisation(federation, 'predict');
     const encoder = createEncoder(federation.datasetSchema);
     // The messages may quote the offending value: they go back to the sender in the 422 body only (4xx
     // answers are not logged), never into the detail or a log line.

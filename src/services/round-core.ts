@@ -16,7 +16,7 @@ import { isSampled } from '../crypto/dp/sampling.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { DbClient } from '../db/db-client.js';
-import { advanceLatestModelVersion, findFederation, type FederationRecord } from '../db/federations.repository.js';
+import { advanceLatestModelVersion, findFederation, setStandardisation, type FederationRecord } from '../db/federations.repository.js';
 import { findModelWeights, insertModelVersion } from '../db/models.repository.js';
 import { findOwner, listCommitteeCandidates } from '../db/owners.repository.js';
 import {
@@ -29,6 +29,7 @@ import {
   insertCommitteeSeats,
   insertRound,
   listDataOwnerIds,
+  listMoments,
   listOpenRounds,
   listPartialSums,
   listShareSenders,
@@ -41,7 +42,11 @@ import { ConflictError } from '../errors.js';
 import { decideRound, type AggregationMode, type RoundDecision } from '../fl/round-rules.js';
 import { includedSetHash, reconstructSum } from '../fl/secure-aggregation.js';
 import type { AggregateResult, RoundConfig, Strategy } from '../fl/strategy.js';
+import { federatedStatisticsColumns } from '../ml/dataset-schema.js';
 import { parameterCount } from '../ml/model-spec.js';
+import { applyFederatedStatistics, momentProblems, momentsLength } from '../ml/standardisation.js';
+import { FIXED_POINT_BITS } from '../crypto/fixed-point.js';
+import { secureVectorLength } from '../crypto/secure-update.js';
 import { newId } from './credentials.js';
 import { layoutOf } from './federations.service.js';
 import { chargeRound, mayContribute, spent, strategyFor } from './privacy.js';
@@ -57,6 +62,20 @@ export function aggregationMode(federation: FederationRecord): AggregationMode {
 
 /** Which counter a contribution advances, and in which status the round must be for it. */
 export type Stage = 'collecting' | 'summing';
+
+/**
+ * Values one owner contributes to this round: the model's parameters in a training round, three moments
+ * per column in a statistics round (fixed when it opened, so it stays right after the schema gains its
+ * statistics). Secure mode shares these plus one weight coordinate.
+ */
+export function contributionLength(federation: FederationRecord, round: Pick<RoundRecord, 'config'>): number {
+  const statistics = round.config.statistics;
+  return statistics ? momentsLength(statistics.columns) : parameterCount(layoutOf(federation));
+}
+
+export function secureLengthOf(federation: FederationRecord, round: Pick<RoundRecord, 'config'>): number {
+  return secureVectorLength(contributionLength(federation, round));
+}
 
 export interface RoundOpening {
   number: number;
@@ -82,6 +101,7 @@ export class RoundCore {
    * when a secure round cannot seat a committee (the caller decides what that means).
    */
   async create(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | null> {
+    if (federation.standardisation === null) return this.createStatisticsRound(tx, federation, opening);
     const owners = await countDataOwners(tx, federation.id);
     const config = strategyFor(federation, this.strategy).configure({
       owners,
@@ -116,6 +136,28 @@ export class RoundCore {
     if (config.dp) {
       await chargeRound(tx, federation, { round: round.number, openedAt: round.openedAt.toISOString(), sampleRate: config.dp.sampleRate, noiseMultiplier: config.dp.noiseMultiplier }, owners);
     }
+    if (federation.secureConfig && !(await this.seatCommittee(tx, federation, round.id))) return null;
+    return round;
+  }
+
+  /**
+   * Federated standardisation (DESIGN protocol 4): while some numeric column has no mean and std, the next
+   * round is a statistics round. Every owner enrolled is expected (it closes early once all are in), no
+   * budget is charged — its inputs are clipped sums, not noised — and it publishes no model.
+   */
+  private async createStatisticsRound(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | null> {
+    const round = await insertRound(tx, {
+      id: newId(),
+      federationId: federation.id,
+      number: opening.number,
+      kind: 'statistics',
+      trainingIndex: null,
+      config: { statistics: { columns: federatedStatisticsColumns(federation.datasetSchema).map((column) => column.name) } },
+      targetOwners: await countDataOwners(tx, federation.id),
+      baseModelVersion: opening.baseModelVersion,
+      minOwners: opening.minOwners,
+      deadline: new Date(this.clock().getTime() + opening.deadlineSeconds * 1000),
+    });
     if (federation.secureConfig && !(await this.seatCommittee(tx, federation, round.id))) return null;
     return round;
   }
@@ -252,6 +294,7 @@ export class RoundCore {
       case 'freeze':
         return this.freeze(federation, round, now);
       case 'aggregate':
+        if (round.config.statistics) return this.transaction(async (tx) => this.settleStatistics(tx, federation, round, 'open', sumVectors(await listMoments(tx, round.id), contributionLength(federation, round)), now));
         return this.transaction(async (tx) => {
           if (!(await finishRound(tx, round.id, 'open', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
@@ -261,13 +304,44 @@ export class RoundCore {
         });
       case 'reconstruct':
         return this.transaction(async (tx) => {
+          const threshold = federation.secureConfig!.committee.threshold;
+          if (round.config.statistics) {
+            const sum = reconstructSum(contributionLength(federation, round), await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
+            return this.settleStatistics(tx, federation, round, 'summing', sum.delta, now);
+          }
           if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
-          const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), federation.secureConfig!.committee.threshold, round.includedCount ?? 0);
+          const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
           await this.publish(tx, round, strategyFor(federation, this.strategy).aggregateSum(base, sum, round.config), now);
           return true;
         });
     }
+  }
+
+  /**
+   * A statistics round ends: the summed moments become the federation's means and standard deviations,
+   * stored with its schema in the same transaction as the round's closing — or, if the sum is impossible
+   * (an owner sent moments no rows could have), the round fails and nothing is stored. Then, with
+   * auto-advance, training round 1 opens from the initial model.
+   */
+  private async settleStatistics(tx: DbClient, federation: FederationRecord, round: RoundRecord, from: 'open' | 'summing', sums: Float64Array, now: Date): Promise<boolean> {
+    const columns = round.config.statistics!.columns;
+    // Secure sums carry each owner's fixed-point rounding (at most half a unit per value).
+    const problems = momentProblems(columns, sums, 2 ** -FIXED_POINT_BITS);
+    if (problems.length > 0) {
+      return finishRound(tx, round.id, from, { status: 'failed', reason: `the summed statistics are impossible (${problems[0]}); an owner sent moments that no rows could give` }, now);
+    }
+    if (!(await finishRound(tx, round.id, from, { status: 'closed' }, now))) return false;
+    const current = await findFederation(tx, federation.id);
+    if (!current) throw new Error(`settleStatistics: federation ${federation.id} vanished`);
+    const { schema, standardisation } = applyFederatedStatistics(current.datasetSchema, columns, sums, round.number);
+    await setStandardisation(tx, federation.id, schema, standardisation);
+    const training = current.trainingConfig;
+    if (training.autoAdvance) {
+      const updated = { ...current, datasetSchema: schema, standardisation };
+      await this.createOrFail(tx, updated, { number: round.number + 1, baseModelVersion: current.latestModelVersion, minOwners: training.minOwners, deadlineSeconds: training.roundDeadlineSeconds }, now);
+    }
+    return true;
   }
 
   /** open → summing: the included set is exactly the owners whose shares are in when the status flips. */
@@ -307,7 +381,7 @@ export class RoundCore {
       delta: privacy?.delta ?? null,
     });
     const training = federation.trainingConfig;
-    if (training.autoAdvance && (round.trainingIndex ?? round.number) < training.rounds) {
+    if (training.autoAdvance && round.trainingIndex! < training.rounds) {
       // A DP round's minimum may have been raised for its noise; the next one starts from the setting again.
       const minOwners = round.config.dp ? training.minOwners : round.minOwners;
       await this.createOrFail(tx, federation, { number: round.number + 1, baseModelVersion: version, minOwners, deadlineSeconds: training.roundDeadlineSeconds }, now);
@@ -336,4 +410,14 @@ export class RoundCore {
   private transaction<T>(work: (tx: DbClient) => Promise<T>): Promise<T> {
     return this.db.$transaction(work, { timeout: SETTLE_TIMEOUT_MS, maxWait: SETTLE_TIMEOUT_MS });
   }
+}
+
+/** Σ of the owners' moment vectors (plain statistics rounds), in a fixed order so the result repeats. */
+function sumVectors(vectors: Float64Array[], length: number): Float64Array {
+  const sum = new Float64Array(length);
+  for (const vector of vectors) {
+    if (vector.length !== length) throw new Error(`sumVectors: expected ${length} values, got ${vector.length}`);
+    for (let i = 0; i < length; i++) sum[i] = sum[i]! + vector[i]!;
+  }
+  return sum;
 }

@@ -8,11 +8,9 @@ import type { FederationRecord } from '../db/federations.repository.js';
 import { findModelVersionByRound } from '../db/models.repository.js';
 import { hasPartialSum, hasShares, hasUpdate, listCommitteeSeats, type CommitteeSeatRecord, type RoundRecord } from '../db/rounds.repository.js';
 import { isSampled } from '../crypto/dp/sampling.js';
-import { secureVectorLength } from '../crypto/secure-update.js';
-import { parameterCount } from '../ml/model-spec.js';
 import type { Round } from '../schemas/rounds.schema.js';
 import type { Principal } from './credentials.js';
-import { layoutOf } from './federations.service.js';
+import { secureLengthOf } from './round-core.js';
 
 /** What a waiting agent compares: the round's number and status, or `none` before the first round. */
 export function roundTag(round: Pick<RoundRecord, 'number' | 'status'> | null): string {
@@ -34,6 +32,9 @@ export class RoundViews {
     const seats = secure ? (known.seats ?? (await listCommitteeSeats(this.db, round.id))) : [];
     return {
       number: round.number,
+      kind: round.kind,
+      trainingRound: round.trainingIndex,
+      statistics: round.config.statistics ?? null,
       status: round.status,
       tag: roundTag(round),
       baseModelVersion: round.baseModelVersion,
@@ -48,7 +49,7 @@ export class RoundViews {
       secure: secure && {
         threshold: secure.committee.threshold,
         clipNorm: secure.clipNorm,
-        vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
+        vectorLength: secureLengthOf(federation, round),
         committee: seats.map((seat) => ({ position: seat.position, ownerId: seat.ownerId, publicKey: Buffer.from(seat.publicKey).toString('base64') })),
         includedSetHash: round.includedSetHash,
         includedCount: round.includedCount,

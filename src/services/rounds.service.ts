@@ -6,13 +6,14 @@
  */
 import type { Db } from '../db/client.js';
 import type { FederationRecord } from '../db/federations.repository.js';
-import { findLatestRound, findRound, hasUpdate, insertUpdate, listRounds, type RoundRecord } from '../db/rounds.repository.js';
+import { findLatestRound, findRound, hasUpdate, insertMoments, insertUpdate, listRounds, type RoundRecord } from '../db/rounds.repository.js';
 import { ConflictError, DomainError, NotFoundError } from '../errors.js';
 import { FedAvg } from '../fl/fedavg.strategy.js';
 import { decideRound } from '../fl/round-rules.js';
 import type { Strategy } from '../fl/strategy.js';
 import { parameterCount } from '../ml/model-spec.js';
-import type { Round, SubmitUpdateBody } from '../schemas/rounds.schema.js';
+import { momentProblems } from '../ml/standardisation.js';
+import type { Round, SubmitStatisticsBody, SubmitUpdateBody } from '../schemas/rounds.schema.js';
 import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { layoutOf, type FederationsService } from './federations.service.js';
@@ -119,6 +120,7 @@ export class RoundsService {
     const federation = await this.federations.load(federationId);
     requireMode(federation, 'plain', 'submitUpdate');
     const round = await this.find(federationId, number);
+    assertKind(round, 'training', 'submitUpdate');
     assertCollecting(round, this.clock(), 'submitUpdate');
     const weights = checkWeights(body.weights, parameterCount(layoutOf(federation)));
     await this.core.assertMayContribute(round, ownerId, 'submitUpdate');
@@ -133,6 +135,42 @@ export class RoundsService {
     return this.show(federation, accepted.round, principal, { submitted: true });
   }
 
+  /**
+   * Plain mode, statistics round: one owner's moments — per column its count of values, Σx′ and Σx′² of
+   * the values clipped to the column's range and rescaled to [0, 1]. Moments no rows could give are
+   * refused before anything is stored.
+   */
+  async submitStatistics(principal: Principal, federationId: string, number: number, body: SubmitStatisticsBody): Promise<Round> {
+    const ownerId = requireOwner(principal, federationId, 'submitStatistics');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'plain', 'submitStatistics');
+    const round = await this.find(federationId, number);
+    assertKind(round, 'statistics', 'submitStatistics');
+    assertCollecting(round, this.clock(), 'submitStatistics');
+    const columns = round.config.statistics!.columns;
+    const problems = momentProblems(columns, body.moments);
+    if (problems.length > 0) {
+      throw new DomainError(
+        'implausible-statistics',
+        'Statistics no rows could give',
+        422,
+        `submitStatistics: ${problems.length} problem(s) with the moments of ${columns.length} column(s) (${columns.join(', ')})`,
+        problems.map((message) => ({ path: 'moments', message })),
+      );
+    }
+    if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
+    const values = Float64Array.from(body.moments);
+    const rows = Math.max(0, ...columns.map((_, j) => Math.round(values[3 * j]!)));
+    const accepted = await this.core.accept(
+      federation,
+      round,
+      'collecting',
+      (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
+      { closed: () => roundNotOpen('submitStatistics', number, 'closed'), duplicate: () => duplicateSubmission(number) },
+    );
+    return this.show(federation, accepted.round, principal, { submitted: true });
+  }
+
   /** The operator ends the current stage now: move on if enough is in, otherwise fail the round. */
   async close(principal: Principal, federationId: string, number: number): Promise<Round> {
     requireOperator(principal, 'closeRound');
@@ -140,6 +178,10 @@ export class RoundsService {
     const round = await this.find(federationId, number);
     if (round.status !== 'open' && round.status !== 'summing') throw roundNotOpen('closeRound', number, round.status);
     let decision = decideRound(round, aggregationMode(federation), this.clock());
+    if (decision.action === 'wait' && round.status === 'open' && round.submissionCount >= round.minOwners) {
+      // Still waiting for more than the minimum (every owner of a statistics or DP round): what is in is enough.
+      decision = { action: federation.secureConfig ? 'freeze' : 'aggregate' };
+    }
     if (decision.action === 'wait') {
       decision =
         round.status === 'open'
@@ -189,6 +231,13 @@ export function assertCollecting(round: RoundRecord, now: Date, action: string):
   if (now.getTime() >= round.deadline.getTime()) {
     throw new ConflictError('round-deadline-passed', 'The round deadline has passed', `${action}: round ${round.number} stopped collecting at ${round.deadline.toISOString()}`);
   }
+}
+
+/** Training rounds take weights, statistics rounds moments: the owner's agent chose the wrong call. */
+export function assertKind(round: RoundRecord, kind: RoundRecord['kind'], action: string): void {
+  if (round.kind === kind) return;
+  const instead = round.kind === 'statistics' ? 'submit its moments to …/statistics' : 'submit its weights to …/updates';
+  throw new ConflictError('wrong-round-kind', `Not a ${kind} round`, `${action}: round ${round.number} is a ${round.kind} round; ${instead} (secure mode: shares, as always)`);
 }
 
 /** Checks length and float32 range before anything is written; returns the float32 vector. */

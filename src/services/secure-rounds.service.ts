@@ -18,13 +18,12 @@ import {
 } from '../db/rounds.repository.js';
 import { ENVELOPE_VERSION, envelopeOverhead } from '../crypto/envelope.js';
 import { encodeSharePayload, unpackFieldVector } from '../crypto/share-codec.js';
-import { secureVectorLength } from '../crypto/secure-update.js';
 import { ConflictError, DomainError, ForbiddenError, type ProblemField } from '../errors.js';
-import { parameterCount } from '../ml/model-spec.js';
 import type { Inbox, Round, UploadSharesBody } from '../schemas/rounds.schema.js';
 import { requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
-import { layoutOf, type FederationsService } from './federations.service.js';
+import type { FederationsService } from './federations.service.js';
+import { secureLengthOf } from './round-core.js';
 import { assertCollecting, duplicateSubmission, requireMode, roundNotOpen, type RoundsService } from './rounds.service.js';
 
 export class SecureRoundsService {
@@ -44,7 +43,7 @@ export class SecureRoundsService {
     const round = await this.rounds.find(federationId, number);
     assertCollecting(round, this.rounds.clock(), 'uploadShares');
     const seats = await listCommitteeSeats(this.db, round.id);
-    const length = secureVectorLength(parameterCount(layoutOf(federation)));
+    const length = secureLengthOf(federation, round);
     const envelopes = checkEnvelopes(body, seats, length);
     await this.rounds.core.assertMayContribute(round, ownerId, 'uploadShares');
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
@@ -70,7 +69,7 @@ export class SecureRoundsService {
       roundNumber: round.number,
       position: seat.position,
       includedSetHash: round.includedSetHash!,
-      vectorLength: secureVectorLength(parameterCount(layoutOf(federation))),
+      vectorLength: secureLengthOf(federation, round),
       envelopes: (await listInbox(this.db, round.id, memberId)).map((row) => ({
         senderId: row.senderId,
         envelope: Buffer.from(row.envelope).toString('base64'),
@@ -97,7 +96,7 @@ export class SecureRoundsService {
         `uploadPartialSum: round ${number} sums a different set of owners than this partial sum claims`,
       );
     }
-    const length = secureVectorLength(parameterCount(layoutOf(federation)));
+    const length = secureLengthOf(federation, round);
     const values = Buffer.from(body.values, 'base64');
     try {
       unpackFieldVector(values, length);

@@ -192,6 +192,24 @@ describe('fedscore simulate --processes', () => {
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /--processes: at most 32 owner processes, got 40 owners/);
   });
+
+  it('with --statistics federated, owner processes compute the means and stds first, exactly as in-process owners do', async () => {
+    const args = [
+      'simulate', '--data', path.join(sharedData, 'crx.data'), '--schema', path.join(repoRoot, 'schemas', 'crx.json'), '--split', path.join(sharedData, 'crx.split.json'),
+      '--owners', '3', '--rounds', '2', '--epochs', '2', '--lr', '0.1', '--seed', '5', '--statistics', 'federated', '--mode', 'secure', '--committee', '3', '--threshold', '2', '--json',
+    ];
+    const [separate, together] = await Promise.all([runCli([...args, '--processes']), runCli(args)]);
+    assert.equal(separate.code, 0, separate.stderr);
+    assert.equal(together.code, 0, together.stderr);
+    type Report = { final: { accuracy: number; auc: number }; rounds: { round: number; owners: number }[]; statistics: { source: string; round: number; owners: number; columns: Record<string, { mean: number }> } };
+    const a = lastJsonLine<Report>(separate.stdout);
+    const b = lastJsonLine<Report>(together.stdout);
+    assert.deepEqual([a.statistics.source, a.statistics.round, a.statistics.owners], ['federated', 1, 3]);
+    assert.deepEqual(a.rounds.map((r) => [r.round, r.owners]), [[2, 3], [3, 3]]);
+    // Secure sums carry fresh fixed-point rounding, so the figures agree to that precision, not bit for bit.
+    for (const [name, column] of Object.entries(b.statistics.columns)) assert.ok(Math.abs(a.statistics.columns[name]!.mean - column.mean) < 1e-3 * Math.max(1, Math.abs(column.mean)), name);
+    assert.ok(Math.abs(a.final.auc - b.final.auc) < 0.005, `AUC ${a.final.auc} vs ${b.final.auc}`);
+  });
 });
 
 describe('agents that die and come back', () => {

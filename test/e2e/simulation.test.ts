@@ -18,6 +18,7 @@ import {
   readSplitFile,
   shardRows,
   type EncodedRows,
+  type RecordSet,
 } from '../../src/client/local-data.js';
 import { OwnerAgent, type AgentEvent } from '../../src/client/owner-agent.js';
 import { MemoryJournal } from '../../src/client/owner-state.js';
@@ -25,6 +26,8 @@ import { runSimulation, type SimulationOptions } from '../../src/client/simulati
 import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
+import { FIXED_POINT_BITS } from '../../src/crypto/fixed-point.js';
+import { computeNumericStats } from '../../src/ml/preprocess.js';
 import { initTf } from '../../src/ml/tf.js';
 import { startServer } from '../../src/server.js';
 import { createTestDatabase } from '../helpers/database.js';
@@ -40,6 +43,8 @@ let anonymous: FedscoreClient;
 let schema: DatasetSchema;
 let train: EncodedRows;
 let test: EncodedRows;
+let trainRecords: RecordSet;
+let testRecords: RecordSet;
 
 before(async () => {
   await initTf('cpu');
@@ -64,6 +69,8 @@ before(async () => {
   const parts = applySplit(await readCsvFile(path.join(sharedData, 'crx.data'), schema), await readSplitFile(path.join(sharedData, 'crx.split.json')));
   train = encodeRows(schema, parts.train);
   test = encodeRows(schema, parts.test!);
+  trainRecords = parts.train;
+  testRecords = parts.test!;
 });
 
 after(async () => {
@@ -152,6 +159,44 @@ describe('differentially private runs over HTTP', () => {
     const rounds = await operator.listRounds(result.federationId);
     for (const round of rounds) assert.equal(round.sampling!.rate, 0.5);
     assert.equal(new Set(rounds.map((round) => round.sampling!.seed)).size, 3, 'a fresh seed every round');
+  });
+});
+
+describe('federated standardisation over HTTP', () => {
+  /** crx's schema without the operator's means and stds: the federation computes them from the owners' rows. */
+  const pending = (): DatasetSchema => ({ ...schema, columns: schema.columns.map((c) => (c.type === 'numeric' ? { name: c.name, type: 'numeric' as const, range: c.range! } : c)) });
+  /** The owners' rows as read, dealt as shardRows deals encoded rows (row i to owner i mod 20). */
+  const recordShards = () =>
+    Array.from({ length: 20 }, (_, owner) => ({
+      records: trainRecords.records.filter((_, i) => i % 20 === owner),
+      lineNumbers: trainRecords.lineNumbers.filter((_, i) => i % 20 === owner),
+    }));
+  const numeric = ['A2', 'A3', 'A8', 'A11', 'A14', 'A15'];
+
+  it('computes the central means and stds (plain: to float precision; secure: to fixed-point precision) and trains the same model', async () => {
+    // What the operator would have computed with every training row in one place.
+    const central = computeNumericStats(pending(), trainRecords.records);
+    const centralRun = await runSimulation(smallRun({ schema: central, shards: shardRows(encodeRows(central, trainRecords), 20), evaluation: encodeRows(central, testRecords) }));
+    const secure = { committee: 3, threshold: 2, dropout: 0, committeeDropout: 0, clipNorm: 1000 };
+    for (const mode of ['plain', 'secure'] as const) {
+      const run = await runSimulation(smallRun({ mode, ...(mode === 'secure' && { secure }), schema: pending(), shards: recordShards(), evaluation: testRecords }));
+      assert.deepEqual([run.statistics!.round, run.statistics!.owners], [1, 20], `${mode}: round 1 computed the statistics from every owner`);
+      assert.deepEqual(run.rounds.map((round) => round.round), [2, 3, 4], `${mode}: then the three training rounds`);
+      const federation = await operator.getFederation(run.federationId);
+      assert.equal(federation.standardisation!.source, 'federated');
+      for (const name of numeric) {
+        const expected = central.columns.find((c) => c.name === name) as { mean: number; std: number; range: [number, number] };
+        const got = federation.standardisation!.columns[name]!;
+        const unit = mode === 'plain' ? 1e-9 * Math.abs(expected.mean) : (expected.range[1] - expected.range[0]) * 2 ** -FIXED_POINT_BITS;
+        assert.ok(Math.abs(got.mean - expected.mean) <= unit, `${mode} ${name}: mean ${got.mean} vs ${expected.mean}`);
+        const stdUnit = mode === 'plain' ? 1e-9 * expected.std : (unit * (expected.range[1] - expected.range[0])) / expected.std;
+        assert.ok(Math.abs(got.std - expected.std) <= stdUnit, `${mode} ${name}: std ${got.std} vs ${expected.std}`);
+      }
+      const maxDiff = Math.max(...Array.from(run.finalWeights, (w, i) => Math.abs(w - centralRun.finalWeights[i]!)));
+      assert.ok(maxDiff <= 1e-3, `${mode}: max |Δweight| from the centrally standardised run ${maxDiff}`);
+      assert.equal(run.final.accuracy.toFixed(2), centralRun.final.accuracy.toFixed(2), `${mode}: accuracy`);
+      assert.equal(run.final.auc.toFixed(2), centralRun.final.auc.toFixed(2), `${mode}: AUC`);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FedscoreClient, FedscoreNetworkError, type FederationView } from '../../client/http-client.js';
 import { loadOwnerRows } from '../../client/local-data.js';
-import { OwnerAgent, type AgentEvent, type AgentSummary } from '../../client/owner-agent.js';
+import { OwnerAgent, type AgentEvent, type AgentSummary, type LocalRecords } from '../../client/owner-agent.js';
 import { enrolOwner, registerKey } from '../../client/owner-enrolment.js';
 import { journalSummary, OwnerStateDir, StateError, type OwnerIdentity } from '../../client/owner-state.js';
 import { AGENT_RETRY, type RetryPolicy } from '../../client/retry.js';
@@ -199,15 +199,15 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const keys = keysOf(identity);
     if (keys) await withGiveUpNote(giveUpAfter, () => ensureKeyRegistered(client, identity, keys));
 
-    let data: { X: Float32Array[]; y: Uint8Array } | undefined;
+    let data: LocalRecords | undefined;
     if (values.data !== undefined) {
       await initTfFromEnv(io);
       const rows = await loadOwnerRows(values.data, federation.datasetSchema);
       for (const problem of rows.problems.slice(0, 20)) writeLine(io.stderr, `${values.data}: ${problem.message}; line left out`);
       if (rows.problems.length > 20) writeLine(io.stderr, `${values.data}: … and ${rows.problems.length - 20} more problems`);
-      data = { X: rows.X, y: rows.y };
+      data = { records: rows.records, lineNumbers: rows.lineNumbers };
       const leftOut = new Set(rows.problems.map((p) => p.line)).size;
-      writeLine(io.stdout, `${identity.role} ${identity.ownerId} in federation ${federation.id} (${federation.aggregation}): ${rows.X.length} local rows${leftOut > 0 ? `, ${leftOut} left out` : ''}; waiting for rounds`);
+      writeLine(io.stdout, `${identity.role} ${identity.ownerId} in federation ${federation.id} (${federation.aggregation}): ${rows.records.length} local rows${leftOut > 0 ? `, ${leftOut} left out` : ''}; waiting for rounds`);
     } else {
       writeLine(io.stdout, `aggregator node ${identity.ownerId} in federation ${federation.id} (${federation.aggregation}): waiting for committee duty`);
     }
@@ -283,6 +283,10 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
   const loss = (value: number | null) => (value === null ? '' : `, local loss ${value.toFixed(4)}`);
   switch (event.type) {
     case 'submitted': {
+      if (event.kind === 'statistics') {
+        const how = federation.aggregation === 'secure' ? `as encrypted shares${event.uploadBytes !== undefined ? ` (${event.uploadBytes} bytes)` : ''}` : 'in the clear';
+        return `round ${event.round} (statistics): submitted the count, sum and sum of squares of ${event.samples} rows' values ${how}${event.resent ? ' (prepared before a restart, sent now)' : ''}`;
+      }
       const what = federation.aggregation === 'secure' ? `encrypted shares of ${event.samples} samples${event.uploadBytes !== undefined ? ` (${event.uploadBytes} bytes)` : ''}` : `an update of ${event.samples} samples`;
       return `round ${event.round}: submitted ${what}${loss(event.loss)}${event.resent ? ' (prepared before a restart, sent now)' : ''}`;
     }
@@ -298,7 +302,7 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
       return `round ${event.round}: committee seat: partial sum not accepted: ${event.reason}`;
     case 'round-ended':
       return event.status === 'closed'
-        ? `round ${event.round}: closed, model version ${event.modelVersion} published`
+        ? `round ${event.round}: closed, ${event.modelVersion === null ? 'means and standard deviations computed' : `model version ${event.modelVersion} published`}`
         : `round ${event.round}: failed: ${event.failureReason ?? 'no reason given'}`;
   }
 }

@@ -13,7 +13,15 @@ import { FedscoreClient } from '../../client/http-client.js';
 import { readCsvFile, shardRows } from '../../client/local-data.js';
 import type { DatasetSchema, RawRecord } from '../../ml/dataset-schema.js';
 import { MAX_PROCESSES, processFleet } from '../process-fleet.js';
-import { runSimulation, SIMULATION_MODES, type SecureSimulation, type SimulationPrivacy, type SimulationProgress, type SimulationRound } from '../../client/simulation.js';
+import {
+  runSimulation,
+  SIMULATION_MODES,
+  type SecureSimulation,
+  type SimulationPrivacy,
+  type SimulationProgress,
+  type SimulationRound,
+  type SimulationStatistics,
+} from '../../client/simulation.js';
 import { loadConfig } from '../../config.js';
 import {
   EXIT_OK,
@@ -54,7 +62,10 @@ const OPTIONS = {
   'dp-delta': { type: 'string' },
   clip: { type: 'string' },
   'sample-rate': { type: 'string' },
+  statistics: { type: 'string' },
 } as const;
+
+const STATISTICS = ['central', 'federated'] as const;
 
 const USAGE = `Usage: fedscore simulate --data FILE --schema FILE [options]
 
@@ -80,6 +91,10 @@ ${TRAINING_USAGE}
   --dp-delta D           the budget's δ (default 1e-5; must be below 1/owners)
   --clip C               DP: clip every owner's update to L2 norm C (default 1)
   --sample-rate Q        DP: each owner takes part in a round with probability Q (Poisson; default: every owner)
+  --statistics HOW       where the numeric columns' means and standard deviations come from: central (default:
+                         the schema's, or computed here from the training rows and given to the federation as the
+                         operator's) or federated (a statistics round over the owners' rows first; every numeric
+                         column needs a "range" in the schema, and any mean/std there is ignored)
   --processes            run every owner as its own 'fedscore owner run' process, with a state directory and
                          its rows in a CSV file, as real owners would (at most ${MAX_PROCESSES} owners; no dropouts)
   --server URL           use a running server (the federation is left there); default: start one in-process
@@ -126,14 +141,23 @@ export const simulateCommand: Command = {
     if (owners > data.train.X.length) {
       throw new UsageError(`--owners: expected at most one owner per training row (${data.train.X.length}), got ${owners}`);
     }
-    const shards = shardRows(data.train, owners);
-    const evaluation = data.test ?? data.train;
+    const statistics = readChoice(values.statistics, '--statistics', STATISTICS, 'central');
+    // Federated: the server gets the schema without means and stds, the owners their rows as read.
+    const serverSchema = statistics === 'federated' ? withoutStatistics(data.schema) : data.schema;
+    const trainRecords = statistics === 'federated' || values.processes ? await rawRows(choices.dataFile, data.schema, data.train.lineNumbers) : [];
+    const shards =
+      statistics === 'federated'
+        ? zipShards(dealRecords(trainRecords, owners), dealRecords(data.train.lineNumbers, owners))
+        : shardRows(data.train, owners);
+    const evaluated = data.test ?? data.train;
+    const evaluation =
+      statistics === 'federated' ? { records: await rawRows(choices.dataFile, data.schema, evaluated.lineNumbers), lineNumbers: evaluated.lineNumbers } : evaluated;
     if (values.processes) {
       if (owners > MAX_PROCESSES) throw new UsageError(`--processes: at most ${MAX_PROCESSES} owner processes, got ${owners} owners (use --owners)`);
       if (secure && (secure.dropout > 0 || secure.committeeDropout > 0)) throw new UsageError('--processes: dropouts are simulated only in-process');
     }
     const ownersDir = values.processes ? await mkdtemp(path.join(tmpdir(), 'fedscore-simulate-owners-')) : undefined;
-    const fleet = ownersDir && processFleet({ shards: dealRecords(await rawRows(choices.dataFile, data.schema, data.train.lineNumbers), owners), schema: data.schema, dir: ownersDir });
+    const fleet = ownersDir && processFleet({ shards: dealRecords(trainRecords, owners), schema: data.schema, dir: ownersDir });
 
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals): void => controller.abort(new Error(`simulate: interrupted by ${signal}`));
@@ -163,7 +187,7 @@ export const simulateCommand: Command = {
       const result = await runSimulation({
         operator,
         name: `simulate ${path.basename(choices.dataFile)} ${new Date().toISOString()}`,
-        schema: data.schema,
+        schema: serverSchema,
         model: choices.model,
         training: { rounds, epochs: choices.epochs, batchSize: choices.batchSize, learningRate: choices.learningRate, seed: choices.seed },
         mode,
@@ -176,9 +200,16 @@ export const simulateCommand: Command = {
         signal: controller.signal,
         onProgress: (event: SimulationProgress) => {
           if (event.done === 1) {
-            progress.start(event.phase === 'enrol' ? 'enrolling' : `round ${event.round}/${rounds}`, event.total);
+            progress.start(event.phase === 'enrol' ? 'enrolling' : event.phase === 'statistics' ? 'statistics' : `round ${event.round}/${rounds}`, event.total);
           }
           progress.update(event.done);
+        },
+        onStatistics: (round: SimulationStatistics) => {
+          progress.clear();
+          if (!choices.json) {
+            const columns = Object.keys(round.columns).length;
+            writeLine(io.stdout, `statistics round ${round.round}: means and standard deviations of ${columns} numeric columns from ${round.owners} owners in ${round.seconds.toFixed(2)} s`);
+          }
         },
         onRound: (round: SimulationRound) => {
           progress.clear();
@@ -215,6 +246,7 @@ export const simulateCommand: Command = {
               privacy: { epsilon: result.privacy.epsilon, delta: result.privacy.delta, noiseMultiplier: result.privacy.noiseMultiplier, clip: result.privacy.clipNorm, sampleRate: privacy?.sampleRate ?? 1 },
             }),
             ...(secure && { secure }),
+            statistics: result.statistics ? { source: 'federated', ...result.statistics } : { source: 'operator' },
             rounds: result.rounds.map((round) => ({
               round: round.round,
               status: round.status,
@@ -266,10 +298,21 @@ async function rawRows(dataFile: string, schema: DatasetSchema, lines: number[])
 }
 
 /** Row i to owner i mod n, as shardRows deals encoded rows. */
-function dealRecords(records: RawRecord[], owners: number): RawRecord[][] {
-  const shards: RawRecord[][] = Array.from({ length: owners }, () => []);
-  records.forEach((record, i) => shards[i % owners]!.push(record));
+function dealRecords<T>(rows: T[], owners: number): T[][] {
+  const shards: T[][] = Array.from({ length: owners }, () => []);
+  rows.forEach((row, i) => shards[i % owners]!.push(row));
   return shards;
+}
+
+function zipShards(records: RawRecord[][], lineNumbers: number[][]): { records: RawRecord[]; lineNumbers: number[] }[] {
+  return records.map((shard, i) => ({ records: shard, lineNumbers: lineNumbers[i]! }));
+}
+
+/** The schema with every numeric column's mean and std removed, for the federation to compute; each needs a range. */
+function withoutStatistics(schema: DatasetSchema): DatasetSchema {
+  const unranged = schema.columns.filter((column) => column.type === 'numeric' && column.name !== schema.label.column && column.range === undefined).map((column) => column.name);
+  if (unranged.length > 0) throw new UsageError(`--statistics federated: the schema gives no "range" for ${unranged.join(', ')}; every owner clips its values to it`);
+  return { ...schema, columns: schema.columns.map((column) => (column.type === 'numeric' ? { name: column.name, type: 'numeric', ...(column.range && { range: column.range }) } : column)) };
 }
 
 function roundCells(round: SimulationRound): string[] {

@@ -1,4 +1,4 @@
-/** Rounds: open, read, submit an update, close. */
+/** Rounds: open, read, submit an update (or a statistics round's moments), close. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses, problemSchema, roundParamsSchema } from '../../schemas/common.schema.js';
 import {
@@ -7,6 +7,7 @@ import {
   openRoundBodySchema,
   roundListSchema,
   roundSchema,
+  submitStatisticsBodySchema,
   submitUpdateBodySchema,
   updateReceiptSchema,
   uploadPartialSumBodySchema,
@@ -88,6 +89,30 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) =>
       reply.code(201).send({
         round: await app.services.rounds.submitUpdate(request.principal, request.params.federationId, request.params.roundNumber, request.body),
+      }),
+  );
+
+  app.post(
+    '/federations/:federationId/rounds/:roundNumber/statistics',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Submit this owner’s moments for a statistics round (owner, plain mode)',
+        description:
+          'Federated standardisation: while the schema leaves some numeric column without a mean and std, the first round is a ' +
+          '`statistics` round, and each owner submits, per column of the round’s `statistics.columns`, its count of values, Σx′ and ' +
+          'Σx′² of its values clipped to the column’s `range` and rescaled to [0, 1]. The means and standard deviations from the sum ' +
+          'are stored with the federation, and training round 1 follows. In secure mode owners upload shares of the same vector ' +
+          'followed by a 1, as for any secure round.',
+        params: roundParamsSchema,
+        body: submitStatisticsBodySchema,
+        response: { 201: updateReceiptSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send({
+        round: await app.services.rounds.submitStatistics(request.principal, request.params.federationId, request.params.roundNumber, request.body),
       }),
   );
 
