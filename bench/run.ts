@@ -4,6 +4,7 @@
  */
 import { heBench } from './he.bench.js';
 import { heHttpBench } from './he-http.bench.js';
+import { privacyBench } from './privacy.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { roundWaitsBench } from './round-waits.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   'plain-submissions': submissionsBench,
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,
+  privacy: privacyBench,
   he: heBench,
   'he-http': heHttpBench,
 };

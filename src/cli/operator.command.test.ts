@@ -153,6 +153,11 @@ describe('operator schema file checks', () => {
     assert.equal(schema.label.column, 'A16');
   });
 
+  it('accepts a schema that leaves the statistics to the federation with a range for each such column', async () => {
+    const schema = await loadSchemaFile(path.join(repoRoot, 'schemas', 'uci-credit-card.json'));
+    assert.ok(schema.columns.some((column) => column.type === 'numeric' && column.mean === undefined && column.range !== undefined));
+  });
+
   // The wording after the file name is readSchemaFile's (src/client/local-data.ts); these pin the file and the fault.
   it('names the file for every kind of problem', async () => {
     const notJson = path.join(dir, 'not-json.json');
@@ -169,7 +174,7 @@ describe('operator schema file checks', () => {
       [notJson, /^--schema: .*not-json\.json is not JSON: /],
       [notSchema, /^--schema: .*not-schema\.json is not a dataset schema: columns\.0\.type: .*; label\.positive: /],
       [inconsistent, /^--schema: .*inconsistent\.json is .*: label column z is not among the columns/],
-      [noStats, /^--schema: .*no-stats\.json: numeric column\(s\) a need a mean and std/],
+      [noStats, /^--schema: .*no-stats\.json: numeric column\(s\) a need a mean and std, or a "range": \[min, max\]/],
     ];
     for (const [file, message] of cases) {
       await assert.rejects(loadSchemaFile(file), (error: Error) => {

@@ -72,8 +72,11 @@ export interface OwnerAgentOptions {
   /** Simulation only: whether this owner takes part in / sums a round (dropouts). */
   takesPart?(round: RoundView): boolean;
   sums?(round: RoundView): boolean;
-  /** Simulation only: bounds how many owners of one process train at once. */
-  trainingGate?<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Simulation only: bounds how many owners of one process work on a round at once — fetching the model,
+   * training, sending — so 30,000 in-process owners do not open 30,000 connections at the same moment.
+   */
+  gate?<T>(work: () => Promise<T>): Promise<T>;
   onEvent?(event: AgentEvent): void;
   /**
    * Stops the agent between steps: a wait for the next round is cut short, a step under way (training,
@@ -199,16 +202,19 @@ export class OwnerAgent {
       this.#notSampled.add(number);
       return;
     }
-    let pending = await journal.loadPending(number);
-    const resent = pending !== undefined;
-    if (!pending) {
-      const prepared = await this.#prepare(round);
-      if (!prepared) return;
-      pending = prepared;
-      await journal.savePending(pending);
-      await journal.record({ event: 'trained', round: number, samples: pending.samples, loss: pending.loss });
-    }
-    await this.#send(round, pending, resent);
+    const work = async () => {
+      let pending = await journal.loadPending(number);
+      const resent = pending !== undefined;
+      if (!pending) {
+        const prepared = await this.#prepare(round);
+        if (!prepared) return;
+        pending = prepared;
+        await journal.savePending(pending);
+        await journal.record({ event: 'trained', round: number, samples: pending.samples, loss: pending.loss });
+      }
+      await this.#send(round, pending, resent);
+    };
+    await (this.#o.gate ? this.#o.gate(work) : work());
   }
 
   /** Builds what goes to the server: moments in a statistics round, trained weights otherwise. */
@@ -257,15 +263,13 @@ export class OwnerAgent {
       throw new Error(`OwnerAgent: model version ${base.version} has ${base.weights.length} weights but its layout needs ${expected}`);
     }
     const training = federation.training;
-    const train = () =>
-      trainLocal(federation.model, Float32Array.from(base.weights), data.X, data.y, {
-        epochs: training.localEpochs,
-        batchSize: training.batchSize,
-        learningRate: training.learningRate,
-        // By training round, not round number: a statistics round first does not change the shuffles.
-        seed: this.#o.localSeed(round.trainingRound ?? round.number),
-      });
-    const trained = await (this.#o.trainingGate ? this.#o.trainingGate(train) : train());
+    const trained = await trainLocal(federation.model, Float32Array.from(base.weights), data.X, data.y, {
+      epochs: training.localEpochs,
+      batchSize: training.batchSize,
+      learningRate: training.learningRate,
+      // By training round, not round number: a statistics round first does not change the shuffles.
+      seed: this.#o.localSeed(round.trainingRound ?? round.number),
+    });
     // JSON would turn NaN into null and the server would reject the whole update with a less useful message.
     if (!trained.weights.every(Number.isFinite)) {
       throw new Error(`OwnerAgent: local training diverged in round ${round.number} (non-finite weights); the federation's learning rate is too high for these rows`);

@@ -347,7 +347,7 @@ export function inProcessFleet(): OwnerFleet {
             journal: new MemoryJournal(),
             localSeed: (round) => deriveSeed(ownerSeed(training.seed, index), round, 0),
             rounds: feed,
-            trainingGate: gate,
+            gate,
             // Dropouts are simulated in training rounds; a statistics round waits for every owner.
             ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind === 'statistics' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
             ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind === 'statistics' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),

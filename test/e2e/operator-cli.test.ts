@@ -130,7 +130,8 @@ describe('a plain federation run from the CLI', () => {
     assert.match(text, /^ {2}min owners per round +2$/m);
     assert.match(text, /^dataset schema: 16 columns, label A16/m);
     assert.match(text, /^ {2}A6 +categorical +one-hot, 14 values: c, d, /m);
-    assert.match(text, /^ {2}A2 +numeric +standardised: mean 31\.39, std 11\.72$/m);
+    assert.match(text, /^ {2}A2 +numeric +standardised: mean 31\.39, std 11\.72, clipped to \[10, 90\] for the statistics$/m);
+    assert.match(text, /^standardisation +the schema’s own means and standard deviations$/m);
 
     const json = lastJson<{ id: string; featureCount: number; currentRound: unknown; owners: { enrolled: number }; training: { rounds: number } }>(
       ok(await op(['federation', 'show', '--federation', federationId, '--json'])).stdout,

@@ -22,6 +22,7 @@ import {
   describeAggregation,
   describeModel,
   describeRound,
+  describeStandardisation,
   federationShowLines,
   federationTable,
   keyValues,
@@ -291,6 +292,7 @@ async function createFederation(args: string[], io: CliIo): Promise<number> {
         [
           ['aggregation', describeAggregation(federation)],
           ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features from ${schemaFile}`],
+          ['standardisation', describeStandardisation(federation)],
           ['rounds', `${t.rounds} planned, ${t.minOwners} owners complete one, deadline ${t.roundDeadlineSeconds} s, auto-advance ${t.autoAdvance ? 'on' : 'off'}`],
           ['owners train', `${t.localEpochs} local epochs per round, batch ${t.batchSize}, learning rate ${t.learningRate}`],
           ['latest model', `version ${federation.latestModelVersion} (the initial weights, seed ${t.seed})`],

@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { DEFAULT_TRAINING } from '../../client/defaults.js';
 import type { CreateFederationInput } from '../../client/http-client.js';
-import { lacksNumericStats, readSchemaFile } from '../../client/local-data.js';
+import { readSchemaFile } from '../../client/local-data.js';
+import { federatedStatisticsColumns } from '../../ml/dataset-schema.js';
 import type { DatasetSchema } from '../../ml/dataset-schema.js';
 import { ACTIVATIONS } from '../../ml/model-spec.js';
 import { readChoice, readNumber, UsageError } from '../cli-io.js';
@@ -174,12 +175,13 @@ export async function loadSchemaFile(file: string): Promise<DatasetSchema> {
   } catch (error) {
     throw new Error(`--schema: ${(error as Error).message}`);
   }
-  if (lacksNumericStats(schema)) {
-    // The server standardises numeric columns with the schema's statistics; it has no data to compute them.
-    const columns = schema.columns.filter((column) => column.type === 'numeric' && (column.mean === undefined || column.std === undefined));
+  // Without a mean and std the federation computes a column's statistics from the owners' values, each
+  // clipped to the column's declared range: so the range is what such a column needs.
+  const unranged = federatedStatisticsColumns(schema).filter((column) => column.range === undefined);
+  if (unranged.length > 0) {
     throw new Error(
-      `--schema: ${file}: numeric column(s) ${columns.map((column) => column.name).join(', ')} need a mean and std ` +
-        '(the standardisation statistics every owner applies)',
+      `--schema: ${file}: numeric column(s) ${unranged.map((column) => column.name).join(', ')} need a mean and std, ` +
+        'or a "range": [min, max] within which the owners compute them in a statistics round',
     );
   }
   return schema;

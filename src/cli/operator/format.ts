@@ -45,19 +45,22 @@ export function trainingPairs(training: FederationView['training']): [string, st
 
 /** One line on where a round stands. */
 export function describeRound(round: RoundView): string {
+  const name = round.kind === 'statistics' ? `round ${round.number} (statistics)` : `round ${round.number}`;
   switch (round.status) {
     case 'open':
-      return `round ${round.number} open: ${round.submissionCount} of ${round.minOwners} owners submitted, deadline ${timestamp(round.deadline)}`;
+      return `${name} open: ${round.submissionCount} of ${round.minOwners} owners submitted, deadline ${timestamp(round.deadline)}`;
     case 'summing': {
       const secure = round.secure;
       const sums = secure ? `${secure.partialSumCount} of ${secure.threshold} partial sums` : 'partial sums pending';
       const deadline = secure?.summingDeadline ? `, deadline ${timestamp(secure.summingDeadline)}` : '';
-      return `round ${round.number} summing: ${secure?.includedCount ?? round.submissionCount} owners included, ${sums}${deadline}`;
+      return `${name} summing: ${secure?.includedCount ?? round.submissionCount} owners included, ${sums}${deadline}`;
     }
     case 'closed':
-      return `round ${round.number} closed: published model version ${round.modelVersion} from ${round.submissionCount} owners`;
+      return round.kind === 'statistics'
+        ? `${name} closed: means and standard deviations computed from ${round.secure?.includedCount ?? round.submissionCount} owners`
+        : `${name} closed: published model version ${round.modelVersion} from ${round.secure?.includedCount ?? round.submissionCount} owners`;
     case 'failed':
-      return `round ${round.number} failed: ${round.failureReason ?? 'no reason recorded'}; the previous model stays`;
+      return `${name} failed: ${round.failureReason ?? 'no reason recorded'}; ${round.kind === 'statistics' ? 'nothing computed' : 'the previous model stays'}`;
   }
 }
 
@@ -83,6 +86,7 @@ export function federationShowLines(
     ['created', timestamp(federation.createdAt)],
     ['aggregation', describeAggregation(federation)],
     ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features`],
+    ['standardisation', describeStandardisation(federation)],
     ['latest model', `version ${federation.latestModelVersion}${federation.latestModelVersion === 0 ? ' (the seeded initial weights)' : ''}`],
     ['current round', currentRound === null ? 'none opened yet' : describeRound(currentRound)],
     ['owners', ownerSummary(owners, federation)],
@@ -107,11 +111,25 @@ export function federationShowLines(
 
 type ColumnSpec = FederationView['datasetSchema']['columns'][number];
 
+/** Where the numeric columns' means and standard deviations come from. */
+export function describeStandardisation(federation: Pick<FederationView, 'standardisation' | 'datasetSchema'>): string {
+  const standardisation = federation.standardisation;
+  if (standardisation === null) {
+    const pending = federation.datasetSchema.columns.filter((column) => column.type === 'numeric' && column.mean === undefined).map((column) => column.name);
+    return `computed by the owners in the first round (a statistics round) for ${pending.join(', ')}`;
+  }
+  if (standardisation.source === 'operator') return 'the schema’s own means and standard deviations';
+  const federated = Object.entries(standardisation.columns).filter(([, column]) => column.source === 'federated');
+  return `computed by the owners in round ${standardisation.roundNumber} for ${federated.map(([name]) => name).join(', ')} (from ${federated[0]?.[1].count ?? 0} values of ${federated[0]?.[0] ?? '-'})`;
+}
+
 function columnEncoding(column: ColumnSpec, label: { column: string; positive: string }): string {
   if (column.name === label.column) return `the label: ${JSON.stringify(label.positive)} is positive, any other value negative`;
   switch (column.type) {
-    case 'numeric':
-      return column.mean !== undefined && column.std !== undefined ? `standardised: mean ${round4(column.mean)}, std ${round4(column.std)}` : 'standardised';
+    case 'numeric': {
+      const range = column.range ? `, clipped to [${column.range[0]}, ${column.range[1]}] for the statistics` : '';
+      return column.mean !== undefined && column.std !== undefined ? `standardised: mean ${round4(column.mean)}, std ${round4(column.std)}${range}` : `standardised once the statistics round has run${range}`;
+    }
     case 'binary':
       return `${column.values[0]} → 0, ${column.values[1]} → 1`;
     case 'categorical': {
