@@ -77,6 +77,15 @@ describe('operator federation create: flags to request body', () => {
     assert.deepEqual(readFederationSettings({ aggregation: 'plain' }, 'crx.json'), { name: 'crx', model: { kind: 'logreg' }, aggregation: 'plain' });
   });
 
+  it('builds a privacy budget from --dp-epsilon, --dp-clip and the optional --dp-delta, --dp-noise, --sample-rate', () => {
+    assert.deepEqual(readFederationSettings({ 'dp-epsilon': '4', 'dp-clip': '2' }, 'crx.json').privacy, { epsilon: 4, delta: 1e-5, clipNorm: 2 });
+    assert.deepEqual(
+      readFederationSettings({ 'dp-epsilon': '1', 'dp-clip': '0.5', 'dp-delta': '1e-6', 'dp-noise': '3', 'sample-rate': '0.1' }, 'crx.json').privacy,
+      { epsilon: 1, delta: 1e-6, clipNorm: 0.5, noiseMultiplier: 3, sampling: { kind: 'poisson', rate: 0.1 } },
+    );
+    assert.equal(readFederationSettings({}, 'crx.json').privacy, undefined);
+  });
+
   it('gives an MLP the CLI-wide default layers unless --hidden and --activation say otherwise', () => {
     assert.deepEqual(readFederationSettings({ model: 'mlp' }, 'crx.json').model, { kind: 'mlp', hidden: [16], activation: 'relu' });
     assert.deepEqual(readFederationSettings({ model: 'mlp', hidden: '16,8', activation: 'square' }, 'crx.json').model, {
@@ -114,6 +123,10 @@ describe('operator federation create: flags to request body', () => {
     ['an unknown activation', { model: 'mlp', activation: 'swish' }, /--activation: expected one of relu, tanh, sigmoid, square, relu-poly, got 'swish'/],
     ['a fraction of a round', { rounds: '2.5' }, /--rounds: expected a whole number, got '2.5'/],
     ['a learning rate that is not a number', { 'learning-rate': 'fast' }, /--learning-rate: expected a number, got 'fast'/],
+    ['a DP flag without --dp-epsilon', { 'dp-clip': '1' }, /--dp-clip applies only with --dp-epsilon/],
+    ['--sample-rate without --dp-epsilon', { 'sample-rate': '0.1' }, /--sample-rate applies only with --dp-epsilon/],
+    ['--dp-epsilon without --dp-clip', { 'dp-epsilon': '4' }, /--dp-epsilon needs --dp-clip C/],
+    ['an ε that is not a number', { 'dp-epsilon': 'lots', 'dp-clip': '1' }, /--dp-epsilon: expected a number, got 'lots'/],
     ['an empty hidden layer', { model: 'mlp', hidden: '16,,8' }, /--hidden: expected a whole number, got ''/],
   ];
   for (const [what, values, message] of refusals) {

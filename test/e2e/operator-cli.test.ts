@@ -389,6 +389,24 @@ describe('the CLI when things go wrong', () => {
     assert.equal((await operator.listFederations()).length, before);
   });
 
+  it('creates a federation with a privacy budget, shows it, and refuses a negative ε without creating anything', async () => {
+    const created = ok(await op(['federation', 'create', '--schema', crxSchema, '--name', 'dp', '--rounds', '5', '--dp-epsilon', '4', '--dp-clip', '2']));
+    assert.match(created.stdout, /^ {2}privacy +budget ε = 4, δ = 0\.00001; clip 2, noise multiplier \d+(\.\d+)?, every owner in every round; spent ε = 0 over 0 round\(s\)$/m);
+    const federationId = /^Created federation (\S+)/.exec(created.stdout)![1]!;
+    const federation = await operator.getFederation(federationId);
+    assert.equal(federation.privacy?.epsilon, 4);
+    assert.equal(federation.privacy?.clipNorm, 2);
+    assert.ok(federation.privacy!.noiseMultiplier > 0);
+    assert.match(ok(await op(['federation', 'show', '--federation', federationId])).stdout, /^privacy +budget ε = 4, δ = 0\.00001; /m);
+
+    const before = (await operator.listFederations()).length;
+    const refused = await op(['federation', 'create', '--schema', crxSchema, '--dp-epsilon=-1', '--dp-clip', '2']);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /^fedscore operator: the server refused the federation \(422 validation-failed\): body\.privacy\.epsilon: /);
+    assert.equal((await operator.listFederations()).length, before);
+  });
+
   it('says a wrong key was refused and where the key came from, exit 1', async () => {
     const result = await op(['federation', 'list', '--api-key', 'not-a-real-key'], { FEDSCORE_SERVER: server.url });
     assert.equal(result.code, 1);

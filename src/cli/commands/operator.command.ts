@@ -16,11 +16,13 @@ import {
   readConnection,
   readFederationSettings,
   wholeNumber,
+  DEFAULT_DP_DELTA,
   type Connection,
 } from '../operator/flags.js';
 import {
   describeAggregation,
   describeModel,
+  describePrivacy,
   describeRound,
   describeStandardisation,
   federationShowLines,
@@ -85,6 +87,12 @@ Options:
   --deadline-seconds S   a round still short of owners after S seconds fails [${TRAINING_DEFAULTS.roundDeadlineSeconds}]
   --seed S               seed of the initial weights (version 0) [${TRAINING_DEFAULTS.seed}]
   --no-auto-advance      open every round yourself [the next round opens when one closes]
+  --dp-epsilon E         differential privacy with budget ε = E (DP-FedAvg at the owner level; central in plain
+                         mode, distributed in secure mode): no round opens that would exceed it [none]
+  --dp-delta D           DP: the budget's δ, below 1/owners [${DEFAULT_DP_DELTA}]
+  --dp-clip C            DP, required with --dp-epsilon: every owner's update is clipped to L2 norm C
+  --dp-noise Z           DP: noise multiplier [the smallest that fits the budget over the planned rounds]
+  --sample-rate Q        DP: each owner takes part in a round with probability Q [every owner, every round]
 ${CONNECTION_USAGE}
 
 The server checks every value's range and names the field it refuses. With --json the last line of stdout
@@ -279,6 +287,7 @@ async function createFederation(args: string[], io: CliIo): Promise<number> {
         featureCount: federation.featureNames.length,
         model: federation.model,
         training: federation.training,
+        privacy: federation.privacy,
         latestModelVersion: federation.latestModelVersion,
         createdAt: federation.createdAt,
       });
@@ -293,6 +302,7 @@ async function createFederation(args: string[], io: CliIo): Promise<number> {
           ['aggregation', describeAggregation(federation)],
           ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features from ${schemaFile}`],
           ['standardisation', describeStandardisation(federation)],
+          ['privacy', describePrivacy(federation)],
           ['rounds', `${t.rounds} planned, ${t.minOwners} owners complete one, deadline ${t.roundDeadlineSeconds} s, auto-advance ${t.autoAdvance ? 'on' : 'off'}`],
           ['owners train', `${t.localEpochs} local epochs per round, batch ${t.batchSize}, learning rate ${t.learningRate}`],
           ['latest model', `version ${federation.latestModelVersion} (the initial weights, seed ${t.seed})`],

@@ -71,12 +71,20 @@ export const CREATE_OPTIONS = {
   'deadline-seconds': { type: 'string' },
   seed: { type: 'string' },
   'no-auto-advance': { type: 'boolean' },
+  'dp-epsilon': { type: 'string' },
+  'dp-delta': { type: 'string' },
+  'dp-clip': { type: 'string' },
+  'dp-noise': { type: 'string' },
+  'sample-rate': { type: 'string' },
 } as const;
 
 export type CreateValues = { [K in keyof typeof CREATE_OPTIONS]?: (typeof CREATE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 const AGGREGATIONS = ['plain', 'secure'] as const;
 const SECURE_FLAGS = ['committee', 'threshold', 'clip-norm'] as const;
+const PRIVACY_FLAGS = ['dp-delta', 'dp-clip', 'dp-noise', 'sample-rate'] as const;
+/** The CLI's δ when none is given: 1e-5 is below 1/owners for any federation of up to 100,000 owners. */
+export const DEFAULT_DP_DELTA = 1e-5;
 
 /** Everything in a POST /v1/federations body but the dataset schema, which comes from its file. */
 export type FederationSettings = Omit<CreateFederationInput, 'datasetSchema'>;
@@ -131,12 +139,33 @@ export function readFederationSettings(values: CreateValues, schemaFile: string)
     ...(values['no-auto-advance'] === true && { autoAdvance: false }),
   };
 
+  const privacy = readPrivacy(values);
   return {
     name: values.name ?? defaultName(schemaFile),
     model,
     ...(Object.keys(training).length > 0 && { training }),
     ...(aggregation !== undefined && { aggregation }),
     ...(secure !== undefined && { secure }),
+    ...(privacy !== undefined && { privacy }),
+  };
+}
+
+/** The differential-privacy budget, if `--dp-epsilon` asks for one; the server checks every range. */
+function readPrivacy(values: CreateValues): FederationSettings['privacy'] {
+  if (values['dp-epsilon'] === undefined) {
+    const given = PRIVACY_FLAGS.find((flag) => values[flag] !== undefined);
+    if (given) throw new UsageError(`--${given} applies only with --dp-epsilon`);
+    return undefined;
+  }
+  if (values['dp-clip'] === undefined) {
+    throw new UsageError('--dp-epsilon needs --dp-clip C: the L2 norm every owner\'s update is clipped to (the noise is proportional to it)');
+  }
+  return {
+    epsilon: number(values['dp-epsilon'], '--dp-epsilon'),
+    delta: values['dp-delta'] === undefined ? DEFAULT_DP_DELTA : number(values['dp-delta'], '--dp-delta'),
+    clipNorm: number(values['dp-clip'], '--dp-clip'),
+    ...(values['dp-noise'] !== undefined && { noiseMultiplier: number(values['dp-noise'], '--dp-noise') }),
+    ...(values['sample-rate'] !== undefined && { sampling: { kind: 'poisson' as const, rate: number(values['sample-rate'], '--sample-rate') } }),
   };
 }
 

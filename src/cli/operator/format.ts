@@ -24,6 +24,17 @@ export function describeAggregation(federation: Pick<FederationView, 'aggregatio
   );
 }
 
+/** The budget, the mechanism and what has been spent, in one line. */
+export function describePrivacy(federation: Pick<FederationView, 'privacy'>): string {
+  const privacy = federation.privacy;
+  if (privacy === null) return 'none (the published models carry no differential-privacy guarantee)';
+  const sampling = privacy.sampling.kind === 'poisson' ? `each owner sampled with probability ${privacy.sampling.rate}` : 'every owner in every round';
+  return (
+    `budget ε = ${privacy.epsilon}, δ = ${privacy.delta}; clip ${privacy.clipNorm}, noise multiplier ${round4(privacy.noiseMultiplier)}, ${sampling}; ` +
+    `spent ε = ${round4(privacy.spent.epsilon)} over ${privacy.spent.rounds} round(s)`
+  );
+}
+
 /** One block of `label  value` lines with the labels aligned. */
 export function keyValues(pairs: [string, string][], indent = ''): string[] {
   const width = Math.max(...pairs.map(([label]) => label.length));
@@ -87,6 +98,7 @@ export function federationShowLines(
     ['aggregation', describeAggregation(federation)],
     ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features`],
     ['standardisation', describeStandardisation(federation)],
+    ['privacy', describePrivacy(federation)],
     ['latest model', `version ${federation.latestModelVersion}${federation.latestModelVersion === 0 ? ' (the seeded initial weights)' : ''}`],
     ['current round', currentRound === null ? 'none opened yet' : describeRound(currentRound)],
     ['owners', ownerSummary(owners, federation)],
