@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FedscoreApiError, type RoundView } from '../client/http-client.js';
+import { FedscoreApiError, type ModelVersionView, type RoundView } from '../client/http-client.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import { UsageError, type CliIo } from './cli-io.js';
 import { runCli } from './main.js';
 import { createFederationBody, defaultName, loadSchemaFile, readConnection, readFederationSettings } from './operator/flags.js';
-import { roundTable, timestamp } from './operator/format.js';
+import { modelTable, roundShowLines, roundTable, timestamp } from './operator/format.js';
 import { describeServerFailure } from './operator/problems.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -351,6 +351,12 @@ describe('operator tables', () => {
       failureReason: null,
       aggregation: 'plain',
       secure: null,
+      kind: 'training',
+      trainingRound: 1,
+      statistics: null,
+      privacy: null,
+      sampling: null,
+      participation: null,
       ...overrides,
     }) as RoundView;
 
@@ -382,5 +388,30 @@ describe('operator tables', () => {
     ]);
     assert.match(secure[0]!, /owners +included +partial sums/);
     assert.match(secure[1]!, /summing +1\/2 +3 +1\/2/);
+  });
+
+  it('marks a statistics round, and says what it computes instead of a base model', () => {
+    const statistics = round({ kind: 'statistics', status: 'closed', statistics: { columns: ['AGE', 'LIMIT_BAL'] } } as Partial<RoundView>);
+    assert.match(roundTable([statistics])[1]!, /^ +1 {2}closed +1\/2 +stats +2026-01-01T00:00:00Z/);
+    const shown = roundShowLines(statistics, 'f').join('\n');
+    assert.match(shown, /^computes +count, sum and sum of squares of AGE, LIMIT_BAL$/m);
+    assert.doesNotMatch(shown, /trains from/);
+  });
+
+  it('adds an ε column to the model list when any version was trained with a budget', () => {
+    const model = (version: number, privacy: ModelVersionView['privacy']): ModelVersionView => ({
+      version,
+      roundNumber: version === 0 ? null : version,
+      metrics: { owners: 2, samples: 2, trainLoss: null, trainAccuracy: null },
+      heEvaluable: true,
+      heRefusal: null,
+      privacy,
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    const withBudget = modelTable([model(0, null), model(1, { epsilon: 1.23456, delta: 1e-5 })]);
+    assert.match(withBudget[0]!, /train accuracy +ε spent +HE/);
+    assert.match(withBudget[1]!, /- +- +yes/);
+    assert.match(withBudget[2]!, /1\.2346 +yes/);
+    assert.doesNotMatch(modelTable([model(0, null)])[0]!, /ε/);
   });
 });

@@ -196,7 +196,7 @@ export function roundTable(rounds: RoundView[]): string[] {
               round.secure ? `${round.secure.partialSumCount}/${round.secure.threshold}` : '-',
             ]
           : []),
-        round.modelVersion === null ? '-' : String(round.modelVersion),
+        round.kind === 'statistics' ? 'stats' : round.modelVersion === null ? '-' : String(round.modelVersion),
         timestamp(round.openedAt),
         timestamp(round.closedAt),
         round.failureReason ?? '',
@@ -210,7 +210,9 @@ export function roundShowLines(round: RoundView, federationId: string): string[]
     ['federation', federationId],
     ['status', describeRound(round)],
     ['owners needed', String(round.minOwners)],
-    ['trains from', `model version ${round.baseModelVersion}`],
+    round.kind === 'statistics'
+      ? ['computes', `count, sum and sum of squares of ${round.statistics?.columns.join(', ') ?? 'the numeric columns'}`]
+      : ['trains from', `model version ${round.baseModelVersion}`],
     ['opened', timestamp(round.openedAt)],
     ['deadline', timestamp(round.deadline)],
   ];
@@ -221,10 +223,16 @@ export function roundShowLines(round: RoundView, federationId: string): string[]
     for (const member of members) pairs.push(['', member]);
     pairs.push(['clip norm', String(round.secure.clipNorm)]);
   }
+  if (round.privacy !== null) {
+    const { clipNorm, noiseMultiplier, noiseStd, expectedOwners } = round.privacy;
+    pairs.push(['privacy', `clip ${clipNorm}, noise multiplier ${round4(noiseMultiplier)}: noise std ${round4(noiseStd)} on the sum of ${round4(expectedOwners)} expected owners`]);
+  }
+  if (round.sampling !== null) pairs.push(['sampling', `Poisson, rate ${round.sampling.rate}, seed ${round.sampling.seed}`]);
   return keyValues(pairs);
 }
 
 export function modelTable(models: ModelVersionView[]): string[] {
+  const charged = models.some((model) => model.privacy !== null);
   const columns: Column[] = [
     { header: 'version', width: 0 },
     { header: 'round', width: 0 },
@@ -232,6 +240,7 @@ export function modelTable(models: ModelVersionView[]): string[] {
     { header: 'samples', width: 0 },
     { header: 'train loss', width: 0 },
     { header: 'train accuracy', width: 0 },
+    ...(charged ? [{ header: 'ε spent', width: 0 }] : []),
     { header: 'HE', width: 3, align: 'left' },
     { header: 'created', width: 20, align: 'left' },
   ];
@@ -245,6 +254,7 @@ export function modelTable(models: ModelVersionView[]): string[] {
         String(model.metrics.samples),
         model.metrics.trainLoss === null ? '-' : fixed(model.metrics.trainLoss),
         model.metrics.trainAccuracy === null ? '-' : fixed(model.metrics.trainAccuracy),
+        ...(charged ? [model.privacy === null ? '-' : fixed(model.privacy.epsilon)] : []),
         model.heEvaluable ? 'yes' : 'no',
         timestamp(model.createdAt),
       ]),
@@ -261,6 +271,7 @@ export function modelShowLines(model: ModelVersionView, weights: ModelWeightsVie
     ['samples', String(model.metrics.samples)],
     ['train loss', model.metrics.trainLoss === null ? '- (no owner reported one)' : `${fixed(model.metrics.trainLoss)} (sample-weighted mean the owners reported)`],
     ['train accuracy', model.metrics.trainAccuracy === null ? '- (no owner reported one)' : fixed(model.metrics.trainAccuracy)],
+    ['privacy', model.privacy === null ? 'none' : `ε = ${fixed(model.privacy.epsilon)}, δ = ${model.privacy.delta} spent by the federation up to this version`],
     ['encrypted scoring', model.heEvaluable ? 'yes (fedscore predict --encrypted can use it)' : `no: ${model.heRefusal ?? 'not evaluable under CKKS'}`],
     ['parameters', `${weights.weights.length} in ${weights.layout.length} tensors`],
   ];
