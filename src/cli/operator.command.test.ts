@@ -77,6 +77,19 @@ describe('operator federation create: flags to request body', () => {
     assert.deepEqual(readFederationSettings({ aggregation: 'plain' }, 'crx.json'), { name: 'crx', model: { kind: 'logreg' }, aggregation: 'plain' });
   });
 
+  it('builds a named committee from repeated --aggregator NAME=KEY and --threshold: k is their number', () => {
+    const keyA = Buffer.alloc(32, 1).toString('base64');
+    const keyB = Buffer.alloc(32, 2).toString('base64');
+    assert.deepEqual(readFederationSettings({ aggregation: 'secure', aggregator: [`Bank A node=${keyA}`, `Auditor=${keyB}`], threshold: '2' }, 'crx.json').secure, {
+      committee: { size: 2, threshold: 2 },
+      policy: { kind: 'named', aggregators: [{ name: 'Bank A node', identityKey: keyA }, { name: 'Auditor', identityKey: keyB }] },
+    });
+    assert.throws(() => readFederationSettings({ aggregation: 'secure', aggregator: [`a=${keyA}`] }, 'crx.json'), /--aggregator needs --threshold T/);
+    assert.throws(() => readFederationSettings({ aggregation: 'secure', aggregator: [`a=${keyA}`], threshold: '1', committee: '3' }, 'crx.json'), /--committee: a named committee seats all 1 --aggregator nodes/);
+    assert.throws(() => readFederationSettings({ aggregation: 'secure', aggregator: ['a=not-a-key'], threshold: '1' }, 'crx.json'), /--aggregator: expected NAME=IDENTITY_KEY/);
+    assert.throws(() => readFederationSettings({ aggregator: [`a=${keyA}`] }, 'crx.json'), /--aggregator applies only with --aggregation secure/);
+  });
+
   it('builds a privacy budget from --dp-epsilon, --dp-clip and the optional --dp-delta, --dp-noise, --sample-rate', () => {
     assert.deepEqual(readFederationSettings({ 'dp-epsilon': '4', 'dp-clip': '2' }, 'crx.json').privacy, { epsilon: 4, delta: 1e-5, clipNorm: 2 });
     assert.deepEqual(
@@ -378,7 +391,9 @@ describe('operator tables', () => {
           threshold: 2,
           clipNorm: 100,
           vectorLength: 45,
+          policy: 'lottery',
           committee: [],
+          keyed: true,
           includedSetHash: 'h',
           includedCount: 3,
           summingDeadline: null,

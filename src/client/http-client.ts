@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { parseRetryAfter, withRetry, type RetryHint, type RetryPolicy } from './retry.js';
 import { problemSchema, type Problem } from '../schemas/common.schema.js';
 import {
+  charterViewSchema,
   createdFederationSchema,
   enrolmentTokenSchema,
   federationListSchema,
@@ -23,14 +24,16 @@ import {
   ownerListSchema,
   ownerSchema,
   type enrolOwnerBodySchema,
-  type registerPublicKeyBodySchema,
+  type registerIdentityBodySchema,
 } from '../schemas/owners.schema.js';
 import { predictResponseSchema, type predictBodySchema } from '../schemas/predictions.schema.js';
 import {
+  committeeDrawSchema,
   inboxSchema,
   roundListSchema,
   roundSchema,
   updateReceiptSchema,
+  type committeeKeyBodySchema,
   type openRoundBodySchema,
   type submitUpdateBodySchema,
   type uploadPartialSumBodySchema,
@@ -40,7 +43,8 @@ import {
 export type CreateFederationInput = z.input<typeof createFederationBodySchema>;
 export type EnrolOwnerInput = z.input<typeof enrolOwnerBodySchema>;
 export type OpenRoundInput = z.input<typeof openRoundBodySchema>;
-export type RegisterPublicKeyInput = z.input<typeof registerPublicKeyBodySchema>;
+export type RegisterIdentityInput = z.input<typeof registerIdentityBodySchema>;
+export type CommitteeKeyInput = z.input<typeof committeeKeyBodySchema>;
 export type UploadSharesInput = z.input<typeof uploadSharesBodySchema>;
 export type UploadPartialSumInput = z.input<typeof uploadPartialSumBodySchema>;
 export type InboxView = z.infer<typeof inboxSchema>;
@@ -54,6 +58,8 @@ export type FederationView = z.infer<typeof federationSchema>;
 export type EnrolledOwner = z.infer<typeof enrolledOwnerSchema>;
 export type OwnerView = z.infer<typeof ownerSchema>;
 export type RoundView = z.infer<typeof roundSchema>;
+export type CommitteeDrawView = z.infer<typeof committeeDrawSchema>;
+export type CharterView = z.infer<typeof charterViewSchema>;
 export type UpdateReceipt = z.infer<typeof updateReceiptSchema>;
 export type ModelVersionView = z.infer<typeof modelVersionSchema>;
 export type ModelWeightsView = z.infer<typeof modelWeightsSchema>;
@@ -234,6 +240,11 @@ export class FedscoreClient {
     return this.#request({ method: 'GET', path: federationPath(federationId), response: federationSchema });
   }
 
+  /** Needs no key: the charter and the server's fingerprint of it (recompute it; do not trust the field). */
+  getCharter(federationId: string): Promise<CharterView> {
+    return this.#request({ method: 'GET', path: `${federationPath(federationId)}/charter`, response: charterViewSchema });
+  }
+
   /** Issues a new enrolment token; the previous one stops working. */
   async rotateEnrolmentToken(federationId: string): Promise<string> {
     const answer = await this.#request({
@@ -274,11 +285,11 @@ export class FedscoreClient {
     });
   }
 
-  /** The owner itself: the X25519 key share envelopes are encrypted to (secure mode). */
-  registerPublicKey(federationId: string, ownerId: string, body: RegisterPublicKeyInput): Promise<OwnerView> {
+  /** The party itself: its Ed25519 identity key (fixed once set) and whether it volunteers for committees. */
+  registerIdentity(federationId: string, ownerId: string, body: RegisterIdentityInput): Promise<OwnerView> {
     return this.#request({
       method: 'PUT',
-      path: `${federationPath(federationId)}/owners/${segment(ownerId)}/public-key`,
+      path: `${federationPath(federationId)}/owners/${segment(ownerId)}/identity`,
       body,
       response: ownerSchema,
     });
@@ -362,6 +373,16 @@ export class FedscoreClient {
   /** Owner only, secure mode: one envelope per committee member, in one request. */
   uploadShares(federationId: string, roundNumber: number, body: UploadSharesInput): Promise<UpdateReceipt> {
     return this.#request({ method: 'POST', path: `${roundPath(federationId, roundNumber)}/shares`, body, response: updateReceiptSchema });
+  }
+
+  /** Committee member only, while the round is open: its X25519 key for this round, signed by its identity. */
+  publishCommitteeKey(federationId: string, roundNumber: number, body: CommitteeKeyInput): Promise<RoundView> {
+    return this.#request({ method: 'PUT', path: `${roundPath(federationId, roundNumber)}/committee-key`, body, response: roundSchema });
+  }
+
+  /** Lottery policy: the chain value a round revealed and the volunteers its committee was drawn from. */
+  getCommitteeDraw(federationId: string, roundNumber: number): Promise<CommitteeDrawView> {
+    return this.#request({ method: 'GET', path: `${roundPath(federationId, roundNumber)}/committee-draw`, response: committeeDrawSchema });
   }
 
   /** Committee member only, once the round is summing. */

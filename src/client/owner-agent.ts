@@ -17,13 +17,16 @@
  * run` drives this with a state directory; `fedscore simulate` runs many in one process with a journal
  * in memory.
  */
+import type { Charter } from '../crypto/charter.js';
 import { isSampled } from '../crypto/dp/sampling.js';
-import { type X25519KeyPair } from '../crypto/envelope.js';
+import { generateX25519KeyPair } from '../crypto/envelope.js';
+import { signCommitteeKey, type Ed25519KeyPair } from '../crypto/identity.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
 import { ownerMoments } from '../ml/standardisation.js';
 import { trainLocal } from '../ml/train.js';
-import { FedscoreApiError, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
+import { FedscoreApiError, type CommitteeDrawView, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
 import { encodeRows } from './local-data.js';
+import { committeeProblem } from './committee-trust.js';
 import { journalSummary, type AgentJournal, type PendingUpload } from './owner-state.js';
 import { buildShareUpload, sumInbox } from './secure-shares.js';
 
@@ -55,8 +58,12 @@ export interface OwnerAgentOptions {
   federation: FederationView;
   /** The local rows; absent for an aggregator node, which only sums. */
   data?: LocalData;
-  /** Opens the envelopes addressed to this owner when it sits on a committee. */
-  keys?: X25519KeyPair;
+  /** This party's identity: signs the key it publishes for each round it is seated in (committee duty). */
+  identity?: Ed25519KeyPair;
+  /** The charter pinned at enrolment: the committee every secure round seats is checked against it before sharing. */
+  charter: Charter;
+  /** Lottery policy: where a round's committee draw comes from; default this owner's own GET. A simulation shares one. */
+  committeeDraws?(round: number): Promise<CommitteeDrawView>;
   journal: AgentJournal;
   /** The seed of the local shuffle in a round; a simulation derives it from (seed, round, owner). */
   localSeed(trainingRound: number): number;
@@ -94,6 +101,8 @@ export type AgentEvent =
   | { type: 'submitted'; round: number; kind: 'training' | 'statistics'; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
   | { type: 'already-submitted'; round: number }
   | { type: 'missed'; round: number; reason: string }
+  | { type: 'refused'; round: number; reason: string }
+  | { type: 'keyed'; round: number; position: number }
   | { type: 'not-sampled'; round: number; rate: number }
   | { type: 'summed'; round: number; position: number; owners: number | null; resumed: boolean }
   | { type: 'missed-sum'; round: number; reason: string }
@@ -136,8 +145,8 @@ export class OwnerAgent {
       const bad = data.X.findIndex((row) => row.length !== width);
       if (bad >= 0) throw new Error(`OwnerAgent: expected rows of ${width} encoded features (federation ${federation.id}), row ${bad} has ${data.X[bad]!.length}`);
     }
-    if (federation.aggregation === 'secure' && !options.keys && !data) {
-      throw new Error('OwnerAgent: an aggregator node of a secure federation needs its X25519 keys');
+    if (federation.aggregation === 'secure' && !options.identity && !data) {
+      throw new Error('OwnerAgent: an aggregator node of a secure federation needs its identity key');
     }
     this.#o = options;
     this.#federationId = federation.id;
@@ -172,6 +181,7 @@ export class OwnerAgent {
 
   /** One look at a round: submit, sum, or just note how it ended. Exposed so tests can drive single steps. */
   async handle(round: RoundView): Promise<void> {
+    await this.#dropSpentRoundKeys(round);
     if (round.status === 'open') await this.#takePart(round);
     else if (round.status === 'summing') {
       await this.#noteMissed(round, 'the round froze its included set before this update arrived');
@@ -184,6 +194,7 @@ export class OwnerAgent {
 
   async #takePart(round: RoundView): Promise<void> {
     const { data, journal } = this.#o;
+    await this.#publishCommitteeKey(round);
     if (!data) return; // aggregator nodes hold no data
     const number = round.number;
     if (this.#journalled('submitted', number) || this.#journalled('missed', number)) return;
@@ -202,9 +213,19 @@ export class OwnerAgent {
       this.#notSampled.add(number);
       return;
     }
+    if (round.secure && !round.secure.keyed) return; // the committee is still publishing its keys: wait for the tag to change
     const work = async () => {
       let pending = await journal.loadPending(number);
       const resent = pending !== undefined;
+      if (!pending && round.secure) {
+        // Nothing is sealed to a committee this owner has not checked against its pinned charter.
+        const problem = await this.#committeeProblem(round);
+        if (problem) {
+          await journal.record({ event: 'missed', round: number, reason: `refused to share: ${problem}` });
+          this.#o.onEvent?.({ type: 'refused', round: number, reason: problem });
+          return;
+        }
+      }
       if (!pending) {
         const prepared = await this.#prepare(round);
         if (!prepared) return;
@@ -215,6 +236,51 @@ export class OwnerAgent {
       await this.#send(round, pending, resent);
     };
     await (this.#o.gate ? this.#o.gate(work) : work());
+  }
+
+  /**
+   * Committee duty, first part: a member seated in an open round generates an X25519 key for this round
+   * only, saves it (so a restart publishes the same one), signs it with its identity — bound to the
+   * federation, round, seat and member — and publishes it. Owners share only once every seat has one.
+   */
+  async #publishCommitteeKey(round: RoundView): Promise<void> {
+    const { identity, journal, client } = this.#o;
+    const seat = round.secure?.committee.find((s) => s.ownerId === this.#o.ownerId);
+    if (!seat || !identity || seat.publicKey !== null) return;
+    let key = await journal.loadRoundKey(round.number);
+    if (!key) {
+      const pair = generateX25519KeyPair();
+      key = { round: round.number, publicKey: Buffer.from(pair.publicKey).toString('base64'), privateKey: Buffer.from(pair.privateKey).toString('base64') };
+      await journal.saveRoundKey(key);
+    }
+    const statement = { federationId: this.#federationId, roundNumber: round.number, position: seat.position, memberId: this.#o.ownerId, publicKey: new Uint8Array(Buffer.from(key.publicKey, 'base64')) };
+    try {
+      await client.publishCommitteeKey(this.#federationId, round.number, { publicKey: key.publicKey, signature: Buffer.from(signCommitteeKey(statement, identity)).toString('base64') });
+    } catch (error) {
+      // The round moved on before the key arrived: nothing to publish any more.
+      if (error instanceof FedscoreApiError && error.status === 409 && error.problemSlug === 'round-not-open') return;
+      throw error;
+    }
+    this.#o.onEvent?.({ type: 'keyed', round: round.number, position: seat.position });
+  }
+
+  /**
+   * A round key is needed until this member's partial sum is in. Once its round has settled — or a later
+   * round is current, which means it has — the key only endangers that round's envelopes: delete it. (A
+   * member not needed for the sum, t of k being enough, never sums and gets here.)
+   */
+  async #dropSpentRoundKeys(round: RoundView): Promise<void> {
+    const settled = round.status === 'closed' || round.status === 'failed';
+    for (const kept of await this.#o.journal.roundKeyRounds()) {
+      if (kept < round.number || (kept === round.number && settled)) await this.#o.journal.clearRoundKey(kept);
+    }
+  }
+
+  /** Why this owner will not share with the round's committee, checked against what it pinned; null when it will. */
+  async #committeeProblem(round: RoundView): Promise<string | null> {
+    const fetchDraw = this.#o.committeeDraws ?? ((n: number) => this.#o.client.getCommitteeDraw(this.#federationId, n));
+    const draw = this.#o.charter.secure?.policy.kind === 'lottery' ? await fetchDraw(round.number) : undefined;
+    return committeeProblem({ federationId: this.#federationId, charter: this.#o.charter, round, ...(draw && { draw }), pins: this.#o.journal.pins });
   }
 
   /** Builds what goes to the server: moments in a statistics round, trained weights otherwise. */
@@ -327,10 +393,10 @@ export class OwnerAgent {
 
   /** Committee duty: this member's partial sum over the frozen included set, once. */
   async #sum(round: RoundView): Promise<void> {
-    const { client, journal, keys } = this.#o;
+    const { client, journal } = this.#o;
     const number = round.number;
     const seat = round.secure?.committee.find((s) => s.ownerId === this.#o.ownerId);
-    if (!seat || !keys) return;
+    if (!seat || !this.#o.identity) return;
     if (this.#journalled('summed', number) || this.#journalled('missed-sum', number)) return;
     if (round.participation?.partialSumSubmitted) {
       await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
@@ -338,6 +404,14 @@ export class OwnerAgent {
       return;
     }
     if (this.#o.sums && !this.#o.sums(round)) return;
+    const roundKey = await journal.loadRoundKey(number);
+    if (!roundKey) {
+      const reason = `this member's key for round ${number} is not in its state directory any more; its shares cannot be opened`;
+      await journal.record({ event: 'missed-sum', round: number, reason });
+      this.#o.onEvent?.({ type: 'missed-sum', round: number, reason });
+      return;
+    }
+    const keys = { publicKey: new Uint8Array(Buffer.from(roundKey.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(roundKey.privateKey, 'base64')) };
     try {
       const inbox = await client.getInbox(this.#federationId, number);
       const values = sumInbox({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
@@ -348,12 +422,16 @@ export class OwnerAgent {
         await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
         this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
       } else {
-        await journal.record({ event: 'missed-sum', round: number, reason: error.problem.detail });
-        this.#o.onEvent?.({ type: 'missed-sum', round: number, reason: error.problem.detail });
+        // t of the k members are enough: a late member finds the round already settled.
+        const reason = error.problemSlug === 'round-not-summing' ? `not needed: the round settled with the other members' partial sums (${error.problem.detail})` : error.problem.detail;
+        await journal.record({ event: 'missed-sum', round: number, reason });
+        this.#o.onEvent?.({ type: 'missed-sum', round: number, reason });
       }
       return;
     }
     await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: false });
+    // The round's key has done its job: deleting it means a later theft of the state cannot open this round's envelopes.
+    await journal.clearRoundKey(number);
     this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: false });
   }
 

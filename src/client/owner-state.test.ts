@@ -22,7 +22,8 @@ const identity = (ownerId = 'owner-1'): OwnerIdentity => ({
   name: 'bank a',
   role: 'owner',
   apiKey: 'fsk_secret',
-  x25519: { publicKey: Buffer.alloc(32, 1).toString('base64'), privateKey: Buffer.alloc(32, 2).toString('base64') },
+  identity: { publicKey: Buffer.alloc(32, 1).toString('base64'), privateKey: Buffer.alloc(32, 2).toString('base64') },
+  charter: { fingerprint: 'a'.repeat(64), document: { version: 1, aggregation: 'plain', secure: null } },
   committeeVolunteer: true,
   enrolledAt: '2026-01-01T00:00:00.000Z',
 });

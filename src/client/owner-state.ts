@@ -1,8 +1,12 @@
 /**
  * An owner agent's state directory — the only place its secrets are written:
  *
- *   owner.json     who this agent is: server, federation, owner id, API key, X25519 private key (mode 0600)
+ *   owner.json     who this agent is: server, federation, owner id, API key, Ed25519 identity key, and the
+ *                  charter it pinned at enrolment (mode 0600)
  *   journal.jsonl  what it did in each round, one JSON line per step, appended and fsynced
+ *   round-key-N.json  the X25519 key this agent generated for its committee seat in round N (mode 0600),
+ *                  written before its public half is published; deleted once its partial sum is in
+ *   identities.json   the identity key first seen for each lottery volunteer (trust on first use)
  *   pending-N.json an update prepared for round N but not yet acknowledged (mode 0600), so a restarted
  *                  agent sends the same update instead of training again; deleted once acknowledged
  *   agent.lock     the pid of the agent using the directory; a second agent is refused
@@ -14,6 +18,7 @@ import { hostname } from 'node:os';
 import { appendFile, chmod, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { MemoryIdentityPins, type IdentityPins } from './committee-trust.js';
 
 export const IDENTITY_FILE = 'owner.json';
 export const JOURNAL_FILE = 'journal.jsonl';
@@ -27,8 +32,10 @@ const identitySchema = z.object({
   name: z.string(),
   role: z.enum(['owner', 'aggregator']),
   apiKey: z.string().min(1),
-  /** Raw 32-byte X25519 keys, base64: the private one opens the share envelopes addressed to this owner. */
-  x25519: z.object({ publicKey: z.string(), privateKey: z.string() }).nullable(),
+  /** Raw Ed25519 keys, base64 (the private one is the 32-byte seed): signs this party's committee keys. */
+  identity: z.object({ publicKey: z.string(), privateKey: z.string() }).nullable(),
+  /** The charter pinned at enrolment: its fingerprint and the document itself, checked again at every start. */
+  charter: z.object({ fingerprint: z.string().regex(/^[0-9a-f]{64}$/), document: z.unknown() }),
   committeeVolunteer: z.boolean(),
   enrolledAt: z.string(),
 });
@@ -53,6 +60,10 @@ export const pendingUploadSchema = z.discriminatedUnion('kind', [
 ]);
 export type PendingUpload = z.infer<typeof pendingUploadSchema>;
 
+/** Raw X25519 keys, base64. */
+const roundKeySchema = z.object({ round: z.number().int(), publicKey: z.string(), privateKey: z.string() });
+export type RoundKey = z.infer<typeof roundKeySchema>;
+
 /** Where an agent keeps what it did: files for `fedscore owner`, memory for a simulation. */
 export interface AgentJournal {
   entries(): readonly JournalEntry[];
@@ -60,6 +71,14 @@ export interface AgentJournal {
   savePending(upload: PendingUpload): Promise<void>;
   loadPending(round: number): Promise<PendingUpload | undefined>;
   clearPending(round: number): Promise<void>;
+  /** A committee seat's key for one round: saved before its public half is published, so a restart reuses it. */
+  saveRoundKey(key: RoundKey): Promise<void>;
+  loadRoundKey(round: number): Promise<RoundKey | undefined>;
+  clearRoundKey(round: number): Promise<void>;
+  /** Rounds a key is still kept for. */
+  roundKeyRounds(): Promise<number[]>;
+  /** Identity keys seen for other owners (lottery volunteers), trusted on first use. */
+  readonly pins: IdentityPins;
 }
 
 /** The rounds a journal says this owner submitted to, and summed as a committee member. */
@@ -71,6 +90,20 @@ export function journalSummary(entries: readonly JournalEntry[]): { submitted: n
 export class MemoryJournal implements AgentJournal {
   readonly #entries: JournalEntry[] = [];
   readonly #pending = new Map<number, PendingUpload>();
+  readonly #roundKeys = new Map<number, RoundKey>();
+  readonly pins: IdentityPins = new MemoryIdentityPins();
+  async saveRoundKey(key: RoundKey): Promise<void> {
+    this.#roundKeys.set(key.round, key);
+  }
+  async loadRoundKey(round: number): Promise<RoundKey | undefined> {
+    return this.#roundKeys.get(round);
+  }
+  async clearRoundKey(round: number): Promise<void> {
+    this.#roundKeys.delete(round);
+  }
+  async roundKeyRounds(): Promise<number[]> {
+    return [...this.#roundKeys.keys()];
+  }
   entries(): readonly JournalEntry[] {
     return this.#entries;
   }
@@ -98,13 +131,16 @@ export class StateError extends Error {
 
 export class OwnerStateDir implements AgentJournal {
   readonly #entries: JournalEntry[];
+  readonly pins: IdentityPins;
 
   private constructor(
     readonly dir: string,
     readonly identity: OwnerIdentity,
     entries: JournalEntry[],
+    pins: Record<string, string>,
   ) {
     this.#entries = entries;
+    this.pins = new FileIdentityPins(path.join(dir, IDENTITIES_FILE), pins);
   }
 
   /** Refuses, before anything is sent to a server, a directory that already holds an owner. */
@@ -138,7 +174,7 @@ export class OwnerStateDir implements AgentJournal {
     } finally {
       await handle.close();
     }
-    return new OwnerStateDir(dir, identity, []);
+    return new OwnerStateDir(dir, identity, [], {});
   }
 
   /** Reads the identity and journal; refuses a state file others could read. */
@@ -153,7 +189,7 @@ export class OwnerStateDir implements AgentJournal {
     }
     const parsed = identitySchema.safeParse(json);
     if (!parsed.success) throw new StateError(`${file} is not an owner state file: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-    return new OwnerStateDir(dir, parsed.data, await readJournal(path.join(dir, JOURNAL_FILE)));
+    return new OwnerStateDir(dir, parsed.data, await readJournal(path.join(dir, JOURNAL_FILE)), await readPins(path.join(dir, IDENTITIES_FILE)));
   }
 
   entries(): readonly JournalEntry[] {
@@ -241,9 +277,73 @@ export class OwnerStateDir implements AgentJournal {
     throw new StateError(`cannot lock ${this.dir}: another agent keeps taking the lock`);
   }
 
+  async saveRoundKey(key: RoundKey): Promise<void> {
+    await writePrivateAtomically(this.#roundKeyFile(key.round), `${JSON.stringify(key)}\n`);
+  }
+
+  async loadRoundKey(round: number): Promise<RoundKey | undefined> {
+    const file = this.#roundKeyFile(round);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
+    }
+    await assertPrivate(file);
+    const parsed = roundKeySchema.safeParse(JSON.parse(text));
+    if (!parsed.success || parsed.data.round !== round) throw new StateError(`${file} is not a round key file`);
+    return parsed.data;
+  }
+
+  async clearRoundKey(round: number): Promise<void> {
+    await unlink(this.#roundKeyFile(round)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  async roundKeyRounds(): Promise<number[]> {
+    const names = await readdir(this.dir);
+    return names.flatMap((name) => /^round-key-(\d+)\.json$/.exec(name)?.[1] ?? []).map(Number);
+  }
+
   #pendingFile(round: number): string {
     return path.join(this.dir, `pending-${round}.json`);
   }
+
+  #roundKeyFile(round: number): string {
+    return path.join(this.dir, `round-key-${round}.json`);
+  }
+}
+
+export const IDENTITIES_FILE = 'identities.json';
+
+/** Identity pins kept in a file, rewritten atomically when a new one is added. */
+class FileIdentityPins implements IdentityPins {
+  constructor(
+    private readonly file: string,
+    private readonly pins: Record<string, string>,
+  ) {}
+  get(ownerId: string): string | undefined {
+    return Object.hasOwn(this.pins, ownerId) ? this.pins[ownerId] : undefined;
+  }
+  async set(ownerId: string, identityKey: string): Promise<void> {
+    this.pins[ownerId] = identityKey;
+    await writePrivateAtomically(this.file, `${JSON.stringify(this.pins, null, 2)}\n`);
+  }
+}
+
+async function readPins(file: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
+  }
+  const parsed = z.record(z.string(), z.string()).safeParse(JSON.parse(text));
+  if (!parsed.success) throw new StateError(`${file} is not an identities file`);
+  return parsed.data;
 }
 
 /** Refuses a file group or others can read or write (it holds an API key or a private key). */

@@ -1,8 +1,10 @@
 /**
  * The client's half of secure aggregation (DESIGN protocol 2). An owner clips and encodes its update,
  * splits it into Shamir shares — t−1 of them as 32-byte PRG seeds, the rest as full vectors — and seals
- * one envelope per committee member; all k go up in one request. A committee member opens the envelopes
- * of the frozen included set, adds the shares and uploads one partial sum. Private keys never leave here.
+ * one envelope per committee member, to the X25519 key the member published for this round; all k go up
+ * in one request. Check the committee first (committee-trust.ts): this module seals to whatever keys the
+ * round view carries. A committee member opens the envelopes of the frozen included set with its round
+ * key, adds the shares and uploads one partial sum. Private keys never leave here.
  */
 import { openEnvelope, sealEnvelope, type X25519KeyPair } from '../crypto/envelope.js';
 import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
@@ -35,6 +37,7 @@ export function buildShareUpload(args: { federationId: string; ownerId: string; 
   const { seeds, vectors } = splitVectorCompact(vector, secure.threshold, members, seeded, rng);
   let envelopeBytes = 0;
   const envelopes = secure.committee.map((seat) => {
+    if (seat.publicKey === null) throw new Error(`buildShareUpload: committee seat ${seat.position} of round ${round.number} has no key yet`);
     const seed = seeds.find((s) => s.x === seat.position);
     const payload = seed
       ? encodeSharePayload({ kind: 'seed', seed: seed.seed })

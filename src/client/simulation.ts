@@ -13,13 +13,13 @@
 import { featureNamesOf, type DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { createRng, shuffleInPlace } from '../ml/random.js';
-import type { FederationView, FedscoreClient, RoundView } from './http-client.js';
+import type { CommitteeDrawView, FederationView, FedscoreClient, RoundView } from './http-client.js';
 import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.js';
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { FIELD_BYTES } from '../crypto/field.js';
 import { SEED_BYTES } from '../crypto/shamir.js';
 import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
-import { enrolOwner, type Enrolment } from './owner-enrolment.js';
+import { enrolOwner, readCharter, type Enrolment } from './owner-enrolment.js';
 import { MemoryJournal } from './owner-state.js';
 
 export const SIMULATION_MODES = ['plain', 'secure'] as const;
@@ -314,7 +314,9 @@ export function inProcessFleet(): OwnerFleet {
   return {
     async enrol({ operator, federation, enrolmentToken, options, signal }) {
       const { secure, shards } = options;
-      // In secure mode the first 2k owners (or everyone) volunteer for committees, each with its own key pair.
+      // One read of the charter for the whole fleet: every in-process owner pins the same document.
+      const charter = await readCharter(operator, federation.id);
+      // In secure mode the first 2k owners (or everyone) volunteer for committees, each with its own identity.
       for (const index of shards.keys()) {
         signal.throwIfAborted();
         enrolments.push(
@@ -324,6 +326,7 @@ export function inProcessFleet(): OwnerFleet {
             enrolmentToken,
             name: `owner-${index + 1}`,
             role: 'owner',
+            charter,
             registerKey: secure !== undefined && index < 2 * secure.committee,
           }),
         );
@@ -336,6 +339,8 @@ export function inProcessFleet(): OwnerFleet {
       const dropouts = shards.length - participants;
       const submitted = new Map<number, number>();
       const gate = createGate(options.concurrency);
+      // Every in-process owner checks the same draw: fetch it once per round (each still recomputes it).
+      const draws = sharedCommitteeDraws(enrolments[0]?.owner.withSignal(signal), federation.id);
       const agents = enrolments.map(
         (enrolment, index) =>
           new OwnerAgent({
@@ -343,7 +348,9 @@ export function inProcessFleet(): OwnerFleet {
             ownerId: enrolment.ownerId,
             federation,
             data: shards[index]!,
-            ...(enrolment.keys && { keys: enrolment.keys }),
+            ...(enrolment.identity && { identity: enrolment.identity }),
+            charter: enrolment.charter,
+            committeeDraws: draws,
             journal: new MemoryJournal(),
             localSeed: (round) => deriveSeed(ownerSeed(training.seed, index), round, 0),
             rounds: feed,
@@ -490,6 +497,21 @@ class SharedRoundFeed implements RoundFeed {
 }
 
 /** At most `limit` of the gated tasks run at once, in the order they asked. */
+/** One GET of each round's committee draw for all in-process owners (lottery policy). */
+function sharedCommitteeDraws(client: FedscoreClient | undefined, federationId: string): (round: number) => Promise<CommitteeDrawView> {
+  const draws = new Map<number, Promise<CommitteeDrawView>>();
+  return (round) => {
+    if (!client) throw new Error('sharedCommitteeDraws: no owner enrolled');
+    let draw = draws.get(round);
+    if (!draw) {
+      draw = client.getCommitteeDraw(federationId, round);
+      draws.set(round, draw);
+      draw.catch(() => draws.delete(round));
+    }
+    return draw;
+  };
+}
+
 function createGate(limit: number): <T>(work: () => Promise<T>) => Promise<T> {
   let running = 0;
   const queue: (() => void)[] = [];

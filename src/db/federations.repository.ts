@@ -2,6 +2,7 @@
  * Federations and their credentials: the operator's API keys, owners, and the enrolment token hash.
  * JSON settings are stored as text and parsed here; they were validated by zod on the way in.
  */
+import { canonicalJson, type Charter } from '../crypto/charter.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
 import type { Standardisation } from '../ml/standardisation.js';
@@ -33,6 +34,11 @@ export interface FederationRecord {
   privacyConfig: ResolvedPrivacy | null;
   privacyLedger: LedgerEntry[];
   standardisation: Standardisation | null;
+  /** The charter owners pin; null only for federations created before charters existed. */
+  charter: Charter | null;
+  charterFingerprint: string | null;
+  /** Lottery policy: the hash chain's secret seed. Never leaves the server. */
+  lotterySeed: Uint8Array | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
   createdAt: Date;
@@ -49,6 +55,9 @@ interface FederationRow {
   privacyConfig: string | null;
   privacyLedger: string | null;
   standardisation: string | null;
+  charter: string | null;
+  charterFingerprint: string | null;
+  lotterySeed: Uint8Array | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
   createdAt: Date;
@@ -65,6 +74,7 @@ function toRecord(row: FederationRow): FederationRecord {
     privacyConfig: row.privacyConfig === null ? null : (JSON.parse(row.privacyConfig) as ResolvedPrivacy),
     privacyLedger: row.privacyLedger === null ? [] : (JSON.parse(row.privacyLedger) as LedgerEntry[]),
     standardisation: row.standardisation === null ? null : (JSON.parse(row.standardisation) as Standardisation),
+    charter: row.charter === null ? null : (JSON.parse(row.charter) as Charter),
   };
 }
 
@@ -83,9 +93,33 @@ export async function insertFederation(
       secureConfig: json(federation.secureConfig),
       privacyConfig: json(federation.privacyConfig),
       standardisation: json(federation.standardisation),
+      // Stored in its canonical form, so the text hashes to the fingerprint stored beside it.
+      charter: federation.charter === null ? null : canonicalJson(federation.charter),
+      lotterySeed: federation.lotterySeed as Uint8Array<ArrayBuffer> | null,
     },
   });
   return toRecord(row);
+}
+
+/**
+ * Replaces the secure settings and the charter they make, only while no round has opened: owners pinned
+ * the charter, so after the first round a change is a new federation.
+ */
+export async function replaceCharter(
+  db: DbClient,
+  id: string,
+  change: { secureConfig: SecureAggregationConfig; charter: Charter; charterFingerprint: string; lotterySeed: Uint8Array | null },
+): Promise<boolean> {
+  const { count } = await db.federation.updateMany({
+    where: { id, rounds: { none: {} } },
+    data: {
+      secureConfig: JSON.stringify(change.secureConfig),
+      charter: canonicalJson(change.charter),
+      charterFingerprint: change.charterFingerprint,
+      lotterySeed: change.lotterySeed as Uint8Array<ArrayBuffer> | null,
+    },
+  });
+  return count === 1;
 }
 
 /**

@@ -10,12 +10,13 @@ export interface OwnerRecord {
   federationId: string;
   name: string;
   role: OwnerRole;
-  publicKey: Uint8Array | null;
+  /** Ed25519 identity public key: signs this party's per-round committee keys. */
+  identityKey: Uint8Array | null;
   committeeVolunteer: boolean;
   createdAt: Date;
 }
 
-const ownerColumns = { id: true, federationId: true, name: true, role: true, publicKey: true, committeeVolunteer: true, createdAt: true } as const;
+const ownerColumns = { id: true, federationId: true, name: true, role: true, identityKey: true, committeeVolunteer: true, createdAt: true } as const;
 
 const toOwner = <T extends { role: string }>(row: T) => ({ ...row, role: row.role as OwnerRole });
 
@@ -41,18 +42,33 @@ export async function listOwners(db: DbClient, federationId: string): Promise<Ow
   return rows.map(toOwner);
 }
 
-export async function setOwnerPublicKey(db: DbClient, id: string, publicKey: Uint8Array<ArrayBuffer>, committeeVolunteer: boolean): Promise<OwnerRecord> {
-  return toOwner(await db.owner.update({ where: { id }, data: { publicKey, committeeVolunteer }, select: ownerColumns }));
+/**
+ * Registers the identity key (only while none is set, or the same one again: an identity is long-term)
+ * and the committee preference. False when a different identity key is already registered.
+ */
+export async function setOwnerIdentity(db: DbClient, id: string, identityKey: Uint8Array, committeeVolunteer: boolean): Promise<boolean> {
+  const key = identityKey as Uint8Array<ArrayBuffer>;
+  const { count } = await db.owner.updateMany({
+    where: { id, OR: [{ identityKey: null }, { identityKey: key }] },
+    data: { identityKey: key, committeeVolunteer },
+  });
+  return count === 1;
 }
 
-/** Owners with a registered key who volunteered, and every aggregator node with a key. */
-export async function listCommitteeCandidates(db: DbClient, federationId: string): Promise<{ id: string; publicKey: Uint8Array }[]> {
+export interface CommitteeCandidate {
+  id: string;
+  role: OwnerRole;
+  identityKey: Uint8Array;
+}
+
+/** Owners with a registered identity who volunteered, and every aggregator node with one. */
+export async function listCommitteeCandidates(db: DbClient, federationId: string): Promise<CommitteeCandidate[]> {
   const rows = await db.owner.findMany({
-    where: { federationId, publicKey: { not: null }, OR: [{ committeeVolunteer: true }, { role: 'aggregator' }] },
-    select: { id: true, publicKey: true },
+    where: { federationId, identityKey: { not: null }, OR: [{ committeeVolunteer: true }, { role: 'aggregator' }] },
+    select: { id: true, role: true, identityKey: true },
     orderBy: { id: 'asc' },
   });
-  return rows.map((row) => ({ id: row.id, publicKey: row.publicKey! }));
+  return rows.map((row) => ({ id: row.id, role: row.role as OwnerRole, identityKey: row.identityKey! }));
 }
 
 export async function insertApiKey(db: DbClient, key: { id: string; label: string; keyHash: string }): Promise<void> {

@@ -36,6 +36,17 @@ export interface RoundRecord {
   includedCount: number | null;
   summingDeadline: Date | null;
   partialSumCount: number;
+  /** Lottery policy: what the committee was drawn from, so every owner can recompute it. */
+  committeeDraw: CommitteeDraw | null;
+  /** Secure mode: seats whose member has published its signed key for this round. */
+  keyedCount: number;
+}
+
+/** The lottery's inputs for one round: the hash-chain value it revealed and the volunteers then registered. */
+export interface CommitteeDraw {
+  /** Hex of the chain's value for this round. */
+  reveal: string;
+  volunteers: { ownerId: string; identityKey: string }[];
 }
 
 export interface UpdateRecord {
@@ -45,11 +56,12 @@ export interface UpdateRecord {
   metrics: { loss?: number; accuracy?: number };
 }
 
-const toRound = <T extends { status: string; kind: string; config: string | null; trainingIndex: number | null; number: number }>(row: T) => ({
+const toRound = <T extends { status: string; kind: string; config: string | null; committeeDraw: string | null; trainingIndex: number | null; number: number }>(row: T) => ({
   ...row,
   status: row.status as RoundStatus,
   kind: row.kind as RoundKind,
   config: row.config === null ? {} : (JSON.parse(row.config) as RoundConfig),
+  committeeDraw: row.committeeDraw === null ? null : (JSON.parse(row.committeeDraw) as CommitteeDraw),
   // Rounds from before kinds existed were all training rounds, numbered as such.
   trainingIndex: row.kind === 'training' ? (row.trainingIndex ?? row.number) : null,
 });
@@ -59,6 +71,10 @@ export async function insertRound(
   round: Pick<RoundRecord, 'id' | 'federationId' | 'number' | 'kind' | 'trainingIndex' | 'config' | 'targetOwners' | 'baseModelVersion' | 'minOwners' | 'deadline'>,
 ): Promise<RoundRecord> {
   return toRound(await db.round.create({ data: { ...round, config: Object.keys(round.config).length === 0 ? null : JSON.stringify(round.config), status: 'open' } }));
+}
+
+export async function setCommitteeDraw(db: DbClient, roundId: string, draw: CommitteeDraw): Promise<void> {
+  await db.round.update({ where: { id: roundId }, data: { committeeDraw: JSON.stringify(draw) } });
 }
 
 /** Training rounds the federation has had so far (a statistics round is not one). */
@@ -177,17 +193,47 @@ export async function finishRound(
 export interface CommitteeSeatRecord {
   position: number;
   ownerId: string;
-  publicKey: Uint8Array;
+  /** The member's identity key when it was seated (null only for rounds from before identities). */
+  identityKey: Uint8Array | null;
+  /** This round's X25519 key and the member's signature over it; null until the member publishes them. */
+  roundKey: Uint8Array | null;
+  signature: Uint8Array | null;
 }
 
-export async function insertCommitteeSeats(db: DbClient, roundId: string, seats: CommitteeSeatRecord[], newId: () => string): Promise<void> {
+export async function insertCommitteeSeats(db: DbClient, roundId: string, seats: { position: number; ownerId: string; identityKey: Uint8Array }[], newId: () => string): Promise<void> {
   await db.committeeSeat.createMany({
-    data: seats.map((seat) => ({ id: newId(), roundId, position: seat.position, ownerId: seat.ownerId, publicKey: seat.publicKey as Uint8Array<ArrayBuffer> })),
+    data: seats.map((seat) => ({ id: newId(), roundId, position: seat.position, ownerId: seat.ownerId, identityKey: seat.identityKey as Uint8Array<ArrayBuffer> })),
   });
 }
 
 export async function listCommitteeSeats(db: DbClient, roundId: string): Promise<CommitteeSeatRecord[]> {
-  return db.committeeSeat.findMany({ where: { roundId }, select: { position: true, ownerId: true, publicKey: true }, orderBy: { position: 'asc' } });
+  return db.committeeSeat.findMany({
+    where: { roundId },
+    select: { position: true, ownerId: true, identityKey: true, roundKey: true, signature: true },
+    orderBy: { position: 'asc' },
+  });
+}
+
+/**
+ * A member's signed key for its seat, only while the seat has none and the round is open; counting it on
+ * the round row changes the round's tag, so owners waiting for the committee's keys wake up.
+ */
+export async function keySeat(db: DbClient, roundId: string, position: number, roundKey: Uint8Array, signature: Uint8Array, now: Date): Promise<boolean> {
+  const { count: open } = await db.round.updateMany({ where: { id: roundId, status: 'open' }, data: { keyedCount: { increment: 1 } } });
+  if (open !== 1) return false;
+  const { count } = await db.committeeSeat.updateMany({
+    where: { roundId, position, roundKey: null },
+    data: { roundKey: roundKey as Uint8Array<ArrayBuffer>, signature: signature as Uint8Array<ArrayBuffer>, keyedAt: now },
+  });
+  if (count !== 1) throw new SeatAlreadyKeyed();
+  return true;
+}
+
+/** Thrown inside keySeat's transaction so the round's count is rolled back with it. */
+export class SeatAlreadyKeyed extends Error {
+  constructor() {
+    super('keySeat: the seat already has a key');
+  }
 }
 
 export async function insertShareEnvelopes(

@@ -38,6 +38,29 @@ export const aggregationSchema = z
   .enum(['plain', 'secure'])
   .describe('plain: the server sees each update (trusted aggregator); secure: Shamir shares, the server learns only the sum');
 
+export const committeePolicySchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('lottery').describe(
+        'Seats drawn each round from the volunteers by a hash chain the server committed to in the charter; any owner can recompute the draw. ' +
+          'It does not stop an operator who enrols many sybil volunteers: prefer named for institution-run federations',
+      ),
+    }),
+    z.strictObject({
+      kind: z.literal('named').describe('The charter names the aggregator nodes; all of them are seated every round (committee.size of them)'),
+      aggregators: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1).max(200).describe('Who runs the node, for people'),
+            identityKey: z.string().max(100).describe('The node’s Ed25519 identity public key, base64 (`fedscore owner identity` prints it)'),
+          }),
+        )
+        .min(2)
+        .max(64),
+    }),
+  ])
+  .meta({ id: 'CommitteePolicy' });
+
 export const secureAggregationConfigSchema = z
   .strictObject({
     committee: z
@@ -54,6 +77,7 @@ export const secureAggregationConfigSchema = z
       .default(100)
       .describe('Owners clip their update (new weights − base weights) to this L2 norm before sharing'),
     summingDeadlineSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
+    policy: committeePolicySchema.default({ kind: 'lottery' }).describe('Who sits on the committee: fixed in the charter'),
   })
   .meta({ id: 'SecureAggregationConfig' });
 export type SecureAggregationConfig = z.infer<typeof secureAggregationConfigSchema>;
@@ -129,6 +153,45 @@ export const standardisationSchema = z
     description: 'The means and standard deviations every numeric feature is standardised with (training, plain and encrypted prediction), and where each came from',
   });
 
+export const charterSchema = z
+  .object({
+    version: z.literal(1),
+    aggregation: aggregationSchema,
+    secure: z
+      .object({
+        committee: z.object({ size: z.number().int(), threshold: z.number().int() }),
+        clipNorm: z.number(),
+        fixedPointBits: z.number().int(),
+        fieldPrime: z.string().describe('Decimal'),
+        summingDeadlineSeconds: z.number().int(),
+        policy: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('named'), aggregators: z.array(z.object({ name: z.string(), identityKey: z.string() })) }),
+          z.object({
+            kind: z.literal('lottery'),
+            chainAnchor: z.string().describe('Hex: the server’s commitment; round n reveals the value that hashes to it in n steps'),
+            chainLength: z.number().int().describe('Rounds the chain covers'),
+          }),
+        ]),
+      })
+      .nullable(),
+  })
+  .meta({
+    id: 'Charter',
+    description:
+      'What a federation promises its owners, fixed before its first round: its aggregation, secure parameters and committee policy. ' +
+      'Owners pin the SHA-256 of its canonical JSON (sorted keys, no whitespace) at enrolment and compare it out of band',
+  });
+
+export const charterViewSchema = z
+  .object({
+    charter: charterSchema,
+    fingerprint: z.string().describe('Lowercase hex SHA-256 of the charter’s canonical JSON; an owner recomputes it rather than trusting this field'),
+  })
+  .meta({ id: 'CharterView' });
+
+/** Replacing the secure settings (and so the charter) is allowed only before the first round opens. */
+export const updateSecureBodySchema = z.strictObject({ secure: secureAggregationConfigSchema });
+
 export const createFederationBodySchema = z.strictObject({
   name: z.string().min(1).max(200),
   datasetSchema: datasetSchemaSchema,
@@ -155,6 +218,8 @@ export const federationSchema = z
     standardisation: standardisationSchema
       .nullable()
       .describe('null until the first round — a statistics round — computes the columns the schema gives no mean and std for'),
+    charter: charterSchema.nullable().describe('null only for federations created before charters existed'),
+    charterFingerprint: z.string().nullable(),
     featureNames: z.array(z.string()).describe('Encoded feature order the model expects'),
     latestModelVersion: z.number().int(),
     createdAt: timestampSchema,

@@ -22,7 +22,7 @@ export const ownerSchema = z
     federationId: idSchema,
     name: z.string(),
     role: ownerRoleSchema,
-    publicKey: z.string().nullable().describe('Raw X25519 public key, base64'),
+    identityKey: z.string().nullable().describe('Raw Ed25519 identity public key, base64: signs this party’s per-round committee keys'),
     committeeVolunteer: z.boolean(),
     privacy: z
       .object({ epsilon: z.number(), delta: z.number() })
@@ -32,8 +32,11 @@ export const ownerSchema = z
   })
   .meta({ id: 'Owner' });
 
-export const registerPublicKeyBodySchema = z.strictObject({
-  publicKey: base64Schema.describe('Raw 32-byte X25519 public key, base64; share envelopes are encrypted to it'),
+export const registerIdentityBodySchema = z.strictObject({
+  identityKey: base64Schema.describe(
+    'Raw 32-byte Ed25519 public key, base64: the party’s long-term identity, which signs its committee key for every round it is seated in. ' +
+      'Fixed once registered; under a named committee policy an aggregator node’s key must be one of the charter’s',
+  ),
   committeeVolunteer: z.boolean().default(false).describe('Willing to serve on secure-aggregation committees'),
 });
 export type Owner = z.infer<typeof ownerSchema>;

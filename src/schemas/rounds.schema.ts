@@ -13,7 +13,26 @@ export const roundStatusSchema = z
 export const committeeSeatSchema = z.object({
   position: z.number().int().describe('Shamir x-coordinate of this member'),
   ownerId: idSchema,
-  publicKey: z.string().describe('X25519 public key, base64'),
+  identityKey: z.string().nullable().describe('The member’s Ed25519 identity key, base64, when it was seated'),
+  publicKey: z.string().nullable().describe('The member’s X25519 key for this round only, base64; null until the member publishes it'),
+  signature: z
+    .string()
+    .nullable()
+    .describe('Ed25519 signature by identityKey over (federation, round, position, member, publicKey), base64; owners verify it before sharing'),
+});
+
+export const committeeDrawSchema = z
+  .object({
+    reveal: z.string().describe('Hex: the hash-chain value for this round; hashing it `number` times gives the charter’s chainAnchor'),
+    volunteers: z
+      .array(z.object({ ownerId: idSchema, identityKey: z.string() }))
+      .describe('The volunteers with a registered identity when the round opened; the seats are the `size` with the lowest draw scores'),
+  })
+  .meta({ id: 'CommitteeDraw' });
+
+export const committeeKeyBodySchema = z.strictObject({
+  publicKey: base64Schema.describe('Raw 32-byte X25519 public key, base64, generated for this round only'),
+  signature: base64Schema.describe('Raw 64-byte Ed25519 signature, base64, by the member’s identity key over the committee-key statement'),
 });
 
 export const secureRoundSchema = z
@@ -24,7 +43,9 @@ export const secureRoundSchema = z
       .number()
       .int()
       .describe('Field elements per share: the parameters (a statistics round: 3 moments per column) plus one weight coordinate'),
+    policy: z.enum(['named', 'lottery']).describe('How the committee was seated (the charter’s committee policy)'),
     committee: z.array(committeeSeatSchema),
+    keyed: z.boolean().describe('Every seat has its signed key: owners may share'),
     includedSetHash: z.string().nullable().describe('Fixed when summing starts: SHA-256 of the sorted included owner ids'),
     includedCount: z.number().int().nullable(),
     summingDeadline: timestampSchema.nullable(),
@@ -94,7 +115,7 @@ export const currentRoundQuerySchema = z.strictObject({
   after: z
     .string()
     .max(64)
-    .regex(/^(none|[0-9]{1,10}:(open|summing|closed|failed))$/, 'expected a round tag such as "3:open", or "none"')
+    .regex(/^(none|[0-9]{1,10}:(open|summing|closed|failed)(:[0-9]{1,3})?)$/, 'expected a round tag such as "3:open" or "3:open:2", or "none"')
     .optional()
     .describe('The `tag` of the round the caller last saw ("none" before the first round)'),
 });

@@ -7,6 +7,7 @@ import {
   findFederation,
   insertFederation,
   listFederations,
+  replaceCharter,
   setEnrolmentTokenHash,
   setPrivacyConfig,
   type FederationRecord,
@@ -16,9 +17,17 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { featureNamesOf, federatedStatisticsColumns, validateDatasetSchema, type DatasetSchema } from '../ml/dataset-schema.js';
 import { modelLayout, initialWeights } from '../ml/model-spec.js';
 import { operatorStandardisation } from '../ml/standardisation.js';
-import { secureAggregationConfigSchema, type CreateFederationBody, type Federation, type PrivacyConfig } from '../schemas/federations.schema.js';
+import {
+  secureAggregationConfigSchema,
+  type CreateFederationBody,
+  type Federation,
+  type PrivacyConfig,
+  type SecureAggregationConfig,
+} from '../schemas/federations.schema.js';
+import type { Charter } from '../crypto/charter.js';
 import { requireMember, requireOperator } from './auth.service.js';
 import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
+import { buildCharter } from './charters.js';
 import { resolvePrivacy, spent } from './privacy.js';
 
 export class FederationsService {
@@ -36,6 +45,7 @@ export class FederationsService {
     requireRangesForFederatedStatistics(body.datasetSchema);
     const featureCount = featureNamesOf(body.datasetSchema).length;
     const secureConfig = secureConfigFor(body);
+    const charted = buildCharter(body.aggregation, secureConfig, body.training, 'createFederation');
     const privacyConfig = body.privacy ? resolvePrivacy(body.privacy, body.training, 'createFederation') : null;
     const enrolmentToken = newSecret('enrolment');
     const id = newId();
@@ -51,6 +61,7 @@ export class FederationsService {
         privacyConfig,
         // Until a statistics round fills in what the schema leaves out, none: the first round computes them.
         standardisation: operatorStandardisation(body.datasetSchema),
+        ...charted,
         enrolmentTokenHash: hashSecret(enrolmentToken),
       });
       await insertModelVersion(tx, {
@@ -94,6 +105,37 @@ export class FederationsService {
     return toFederationDto(await this.load(federationId));
   }
 
+  /**
+   * Replaces a secure federation's settings, and so its charter, only before its first round opens:
+   * owners pinned the charter's fingerprint, so after that a change is a new federation.
+   */
+  async updateSecure(principal: Principal, federationId: string, secure: SecureAggregationConfig): Promise<Federation> {
+    requireOperator(principal, 'updateSecure');
+    const federation = await this.load(federationId);
+    if (federation.aggregation !== 'secure') {
+      throw new ConflictError('wrong-aggregation-mode', 'Not a secure federation', `updateSecure: federation ${federationId} uses plain aggregation; secure settings need a new federation`);
+    }
+    checkCommittee(secure, federation.trainingConfig.minOwners, 'updateSecure');
+    const charted = buildCharter('secure', secure, federation.trainingConfig, 'updateSecure');
+    if (!(await replaceCharter(this.db, federationId, { secureConfig: secure, ...charted }))) {
+      throw new ConflictError(
+        'charter-frozen',
+        'The charter is fixed',
+        `updateSecure: federation ${federationId} has opened a round; owners pinned its charter, so different secure settings need a new federation`,
+      );
+    }
+    return toFederationDto(await this.load(federationId));
+  }
+
+  /** The charter and its fingerprint, readable without a key: a would-be owner checks it before enrolling. */
+  async charter(federationId: string): Promise<{ charter: Charter; fingerprint: string }> {
+    const federation = await this.load(federationId);
+    if (federation.charter === null || federation.charterFingerprint === null) {
+      throw new NotFoundError('charter of federation', federationId);
+    }
+    return { charter: federation.charter, fingerprint: federation.charterFingerprint };
+  }
+
   async rotateEnrolmentToken(principal: Principal, federationId: string): Promise<string> {
     requireOperator(principal, 'rotateEnrolmentToken');
     await this.load(federationId);
@@ -121,18 +163,22 @@ function secureConfigFor(body: CreateFederationBody) {
     return null;
   }
   const config = body.secure ?? secureAggregationConfigSchema.parse({});
+  checkCommittee(config, body.training.minOwners, 'createFederation');
+  return config;
+}
+
+function checkCommittee(config: SecureAggregationConfig, minOwners: number, action: string): void {
   if (config.committee.threshold > config.committee.size) {
-    throw new ValidationError('createFederation: the committee threshold exceeds its size', [
+    throw new ValidationError(`${action}: the committee threshold exceeds its size`, [
       { path: 'body.secure.committee.threshold', message: `expected at most ${config.committee.size}` },
     ]);
   }
-  if (body.training.minOwners < 2) {
+  if (minOwners < 2) {
     // With one owner the "sum" is that owner's update.
-    throw new ValidationError('createFederation: secure aggregation needs at least 2 owners per round', [
+    throw new ValidationError(`${action}: secure aggregation needs at least 2 owners per round`, [
       { path: 'body.training.minOwners', message: 'expected at least 2 in secure mode' },
     ]);
   }
-  return config;
 }
 
 /**
@@ -187,6 +233,8 @@ export function toFederationDto(federation: FederationRecord): Federation {
       spent: { epsilon: spent(federation)!.epsilon, rounds: federation.privacyLedger.length },
     },
     standardisation: federation.standardisation,
+    charter: federation.charter,
+    charterFingerprint: federation.charterFingerprint,
     featureNames: featureNamesOf(federation.datasetSchema),
     latestModelVersion: federation.latestModelVersion,
     createdAt: federation.createdAt.toISOString(),

@@ -3,9 +3,9 @@
  * API key shown only in that response.
  */
 import type { Db } from '../db/client.js';
-import { findOwner, insertOwner, listOwners, setOwnerPublicKey, type OwnerRecord, type OwnerRole } from '../db/owners.repository.js';
-import { isValidX25519PublicKey } from '../crypto/envelope.js';
-import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
+import { findOwner, insertOwner, listOwners, setOwnerIdentity, type OwnerRecord, type OwnerRole } from '../db/owners.repository.js';
+import { isValidIdentityPublicKey } from '../crypto/identity.js';
+import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { Owner } from '../schemas/owners.schema.js';
 import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { hashSecret, newId, newSecret, secretsEqual, type Principal } from './credentials.js';
@@ -43,23 +43,37 @@ export class OwnersService {
     return toOwnerDto(await this.load(federationId, ownerId), await this.federations.load(federationId));
   }
 
-  /** An owner registers (or replaces) the X25519 key its share envelopes are encrypted to. */
-  async registerPublicKey(
+  /**
+   * A party registers its Ed25519 identity key, which signs its committee key in every round it is
+   * seated in, and says whether it volunteers for committees. The identity is long-term: owners may have
+   * pinned it, so a different one later is refused; the same one again only updates the preference.
+   */
+  async registerIdentity(
     principal: Principal,
     federationId: string,
     ownerId: string,
-    body: { publicKey: string; committeeVolunteer: boolean },
+    body: { identityKey: string; committeeVolunteer: boolean },
   ): Promise<Owner> {
-    const caller = requireOwner(principal, federationId, 'registerPublicKey');
-    if (caller !== ownerId) throw new ForbiddenError('registerPublicKey: an owner may only register its own key');
-    await this.load(federationId, ownerId);
-    const publicKey = Buffer.from(body.publicKey, 'base64');
-    if (!isValidX25519PublicKey(publicKey)) {
-      throw new ValidationError(`registerPublicKey: expected a 32-byte X25519 public key that is not a low-order point, got ${publicKey.length} bytes`, [
-        { path: 'body.publicKey', message: 'expected a valid 32-byte X25519 public key, base64' },
+    const caller = requireOwner(principal, federationId, 'registerIdentity');
+    if (caller !== ownerId) throw new ForbiddenError('registerIdentity: an owner may only register its own identity');
+    const owner = await this.load(federationId, ownerId);
+    const identityKey = new Uint8Array(Buffer.from(body.identityKey, 'base64'));
+    if (!isValidIdentityPublicKey(identityKey)) {
+      throw new ValidationError(`registerIdentity: expected a 32-byte Ed25519 public key, got ${identityKey.length} bytes`, [
+        { path: 'body.identityKey', message: 'expected a valid 32-byte Ed25519 public key, base64' },
       ]);
     }
-    return toOwnerDto(await setOwnerPublicKey(this.db, ownerId, new Uint8Array(publicKey), body.committeeVolunteer), await this.federations.load(federationId));
+    const federation = await this.federations.load(federationId);
+    const policy = federation.secureConfig?.policy;
+    if (policy?.kind === 'named' && owner.role === 'aggregator' && !policy.aggregators.some((node) => node.identityKey === Buffer.from(identityKey).toString('base64'))) {
+      throw new DomainError('not-in-charter', 'Identity not in the charter', 422, `registerIdentity: federation ${federationId} seats only the aggregator nodes its charter names, and this identity is not one of them`, [
+        { path: 'body.identityKey', message: 'not one of the charter’s aggregator identity keys' },
+      ]);
+    }
+    if (!(await setOwnerIdentity(this.db, ownerId, identityKey, body.committeeVolunteer))) {
+      throw new ConflictError('identity-key-fixed', 'Identity already registered', `registerIdentity: owner ${ownerId} registered a different identity key; an identity cannot change (enrol again for a new one)`);
+    }
+    return toOwnerDto((await findOwner(this.db, ownerId))!, federation);
   }
 
   private async load(federationId: string, ownerId: string): Promise<OwnerRecord> {
@@ -77,7 +91,7 @@ function toOwnerDto(owner: OwnerRecord, federation: FederationRecord): Owner {
     federationId: owner.federationId,
     name: owner.name,
     role: owner.role,
-    publicKey: owner.publicKey ? Buffer.from(owner.publicKey).toString('base64') : null,
+    identityKey: owner.identityKey ? Buffer.from(owner.identityKey).toString('base64') : null,
     committeeVolunteer: owner.committeeVolunteer,
     privacy: privacy && { epsilon: privacy.epsilon, delta: privacy.delta },
     createdAt: owner.createdAt.toISOString(),

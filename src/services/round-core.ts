@@ -11,7 +11,7 @@
  * the others see zero rows and stand back. Publishing writes the next model version in the same
  * transaction as the transition: a round is never closed without its model, nor twice.
  */
-import { randomInt } from 'node:crypto';
+import { chainReveal, drawCommittee } from '../crypto/committee-lottery.js';
 import { isSampled } from '../crypto/dp/sampling.js';
 import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
@@ -35,6 +35,7 @@ import {
   listShareSenders,
   listUpdates,
   recordIncludedSet,
+  setCommitteeDraw,
   startSumming,
   type RoundRecord,
 } from '../db/rounds.repository.js';
@@ -77,6 +78,11 @@ export function secureLengthOf(federation: FederationRecord, round: Pick<RoundRe
   return secureVectorLength(contributionLength(federation, round));
 }
 
+/** Why a secure round's committee could not be seated. */
+export interface CommitteeShortfall {
+  shortfall: string;
+}
+
 export interface RoundOpening {
   number: number;
   baseModelVersion: number;
@@ -97,10 +103,10 @@ export class RoundCore {
 
   /**
    * Creates the round inside the caller's transaction: the strategy configures it (differential privacy,
-   * sampling), a DP round is charged to the budget, and a secure round seats its committee. Returns null
-   * when a secure round cannot seat a committee (the caller decides what that means).
+   * sampling), a DP round is charged to the budget, and a secure round seats its committee. Returns why
+   * not when a secure round cannot seat a committee (the caller decides what that means).
    */
-  async create(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | null> {
+  async create(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | CommitteeShortfall> {
     if (federation.standardisation === null) return this.createStatisticsRound(tx, federation, opening);
     const owners = await countDataOwners(tx, federation.id);
     const config = strategyFor(federation, this.strategy).configure({
@@ -136,8 +142,7 @@ export class RoundCore {
     if (config.dp) {
       await chargeRound(tx, federation, { round: round.number, openedAt: round.openedAt.toISOString(), sampleRate: config.dp.sampleRate, noiseMultiplier: config.dp.noiseMultiplier }, owners);
     }
-    if (federation.secureConfig && !(await this.seatCommittee(tx, federation, round.id))) return null;
-    return round;
+    return federation.secureConfig ? ((await this.seatCommittee(tx, federation, round)) ?? round) : round;
   }
 
   /**
@@ -145,7 +150,7 @@ export class RoundCore {
    * round is a statistics round. Every owner enrolled is expected (it closes early once all are in), no
    * budget is charged — its inputs are clipped sums, not noised — and it publishes no model.
    */
-  private async createStatisticsRound(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | null> {
+  private async createStatisticsRound(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | CommitteeShortfall> {
     const round = await insertRound(tx, {
       id: newId(),
       federationId: federation.id,
@@ -158,8 +163,7 @@ export class RoundCore {
       minOwners: opening.minOwners,
       deadline: new Date(this.clock().getTime() + opening.deadlineSeconds * 1000),
     });
-    if (federation.secureConfig && !(await this.seatCommittee(tx, federation, round.id))) return null;
-    return round;
+    return federation.secureConfig ? ((await this.seatCommittee(tx, federation, round)) ?? round) : round;
   }
 
   /** Owners a DP round expects: every data owner, or those its Poisson seed samples. */
@@ -190,14 +194,7 @@ export class RoundCore {
     try {
       const round = await this.db.$transaction(async (tx) => {
         const created = await this.create(tx, federation, opening);
-        if (created === null) {
-          const { size } = federation.secureConfig!.committee;
-          throw new ConflictError(
-            'committee-unavailable',
-            'Not enough committee volunteers',
-            `openRound: secure aggregation needs ${size} committee members with registered keys; too few volunteered`,
-          );
-        }
+        if ('shortfall' in created) throw new ConflictError('committee-unavailable', 'No committee can be seated', `openRound: ${created.shortfall}`);
         return created;
       });
       this.onTransition(federation.id);
@@ -210,21 +207,44 @@ export class RoundCore {
   }
 
   /**
-   * Picks a secure round's committee at random from the volunteers (owners with a registered key who
-   * offered, and aggregator nodes), so no one can choose to sit on a particular round's committee.
-   * Returns false, seating no one, when there are too few volunteers.
+   * Seats a secure round's committee by the charter's policy, so the server cannot pick it: `named` seats
+   * the charter's aggregator nodes in the charter's order; `lottery` reveals this round's value of the hash
+   * chain the charter commits to and seats the volunteers it draws, storing the draw's inputs so every
+   * owner can recompute it. Returns why not, seating no one, when the committee cannot be filled.
    */
-  private async seatCommittee(tx: DbClient, federation: FederationRecord, roundId: string): Promise<boolean> {
-    const { size } = federation.secureConfig!.committee;
+  private async seatCommittee(tx: DbClient, federation: FederationRecord, round: RoundRecord): Promise<CommitteeShortfall | null> {
+    const secure = federation.secureConfig!;
     const candidates = await listCommitteeCandidates(tx, federation.id);
-    if (candidates.length < size) return false;
-    for (let i = candidates.length - 1; i > 0; i--) {
-      const j = randomInt(i + 1);
-      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    const policy = federation.charter?.secure?.policy;
+    if (policy?.kind === 'named') {
+      const nodes = new Map(candidates.filter((c) => c.role === 'aggregator').map((c) => [Buffer.from(c.identityKey).toString('base64'), c]));
+      const missing = policy.aggregators.filter((node) => !nodes.has(node.identityKey)).map((node) => node.name);
+      if (missing.length > 0) {
+        return { shortfall: `the charter's aggregator node(s) ${missing.join(', ')} have not enrolled with their identity key yet; every named node is seated in every round` };
+      }
+      const seats = policy.aggregators.map((node, i) => ({ position: i + 1, ownerId: nodes.get(node.identityKey)!.id, identityKey: nodes.get(node.identityKey)!.identityKey }));
+      await insertCommitteeSeats(tx, round.id, seats, newId);
+      return null;
     }
-    const seats = candidates.slice(0, size).map((candidate, i) => ({ position: i + 1, ownerId: candidate.id, publicKey: candidate.publicKey }));
-    await insertCommitteeSeats(tx, roundId, seats, newId);
-    return true;
+    if (policy?.kind !== 'lottery' || federation.lotterySeed === null) {
+      return { shortfall: `federation ${federation.id} has no charter (it predates them); create it again` };
+    }
+    if (round.number > policy.chainLength) {
+      return { shortfall: `the committee lottery's chain covers ${policy.chainLength} rounds and this would be round ${round.number}; continue in a new federation` };
+    }
+    const { size } = secure.committee;
+    if (candidates.length < size) {
+      return { shortfall: `secure aggregation needs ${size} committee members with registered identities; ${candidates.length} volunteered` };
+    }
+    const reveal = chainReveal(federation.lotterySeed, policy.chainLength, round.number);
+    const volunteers = candidates.map((c) => ({ ownerId: c.id, identityKey: c.identityKey }));
+    const drawn = drawCommittee(reveal, volunteers, size);
+    await insertCommitteeSeats(tx, round.id, drawn.map((v, i) => ({ position: i + 1, ownerId: v.ownerId, identityKey: v.identityKey })), newId);
+    await setCommitteeDraw(tx, round.id, {
+      reveal: Buffer.from(reveal).toString('hex'),
+      volunteers: volunteers.map((v) => ({ ownerId: v.ownerId, identityKey: Buffer.from(v.identityKey).toString('base64') })),
+    });
+    return null;
   }
 
   // ── Accepting ──────────────────────────────────────────────────────────────────────────────────
@@ -394,16 +414,16 @@ export class RoundCore {
    * round the operator can retry later, an exhausted budget simply ends the training.
    */
   private async createOrFail(tx: DbClient, federation: FederationRecord, opening: RoundOpening, now: Date): Promise<void> {
-    let next: RoundRecord | null;
+    let next: RoundRecord | CommitteeShortfall;
     try {
       next = await this.create(tx, federation, opening);
     } catch (error) {
       if (error instanceof ConflictError && error.slug === 'privacy-budget-exhausted') return;
       throw error;
     }
-    if (next === null) {
+    if ('shortfall' in next) {
       const created = (await findRound(tx, federation.id, opening.number))!;
-      await finishRound(tx, created.id, 'open', { status: 'failed', reason: 'too few committee volunteers when the round opened' }, now);
+      await finishRound(tx, created.id, 'open', { status: 'failed', reason: `no committee could be seated when the round opened: ${next.shortfall}` }, now);
     }
   }
 

@@ -12,10 +12,16 @@ import type { Round } from '../schemas/rounds.schema.js';
 import type { Principal } from './credentials.js';
 import { secureLengthOf } from './round-core.js';
 
-/** What a waiting agent compares: the round's number and status, or `none` before the first round. */
-export function roundTag(round: Pick<RoundRecord, 'number' | 'status'> | null): string {
-  return round ? `${round.number}:${round.status}` : 'none';
+/**
+ * What a waiting agent compares: the round's number and status, or `none` before the first round. While a
+ * secure round's committee is publishing its keys, each key changes the tag too: owners wait for the last.
+ */
+export function roundTag(round: Pick<RoundRecord, 'number' | 'status' | 'keyedCount'> | null): string {
+  if (!round) return 'none';
+  return round.keyedCount > 0 && round.status === 'open' ? `${round.number}:${round.status}:${round.keyedCount}` : `${round.number}:${round.status}`;
 }
+
+const base64 = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString('base64'));
 
 /** What a caller already knows about an owner's part in a round, and the round's seats, so an answer need not read them again. */
 export interface KnownParticipation {
@@ -50,7 +56,15 @@ export class RoundViews {
         threshold: secure.committee.threshold,
         clipNorm: secure.clipNorm,
         vectorLength: secureLengthOf(federation, round),
-        committee: seats.map((seat) => ({ position: seat.position, ownerId: seat.ownerId, publicKey: Buffer.from(seat.publicKey).toString('base64') })),
+        policy: federation.charter?.secure?.policy.kind ?? 'lottery',
+        committee: seats.map((seat) => ({
+          position: seat.position,
+          ownerId: seat.ownerId,
+          identityKey: base64(seat.identityKey),
+          publicKey: base64(seat.roundKey),
+          signature: base64(seat.signature),
+        })),
+        keyed: seats.length > 0 && seats.every((seat) => seat.roundKey !== null),
         includedSetHash: round.includedSetHash,
         includedCount: round.includedCount,
         summingDeadline: round.summingDeadline?.toISOString() ?? null,

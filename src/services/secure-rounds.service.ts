@@ -11,14 +11,18 @@ import {
   hasShares,
   insertPartialSum,
   insertShareEnvelopes,
+  keySeat,
   listCommitteeSeats,
   listInbox,
+  SeatAlreadyKeyed,
+  type CommitteeDraw,
   type CommitteeSeatRecord,
   type RoundRecord,
 } from '../db/rounds.repository.js';
-import { ENVELOPE_VERSION, envelopeOverhead } from '../crypto/envelope.js';
+import { ENVELOPE_VERSION, envelopeOverhead, isValidX25519PublicKey } from '../crypto/envelope.js';
+import { ED25519_SIGNATURE_BYTES, verifyCommitteeKey } from '../crypto/identity.js';
 import { encodeSharePayload, unpackFieldVector } from '../crypto/share-codec.js';
-import { ConflictError, DomainError, ForbiddenError, type ProblemField } from '../errors.js';
+import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError, type ProblemField } from '../errors.js';
 import type { Inbox, Round, UploadSharesBody } from '../schemas/rounds.schema.js';
 import { requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
@@ -33,6 +37,55 @@ export class SecureRoundsService {
     private readonly rounds: RoundsService,
   ) {}
 
+  /**
+   * A seated member publishes its X25519 key for this round, signed by its identity key. The server checks
+   * the signature as every owner will (so a broken key is refused here rather than by each owner), and a
+   * seat keeps the first key it gets: the same key again is an idempotent retry, another one a conflict.
+   */
+  async publishCommitteeKey(principal: Principal, federationId: string, number: number, body: { publicKey: string; signature: string }): Promise<Round> {
+    const memberId = requireOwner(principal, federationId, 'publishCommitteeKey');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'secure', 'publishCommitteeKey');
+    const round = await this.rounds.find(federationId, number);
+    const seat = await this.seatOf(round, memberId, 'publishCommitteeKey');
+    const publicKey = new Uint8Array(Buffer.from(body.publicKey, 'base64'));
+    const signature = new Uint8Array(Buffer.from(body.signature, 'base64'));
+    const problems: ProblemField[] = [];
+    if (!isValidX25519PublicKey(publicKey)) problems.push({ path: 'body.publicKey', message: `expected a valid 32-byte X25519 public key, got ${publicKey.length} bytes` });
+    if (signature.length !== ED25519_SIGNATURE_BYTES) problems.push({ path: 'body.signature', message: `expected a ${ED25519_SIGNATURE_BYTES}-byte Ed25519 signature, got ${signature.length} bytes` });
+    if (problems.length > 0) throw new ValidationError(`publishCommitteeKey: ${problems.length} problem(s) with the key`, problems);
+    const statement = { federationId, roundNumber: number, position: seat.position, memberId, publicKey };
+    if (seat.identityKey === null || !verifyCommitteeKey(statement, seat.identityKey, signature)) {
+      throw new DomainError('invalid-signature', 'Signature does not verify', 422, `publishCommitteeKey: the signature is not this member's identity signing this key for round ${number}, seat ${seat.position}`, [
+        { path: 'body.signature', message: 'does not verify against the identity key the member was seated with' },
+      ]);
+    }
+    if (seat.roundKey !== null) {
+      if (Buffer.from(seat.roundKey).equals(Buffer.from(publicKey))) return this.rounds.show(federation, round, principal);
+      throw keyAlreadySet(number, seat.position);
+    }
+    if (round.status !== 'open') throw roundNotOpen('publishCommitteeKey', number, round.status);
+    try {
+      const keyed = await this.db.$transaction((tx) => keySeat(tx, round.id, seat.position, publicKey, signature, this.rounds.clock()));
+      if (!keyed) throw roundNotOpen('publishCommitteeKey', number, 'no longer open');
+    } catch (error) {
+      if (error instanceof SeatAlreadyKeyed) throw keyAlreadySet(number, seat.position);
+      throw error;
+    }
+    this.rounds.watch.notify(federationId);
+    return this.rounds.show(federation, await this.rounds.find(federationId, number), principal);
+  }
+
+  /** A lottery round's draw: the chain value it revealed and the volunteers it drew from. */
+  async committeeDraw(principal: Principal, federationId: string, number: number): Promise<CommitteeDraw> {
+    requireOwner(principal, federationId, 'getCommitteeDraw');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'secure', 'getCommitteeDraw');
+    const round = await this.rounds.find(federationId, number);
+    if (round.committeeDraw === null) throw new NotFoundError(`committee draw of round`, String(number));
+    return round.committeeDraw;
+  }
+
   /** An owner's k envelopes, one per committee member, accepted all together or not at all. */
   async uploadShares(principal: Principal, federationId: string, number: number, body: UploadSharesBody): Promise<Round> {
     const ownerId = requireOwner(principal, federationId, 'uploadShares');
@@ -43,6 +96,13 @@ export class SecureRoundsService {
     const round = await this.rounds.find(federationId, number);
     assertCollecting(round, this.rounds.clock(), 'uploadShares');
     const seats = await listCommitteeSeats(this.db, round.id);
+    if (seats.some((seat) => seat.roundKey === null)) {
+      throw new ConflictError(
+        'committee-not-keyed',
+        'The committee has not published its keys',
+        `uploadShares: ${seats.filter((seat) => seat.roundKey === null).length} of round ${number}'s ${seats.length} committee members have not published their signed key yet; wait for the round's tag to change`,
+      );
+    }
     const length = secureLengthOf(federation, round);
     const envelopes = checkEnvelopes(body, seats, length);
     await this.rounds.core.assertMayContribute(round, ownerId, 'uploadShares');
@@ -158,6 +218,10 @@ function checkEnvelopes(body: UploadSharesBody, seats: CommitteeSeatRecord[], le
     throw new DomainError('malformed-shares', 'Shares do not fit the round’s committee', 422, `uploadShares: ${problems.length} problem(s) with the envelopes`, problems);
   }
   return envelopes;
+}
+
+function keyAlreadySet(number: number, position: number): ConflictError {
+  return new ConflictError('committee-key-already-set', 'The seat already has a key', `publishCommitteeKey: seat ${position} of round ${number} already has a different key`);
 }
 
 function notSumming(action: string, round: RoundRecord): ConflictError {

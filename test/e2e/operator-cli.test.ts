@@ -18,6 +18,7 @@ import { FedscoreApiError, FedscoreClient } from '../../src/client/http-client.j
 import { loadConfig } from '../../src/config.js';
 import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../../src/crypto/envelope.js';
+import { generateIdentityKeyPair, signCommitteeKey, type Ed25519KeyPair } from '../../src/crypto/identity.js';
 import { startServer } from '../../src/server.js';
 import { createTestDatabase } from '../helpers/database.js';
 
@@ -278,13 +279,13 @@ describe('a secure federation run from the CLI', () => {
   });
 
   it('opens a round with its committee once three owners volunteered, and follows it through summing', async () => {
-    const owners: { id: string; client: FedscoreClient; keys: X25519KeyPair }[] = [];
+    const owners: { id: string; client: FedscoreClient; identity: Ed25519KeyPair; keys: X25519KeyPair }[] = [];
     for (const name of ['a', 'b', 'c']) {
       const { owner, apiKey } = await anonymous.enrolOwner(federationId, { enrolmentToken: token, name });
-      const keys = generateX25519KeyPair();
+      const identity = generateIdentityKeyPair();
       const client = anonymous.withApiKey(apiKey);
-      await client.registerPublicKey(federationId, owner.id, { publicKey: Buffer.from(keys.publicKey).toString('base64'), committeeVolunteer: true });
-      owners.push({ id: owner.id, client, keys });
+      await client.registerIdentity(federationId, owner.id, { identityKey: Buffer.from(identity.publicKey).toString('base64'), committeeVolunteer: true });
+      owners.push({ id: owner.id, client, identity, keys: generateX25519KeyPair() });
     }
     const show = ok(await op(['federation', 'show', '--federation', federationId])).stdout;
     assert.match(show, /^aggregation +secure \(committee of 3 per round, threshold 2: up to 1 member\(s\) may drop out; clip norm 100;/m);
@@ -293,8 +294,19 @@ describe('a secure federation run from the CLI', () => {
     const opened = ok(await op(['round', 'open', '--federation', federationId, '--deadline-seconds', '600'])).stdout;
     assert.match(opened, /^Opened round 1\.\n/);
     assert.match(opened, /^committee +3 members, 2 partial sums reconstruct the sum$/m);
+    const opening = await operator.getRound(federationId, 1);
+    assert.equal(opening.secure?.committee.length, 3);
+    // Each seated member publishes its key for the round, signed by its identity, as its agent would.
+    for (const seat of opening.secure!.committee) {
+      const member = owners.find((owner) => owner.id === seat.ownerId)!;
+      const statement = { federationId, roundNumber: 1, position: seat.position, memberId: member.id, publicKey: member.keys.publicKey };
+      await member.client.publishCommitteeKey(federationId, 1, {
+        publicKey: Buffer.from(member.keys.publicKey).toString('base64'),
+        signature: Buffer.from(signCommitteeKey(statement, member.identity)).toString('base64'),
+      });
+    }
     const round = await operator.getRound(federationId, 1);
-    assert.equal(round.secure?.committee.length, 3);
+    assert.equal(round.secure?.keyed, true);
     // --deadline-seconds reached the server (the two timestamps are taken a moment apart).
     assert.ok(Math.abs(Date.parse(round.deadline) - Date.parse(round.openedAt) - 600_000) < 1000, `${round.openedAt} → ${round.deadline}`);
     for (const seat of round.secure!.committee) assert.match(opened, new RegExp(`^ +${seat.position}: ${seat.ownerId}$`, 'm'));

@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FedscoreClient, type RoundView } from '../../src/client/http-client.js';
+import { generateX25519KeyPair } from '../../src/crypto/envelope.js';
+import { signCommitteeKey } from '../../src/crypto/identity.js';
 import { applySplit, encodeRows, evaluate, readCsvFile, readSchemaFile, readSplitFile, type EncodedRows } from '../../src/client/local-data.js';
 import { ownerSeed } from '../../src/client/simulation.js';
 import { formatCsv } from '../../src/cli/process-fleet.js';
@@ -93,10 +95,10 @@ async function secureFederation(label: string, rounds: number): Promise<{ federa
     '--local-epochs', '5', '--learning-rate', '0.1', '--batch-size', '32', '--seed', String(SEED), '--json',
   ]);
   assert.equal(created.code, 0, created.stderr);
-  const { federationId, enrolmentToken } = lastJsonLine<{ federationId: string; enrolmentToken: string }>(created.stdout);
+  const { federationId, enrolmentToken, charterFingerprint } = lastJsonLine<{ federationId: string; enrolmentToken: string; charterFingerprint: string }>(created.stdout);
   const enrol = async (name: string, extra: string[], data?: RawRecord[]): Promise<Party> => {
     const state = path.join(scratch, `${label}-${name}`);
-    const result = await cli(['owner', 'enrol', '--federation', federationId, '--state', state, '--name', name, '--json', ...extra], { FEDSCORE_ENROLMENT_TOKEN: enrolmentToken });
+    const result = await cli(['owner', 'enrol', '--federation', federationId, '--charter-fingerprint', charterFingerprint, '--state', state, '--name', name, '--json', ...extra], { FEDSCORE_ENROLMENT_TOKEN: enrolmentToken });
     assert.equal(result.code, 0, result.stderr);
     let file: string | undefined;
     if (data) await writeFile((file = path.join(scratch, `${label}-${name}.csv`)), formatCsv(schema, data));
@@ -161,9 +163,11 @@ describe('a secure federation run by separate processes', () => {
     // Keys live in the state files and nowhere else: not in any line any process printed or logged.
     const secrets = [adminKey];
     for (const party of [...owners, aggregator]) {
-      const identity = JSON.parse(await readFile(path.join(party.state, 'owner.json'), 'utf8')) as { apiKey: string; x25519: { privateKey: string } | null };
+      const identity = JSON.parse(await readFile(path.join(party.state, 'owner.json'), 'utf8')) as { apiKey: string; identity: { privateKey: string } | null };
       secrets.push(identity.apiKey);
-      if (identity.x25519) secrets.push(identity.x25519.privateKey, Buffer.from(identity.x25519.privateKey, 'base64').toString('hex'), Buffer.from(identity.x25519.privateKey, 'base64').toString('base64url'));
+      if (identity.identity) secrets.push(identity.identity.privateKey, Buffer.from(identity.identity.privateKey, 'base64').toString('hex'), Buffer.from(identity.identity.privateKey, 'base64').toString('base64url'));
+      // Round keys are deleted once their partial sum is in: none is left behind.
+      assert.deepEqual((await readdir(party.state)).filter((name) => name.startsWith('round-key-')), [], 'no round key left in the state directory');
       assert.equal(((await stat(path.join(party.state, 'owner.json'))).mode & 0o777).toString(8), '600');
     }
     assert.ok(server.lines.length > 50, 'the server logged its requests');
@@ -300,13 +304,29 @@ describe('a new user’s mistakes', () => {
     await assert.rejects(stat(path.join(stranded, 'journal.jsonl')), /ENOENT/);
     await assert.rejects(stat(path.join(stranded, 'agent.lock')), /ENOENT/, 'the lock is released on the way out');
 
+    // --server overrides the stored address (a proxy, a new host name); the pinned charter still decides whom to trust.
+    const elsewhere = await runCli(['owner', 'run', '--state', path.join(scratch, 'mistakes-owner-1'), '--data', path.join(scratch, 'mistakes-owner-1.csv'), '--server', closedPort, '--give-up-after', '1']);
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.stderr, new RegExp(`cannot reach ${closedPort}/v1/federations/${federationId} \\(GET\\)`));
+
+    // A charter fingerprint that is not the federation's: refused before anything is sent or written.
+    const owners = (await operator.listOwners(federationId)).length;
+    const mismatch = await cli(['owner', 'enrol', '--federation', federationId, '--state', path.join(scratch, 'wrong-charter'), '--token', 'fse_x', '--charter-fingerprint', 'ab'.repeat(32)]);
+    assert.equal(mismatch.code, 1);
+    assert.match(mismatch.stderr, /charter has fingerprint [0-9a-f]{64}, not the (ab){32} you were given: not enrolling/);
+    await assert.rejects(stat(path.join(scratch, 'wrong-charter', 'owner.json')), /ENOENT/);
+    assert.equal((await operator.listOwners(federationId)).length, owners, 'no owner was enrolled');
+    const garbled = await cli(['owner', 'enrol', '--federation', federationId, '--state', path.join(scratch, 'wrong-charter'), '--token', 'fse_x', '--charter-fingerprint', 'not-hex']);
+    assert.equal(garbled.code, 2);
+    assert.match(garbled.stderr, /--charter-fingerprint: expected 64 hex digits/);
+
     const used = await cli(['owner', 'enrol', '--federation', federationId, '--state', path.join(scratch, 'mistakes-owner-1'), '--token', 'fse_x']);
     assert.equal(used.code, 1);
     assert.match(used.stderr, /already exists: this state directory belongs to owner/);
   });
 
   it('bad local data is reported by line and never sent; a file with no usable row stops before anything is sent', async () => {
-    const { federationId, owners } = await secureFederation('bad-data', 1);
+    const { federationId, owners, aggregator } = await secureFederation('bad-data', 1);
     await cli(['operator', 'round', 'open', '--federation', federationId]);
     const lines = (await readFile(owners[0]!.data!, 'utf8')).trim().split('\n');
     const noLabel = path.join(scratch, 'no-label.csv');
@@ -322,6 +342,8 @@ describe('a new user’s mistakes', () => {
     broken[4] = broken[4]!.split(',').slice(0, 10).join(',');
     await writeFile(damaged, broken.join('\n'));
     const agent = runAgent({ ...owners[0]!, data: damaged }, 0);
+    // The other committee members publish their round keys, as their agents would; the owner shares once all are in.
+    await publishCommitteeKeys(federationId, 1, [...owners.slice(1), aggregator]);
     await agent.waitForLine(/^round 1: submitted an update|^round 1: submitted encrypted shares of (\d+) samples/);
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0);
@@ -355,6 +377,23 @@ describe('a new user’s mistakes', () => {
     assert.match(aggregatorData.stderr, /--data FILE is required for a data owner/);
   });
 });
+
+/** Each listed party seated in the round publishes a round key signed with the identity in its state file. */
+async function publishCommitteeKeys(federationId: string, number: number, parties: Party[]): Promise<void> {
+  const opened = await round(federationId, number);
+  for (const seat of opened.secure!.committee) {
+    const party = parties.find((p) => p.ownerId === seat.ownerId);
+    if (!party) continue; // the agent under test keys its own seat
+    const state = JSON.parse(await readFile(path.join(party.state, 'owner.json'), 'utf8')) as { apiKey: string; identity: { publicKey: string; privateKey: string } };
+    const identity = { publicKey: Buffer.from(state.identity.publicKey, 'base64'), privateKey: Buffer.from(state.identity.privateKey, 'base64') };
+    const key = generateX25519KeyPair();
+    const statement = { federationId, roundNumber: number, position: seat.position, memberId: party.ownerId, publicKey: key.publicKey };
+    await new FedscoreClient({ baseUrl: url, apiKey: state.apiKey }).publishCommitteeKey(federationId, number, {
+      publicKey: Buffer.from(key.publicKey).toString('base64'),
+      signature: Buffer.from(signCommitteeKey(statement, identity)).toString('base64'),
+    });
+  }
+}
 
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');

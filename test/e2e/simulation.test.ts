@@ -5,6 +5,7 @@
  * disagree, this is where it shows.
  */
 import assert from 'node:assert/strict';
+import type { Charter } from '../../src/crypto/charter.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -262,7 +263,7 @@ describe('the owner agent at the edges of a round', () => {
     const ownerOne = await enrol('one');
     const events: AgentEvent[] = [];
     const agentFor = (owner: { client: FedscoreClient; ownerId: string }, data: { X: Float32Array[]; y: Uint8Array }, journal = new MemoryJournal()) =>
-      new OwnerAgent({ ...owner, federation, data, journal, localSeed: () => 1, onEvent: (event) => events.push(event) });
+      new OwnerAgent({ ...owner, federation, charter: federation.charter as Charter, data, journal, localSeed: () => 1, onEvent: (event) => events.push(event) });
     const journal = new MemoryJournal();
     const agent = agentFor(ownerOne, one!, journal);
 
@@ -315,7 +316,7 @@ describe('the owner agent at the edges of a round', () => {
     await journals[1]!.savePending({ kind: 'update', round: 1, samples: 1, loss: 0.2, body: { weights: prepared.map((w) => -w), numSamples: 1, metrics: {} } });
     const [one, two] = shardRows(train, 2);
     for (const [i, owner] of owners.entries()) {
-      const agent = new OwnerAgent({ ...owner, federation, data: [one!, two!][i]!, journal: journals[i]!, localSeed: () => 1, onEvent: (e) => events.push(e) });
+      const agent = new OwnerAgent({ ...owner, federation, charter: federation.charter as Charter, data: [one!, two!][i]!, journal: journals[i]!, localSeed: () => 1, onEvent: (e) => events.push(e) });
       await agent.handle(await owner.client.getCurrentRound(federation.id));
     }
     assert.deepEqual(events.map((e) => e.type === 'submitted' && [e.round, e.samples, e.resent]), [[1, 3, true], [1, 1, true]]);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { EnvelopeError, envelopeOverhead, generateX25519KeyPair, openEnvelope, type X25519KeyPair } from '../../src/crypto/envelope.js';
+import { generateIdentityKeyPair } from '../../src/crypto/identity.js';
 import { FIELD_PRIME } from '../../src/crypto/field.js';
 import { decodeSecureSum, encodeSecureUpdate } from '../../src/crypto/secure-update.js';
 import { reconstructVector } from '../../src/crypto/shamir.js';
@@ -9,6 +10,7 @@ import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
 import type { RoundView } from '../../src/client/http-client.js';
 import type supertest from 'supertest';
 import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { committeeKeyBody, keyCommittee, registerParty, type CommitteeParty } from '../helpers/committee.js';
 import { readEveryRow } from '../helpers/database-contents.js';
 import { candidateSecrets, findLeaks, keyProbes, updateProbes } from '../helpers/leak-scan.js';
 
@@ -29,28 +31,26 @@ interface SecureSetup {
   keys: string[];
   ownerIds: string[];
   featureCount: number;
-  /** Committee volunteers' key pairs by owner id. */
+  /** Committee volunteers' round key pairs by owner id. */
   memberKeys: Map<string, X25519KeyPair>;
+  /** Committee volunteers by owner id: identity and round key. */
+  parties: Map<string, CommitteeParty>;
 }
 
-/** A secure federation whose first `volunteers` owners registered keys and volunteered. */
+/** A secure federation whose first `volunteers` owners registered identities and volunteered. */
 async function setupSecure(owners: number, volunteers: number, minOwners: number, committee?: { size: number; threshold: number }): Promise<SecureSetup> {
   const setup = await setupFederation(t, owners, secureSettings(minOwners, committee));
-  const memberKeys = new Map<string, X25519KeyPair>();
+  const parties = new Map<string, CommitteeParty>();
   for (let i = 0; i < volunteers; i++) {
-    const pair = generateX25519KeyPair();
-    await t.http
-      .put(`/v1/federations/${setup.federationId}/owners/${setup.ownerIds[i]}/public-key`)
-      .set(bearer(setup.keys[i]!))
-      .send({ publicKey: Buffer.from(pair.publicKey).toString('base64'), committeeVolunteer: true })
-      .expect(200);
-    memberKeys.set(setup.ownerIds[i]!, pair);
+    parties.set(setup.ownerIds[i]!, await registerParty(t.http, setup.federationId, setup.ownerIds[i]!, setup.keys[i]!));
   }
-  return { ...setup, memberKeys };
+  return { ...setup, parties, memberKeys: new Map([...parties].map(([id, party]) => [id, party.roundKey])) };
 }
 
-async function openSecureRound(federationId: string): Promise<RoundView> {
-  return (await t.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201)).body;
+/** Opens a round and has its committee publish their signed keys, as their agents would. */
+async function openSecureRound(s: SecureSetup): Promise<RoundView> {
+  const opened = (await t.http.post(`/v1/federations/${s.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201)).body as RoundView;
+  return keyCommittee(t.http, s.federationId, opened, s.parties);
 }
 
 /** Weights an owner "trained": base + a recognisable change. */
@@ -72,7 +72,7 @@ function shareUpload(s: SecureSetup, round: RoundView, owner: number, numSamples
 
 test('a secure round: shares in, summing, t partial sums, the sample-weighted FedAvg out', async () => {
   const s = await setupSecure(5, 3, 3);
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   assert.equal(round.aggregation, 'secure');
   assert.equal(round.secure!.committee.length, 3);
   assert.deepEqual(round.secure!.committee.map((seat) => seat.position), [1, 2, 3]);
@@ -126,21 +126,31 @@ test('opening a secure round needs k volunteers with keys', async () => {
   assert.deepEqual(await snapshot(t.database), before);
 });
 
-test('public keys: only valid keys, only one’s own', async () => {
+test('identities: only valid Ed25519 keys, only one’s own, and fixed once registered', async () => {
   const s = await setupSecure(2, 0, 2);
   const before = await snapshot(t.database);
-  const path = (i: number) => `/v1/federations/${s.federationId}/owners/${s.ownerIds[i]}/public-key`;
-  const bad = await t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ publicKey: Buffer.alloc(31, 7).toString('base64') }).expect(422);
+  const path = (i: number) => `/v1/federations/${s.federationId}/owners/${s.ownerIds[i]}/identity`;
+  const bad = await t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ identityKey: Buffer.alloc(31, 7).toString('base64') }).expect(422);
   assert.equal(bad.body.type, problem('validation-failed'));
-  const lowOrder = await t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ publicKey: Buffer.alloc(32, 0).toString('base64') }).expect(422);
-  assert.equal(lowOrder.body.type, problem('validation-failed'));
-  const other = await t.http
-    .put(path(1))
-    .set(bearer(s.keys[0]!))
-    .send({ publicKey: Buffer.from(generateX25519KeyPair().publicKey).toString('base64') })
-    .expect(403);
+  const notOnCurve = await t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ identityKey: Buffer.alloc(32, 0).toString('base64') }).expect(422);
+  assert.equal(notOnCurve.body.type, problem('validation-failed'));
+  const other = await t.http.put(path(1)).set(bearer(s.keys[0]!)).send({ identityKey: Buffer.from(generateIdentityKeyPair().publicKey).toString('base64') }).expect(403);
   assert.equal(other.body.type, problem('forbidden'));
   assert.deepEqual(await snapshot(t.database), before);
+
+  const first = Buffer.from(generateIdentityKeyPair().publicKey).toString('base64');
+  await t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ identityKey: first, committeeVolunteer: true }).expect(200);
+  const again = await t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ identityKey: first, committeeVolunteer: false }).expect(200);
+  assert.equal(again.body.committeeVolunteer, false, 'the same identity again only changes the preference');
+  const registered = await snapshot(t.database);
+  await assertRefused(
+    t,
+    () => t.http.put(path(0)).set(bearer(s.keys[0]!)).send({ identityKey: Buffer.from(generateIdentityKeyPair().publicKey).toString('base64') }),
+    409,
+    'identity-key-fixed',
+    'a second identity',
+  );
+  assert.deepEqual(await snapshot(t.database), registered);
 });
 
 test('bad share uploads and partial sums are refused, change nothing, and the round completes for everyone else', async () => {
@@ -149,7 +159,7 @@ test('bad share uploads and partial sums are refused, change nothing, and the ro
     .post(`/v1/federations/${s.federationId}/owners`)
     .send({ enrolmentToken: (await t.http.post(`/v1/federations/${s.federationId}/enrolment-token`).set(bearer(ADMIN_KEY)).expect(201)).body.enrolmentToken, name: 'node', role: 'aggregator' })
     .expect(201);
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   const sharesPath = `/v1/federations/${s.federationId}/rounds/1/shares`;
   const good = shareUpload(s, round, 3);
   await t.http.post(sharesPath).set(bearer(s.keys[3]!)).send(good.body).expect(201);
@@ -231,7 +241,7 @@ test('bad share uploads and partial sums are refused, change nothing, and the ro
 
 test('with more than k − t members gone the round fails cleanly, and the next round works', async () => {
   const s = await setupSecure(4, 3, 2);
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   for (const owner of [0, 1]) {
     await t.http.post(`/v1/federations/${s.federationId}/rounds/1/shares`).set(bearer(s.keys[owner]!)).send(shareUpload(s, round, owner).body).expect(201);
   }
@@ -250,7 +260,7 @@ test('with more than k − t members gone the round fails cleanly, and the next 
   const federation = (await t.http.get(`/v1/federations/${s.federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body;
   assert.equal(federation.latestModelVersion, 0, 'nothing published; the previous model stays');
 
-  const next = await openSecureRound(s.federationId);
+  const next = await openSecureRound(s);
   assert.equal(next.number, 2);
   for (const owner of [2, 3]) {
     await t.http.post(`/v1/federations/${s.federationId}/rounds/2/shares`).set(bearer(s.keys[owner]!)).send(shareUpload(s, next, owner).body).expect(201);
@@ -276,7 +286,7 @@ test('secure mode needs at least two owners per round: a one-owner "sum" is that
 
 test('the sweep fails a round whose summing deadline passes with fewer than t partial sums, once', async () => {
   const s = await setupSecure(3, 3, 2);
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   for (const owner of [0, 1]) await uploadShares(s, round, owner);
   const [seat] = round.secure!.committee;
   await uploadPartialSum(s, round, seat!);
@@ -297,7 +307,7 @@ test('the sweep fails a round whose summing deadline passes with fewer than t pa
 
 test('a secure round survives a restart mid-shares and another mid-summing', async () => {
   const s = await setupSecure(5, 3, 3);
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   await uploadShares(s, round, 0);
   await t.restart(); // mid-shares: one owner's shares are in, nothing of the round is in memory
   await uploadShares(s, round, 3);
@@ -314,7 +324,7 @@ test('two instances over one database run one secure round: shares and partial s
   const s = await setupSecure(6, 5, 4, { size: 5, threshold: 3 });
   const second = await t.startAnother();
   try {
-    const round = await openSecureRound(s.federationId);
+    const round = await openSecureRound(s);
     const via = (i: number) => (i % 2 === 0 ? t.http : second.http);
     const uploads = await Promise.all([0, 1, 2, 3, 5].map((owner, i) => sharesRequest(via(i), s, round, owner)));
     // Four are needed; a fifth racing the freeze is either in the included set or refused, never lost.
@@ -332,7 +342,7 @@ test('two instances over one database run one secure round: shares and partial s
 
 test('concurrent partial sums from the whole committee publish exactly one version from the included set', async () => {
   const s = await setupSecure(5, 5, 3, { size: 5, threshold: 2 });
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   for (const owner of [1, 2, 4]) await uploadShares(s, round, owner);
   const summing = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body as RoundView;
   const sums = await Promise.all(summing.secure!.committee.map((seat) => partialSumRequest(t.http, s, summing, seat)));
@@ -391,7 +401,7 @@ async function uploadPartialSum(s: SecureSetup, round: RoundView, seat: { ownerI
 test('what the server stores reveals no owner’s update without t committee secrets', async () => {
   const committee = { size: 5, threshold: 3 };
   const s = await setupSecure(7, 5, 3, committee);
-  const round = await openSecureRound(s.federationId);
+  const round = await openSecureRound(s);
   const size = s.featureCount + 1;
   const owners = [0, 5, 6]; // one owner that also sits on committees, two that do not
   const samples = new Map([[0, 2], [5, 3], [6, 5]]);
@@ -424,6 +434,9 @@ test('what the server stores reveals no owner’s update without t committee sec
     // 3. No committee member's private key in any form, and no stored 32-byte value opens an envelope when
     //    taken as a private key (its public key derived from it, as a thief would).
     for (const { keys } of memberKeys) assert.deepEqual(findLeaks(everything, keyProbes(keys.privateKey)), [], `${stage}: a private key is stored`);
+    for (const party of s.parties.values()) {
+      assert.deepEqual(findLeaks(everything, keyProbes(party.identity.privateKey)), [], `${stage}: an identity's private key is stored`);
+    }
     const candidates = candidateSecrets(everything);
     assert.ok(candidates.length >= 10, `${stage}: ${candidates.length} candidate secrets (public keys, hashes) were tried`);
     for (const { seat } of memberKeys) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RoundView } from '../../src/client/http-client.js';
 import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
-import { generateX25519KeyPair, type X25519KeyPair } from '../../src/crypto/envelope.js';
+import { keyCommittee, registerParty, type CommitteeParty } from '../helpers/committee.js';
 import { FIXED_POINT_BITS } from '../../src/crypto/fixed-point.js';
 import type { DatasetSchema, RawRecord } from '../../src/ml/dataset-schema.js';
 import { computeNumericStats } from '../../src/ml/preprocess.js';
@@ -175,17 +175,10 @@ describe('a plain statistics round', () => {
 describe('a secure statistics round', () => {
   it('sums shares of the moments: the same statistics to fixed-point precision, and no owner’s moments stored', async () => {
     const setup = await setupFederation(t, 4, body({ aggregation: 'secure', secure: { committee: { size: 3, threshold: 2 }, clipNorm: 100, summingDeadlineSeconds: 600 } }));
-    const keyPairs = new Map<string, X25519KeyPair>();
-    for (let i = 0; i < 3; i++) {
-      const pair = generateX25519KeyPair();
-      await t.http
-        .put(`/v1/federations/${setup.federationId}/owners/${setup.ownerIds[i]}/public-key`)
-        .set(bearer(setup.keys[i]!))
-        .send({ publicKey: Buffer.from(pair.publicKey).toString('base64'), committeeVolunteer: true })
-        .expect(200);
-      keyPairs.set(setup.ownerIds[i]!, pair);
-    }
-    const round: RoundView = (await t.http.post(`/v1/federations/${setup.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201)).body;
+    const parties = new Map<string, CommitteeParty>();
+    for (let i = 0; i < 3; i++) parties.set(setup.ownerIds[i]!, await registerParty(t.http, setup.federationId, setup.ownerIds[i]!, setup.keys[i]!));
+    const opened: RoundView = (await t.http.post(`/v1/federations/${setup.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201)).body;
+    const round = await keyCommittee(t.http, setup.federationId, opened, parties);
     assert.equal(round.kind, 'statistics');
     assert.equal(round.secure!.vectorLength, 3 * numericColumns.length + 1, 'three moments per column and the owner count');
 
@@ -204,7 +197,7 @@ describe('a secure statistics round', () => {
       const memberKey = setup.keys[setup.ownerIds.indexOf(seat.ownerId)]!;
       const inbox = (await t.http.get(`/v1/federations/${setup.federationId}/rounds/1/inbox`).set(bearer(memberKey)).expect(200)).body;
       assert.equal(inbox.vectorLength, 19);
-      const values = sumInbox({ federationId: setup.federationId, memberId: seat.ownerId, keys: keyPairs.get(seat.ownerId)!, inbox });
+      const values = sumInbox({ federationId: setup.federationId, memberId: seat.ownerId, keys: parties.get(seat.ownerId)!.roundKey, inbox });
       view = (await t.http.post(`/v1/federations/${setup.federationId}/rounds/1/partial-sums`).set(bearer(memberKey)).send({ includedSetHash: inbox.includedSetHash, values }).expect(201)).body.round;
     }
     assert.deepEqual([view.status, view.modelVersion], ['closed', null]);

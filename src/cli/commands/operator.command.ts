@@ -4,6 +4,7 @@
  * rotate the enrolment token. Subcommands are named after the REST resources they call through the typed
  * SDK. Enrolment tokens are secrets: printed once, to stdout only, never to stderr.
  */
+import { formatFingerprint } from '../../client/committee-trust.js';
 import { FedscoreApiError, FedscoreClient, type ModelRef, type RoundView } from '../../client/http-client.js';
 import { secureAggregationConfigSchema, trainingConfigSchema } from '../../schemas/federations.schema.js';
 import { EXIT_FAILURE, EXIT_OK, parseCommandArgs, readNumber, requireString, UsageError, writeLine, type CliIo, type Command } from '../cli-io.js';
@@ -21,6 +22,7 @@ import {
 } from '../operator/flags.js';
 import {
   describeAggregation,
+  describeCharter,
   describeModel,
   describePrivacy,
   describeRound,
@@ -79,6 +81,9 @@ Options:
   --committee K          secure, with --threshold: committee members seated per round [${SECURE_DEFAULTS.committee.size}]
   --threshold T          secure: partial sums that reconstruct the sum; up to K−T members may drop out [${SECURE_DEFAULTS.committee.threshold}]
   --clip-norm C          secure: L2 bound each owner clips its update to [${SECURE_DEFAULTS.clipNorm}]
+  --aggregator NAME=KEY  secure, repeatable, with --threshold: a named committee of these aggregator nodes (KEY is
+                         the identity 'fedscore owner identity' printed for the node); all of them sit on every
+                         round's committee [a lottery among the volunteers, which cannot stop sybil volunteers]
   --rounds R             rounds planned: auto-advance stops after round R [${TRAINING_DEFAULTS.rounds}]
   --min-owners N         updates that complete a round (at least 2 when secure) [${TRAINING_DEFAULTS.minOwners}]
   --local-epochs E       epochs each owner trains per round [${TRAINING_DEFAULTS.localEpochs}]
@@ -284,6 +289,7 @@ async function createFederation(args: string[], io: CliIo): Promise<number> {
         enrolmentToken,
         aggregation: federation.aggregation,
         secure: federation.secure,
+        charterFingerprint: federation.charterFingerprint,
         featureCount: federation.featureNames.length,
         model: federation.model,
         training: federation.training,
@@ -300,6 +306,7 @@ async function createFederation(args: string[], io: CliIo): Promise<number> {
       keyValues(
         [
           ['aggregation', describeAggregation(federation)],
+          ['charter', describeCharter(federation)],
           ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features from ${schemaFile}`],
           ['standardisation', describeStandardisation(federation)],
           ['privacy', describePrivacy(federation)],
@@ -316,6 +323,11 @@ async function createFederation(args: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout);
     writeLine(io.stdout, `  ${enrolmentToken}`);
     writeLine(io.stdout);
+    if (federation.charterFingerprint !== null) {
+      writeLine(io.stdout, 'Give the owners the charter fingerprint with it (it is not secret, but it must reach them unaltered):');
+      writeLine(io.stdout, `  fedscore owner enrol … --charter-fingerprint '${formatFingerprint(federation.charterFingerprint)}'`);
+      writeLine(io.stdout);
+    }
     writeLine(io.stdout, `Lost it? \`fedscore operator enrolment-token rotate --federation ${federation.id}\` issues a new one.`);
     writeLine(io.stdout, 'Once owners have enrolled, open the first round:');
     writeLine(io.stdout, `  fedscore operator round open --federation ${federation.id}`);
@@ -352,7 +364,7 @@ async function showFederation(args: string[], io: CliIo): Promise<number> {
           enrolled: owners.length,
           dataOwners: owners.length - aggregators,
           aggregators,
-          committeeCandidates: owners.filter((owner) => owner.publicKey !== null && (owner.committeeVolunteer || owner.role === 'aggregator')).length,
+          committeeCandidates: owners.filter((owner) => owner.identityKey !== null && (owner.committeeVolunteer || owner.role === 'aggregator')).length,
         },
       });
     }

@@ -1,37 +1,45 @@
 /**
  * `fedscore owner`: the data owner's (or aggregator node's) side of a federation as its own program.
- * `enrol` joins with the operator's enrolment token and writes the state directory (the API key and the
- * X25519 private key go there and nowhere else); `run` is the long-running agent; `status` says where it
- * stands. Nothing printed or logged ever contains a key, a weight or a record.
+ * `enrol` checks the federation's charter, joins with the operator's enrolment token and writes the state
+ * directory (the API key and the Ed25519 identity go there and nowhere else); `run` is the long-running
+ * agent; `status` says where it stands; `identity` makes an aggregator node's identity before a charter
+ * names it. Nothing printed or logged ever contains a private key, a weight or a record.
  */
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import { FedscoreClient, FedscoreNetworkError, type FederationView } from '../../client/http-client.js';
 import { loadOwnerRows } from '../../client/local-data.js';
+import { charterMatches, formatFingerprint, parseFingerprint, type Charter } from '../../client/committee-trust.js';
 import { OwnerAgent, type AgentEvent, type AgentSummary, type LocalRecords } from '../../client/owner-agent.js';
-import { enrolOwner, registerKey } from '../../client/owner-enrolment.js';
+import { CharterMismatchError, enrolOwner, generateIdentityKeyPair, registerIdentity, type Ed25519KeyPair } from '../../client/owner-enrolment.js';
 import { journalSummary, OwnerStateDir, StateError, type OwnerIdentity } from '../../client/owner-state.js';
 import { AGENT_RETRY, type RetryPolicy } from '../../client/retry.js';
 import { deriveSeed } from '../../client/simulation.js';
-import type { X25519KeyPair } from '../../crypto/envelope.js';
 import { EXIT_OK, parseCommandArgs, readNumber, requireString, UsageError, writeLine, type CliIo, type Command } from '../cli-io.js';
 import { initTfFromEnv } from '../training-options.js';
 
-const USAGE = `Usage: fedscore owner <enrol|run|status> [options]
+const USAGE = `Usage: fedscore owner <enrol|run|status|identity> [options]
 
 The data owner's agent: join a federation, then take part in its rounds from your own machine.
 
-  fedscore owner enrol --server URL --federation ID --token TOKEN --state DIR [--name NAME] [--aggregator] [--no-committee] [--json]
-  fedscore owner run --state DIR [--data FILE] [--max-rounds N] [--json]
+  fedscore owner enrol --server URL --federation ID --token TOKEN --state DIR [--charter-fingerprint F] [--name NAME] [--aggregator [--identity FILE]] [--no-committee] [--json]
+  fedscore owner run --state DIR [--data FILE] [--server URL] [--max-rounds N] [--json]
   fedscore owner status --state DIR [--json]
+  fedscore owner identity --out FILE [--json]
 
 Run 'fedscore owner <subcommand> --help' for details. See docs/data-owner.md.`;
 
 const ENROL_USAGE = `Usage: fedscore owner enrol --server URL --federation ID --token TOKEN --state DIR [options]
 
-Joins a federation with the operator's enrolment token. Writes DIR/owner.json (mode 0600): the server, the
-federation, this owner's id and API key and — in a secure federation, and always for an aggregator node —
-a new X25519 private key, whose public half is registered with the server. Keys are never printed.
+Reads the federation's charter (its aggregation, secure parameters and committee policy), computes its
+fingerprint here and, with --charter-fingerprint, refuses to enrol if it differs; without the flag it pins
+what it saw and prints the fingerprint for you to compare with the operator's, out of band. Then joins with
+the enrolment token and writes DIR/owner.json (mode 0600): the server, the federation, the pinned charter,
+this owner's id and API key and — in a secure federation, and always for an aggregator node — an Ed25519
+identity, whose public half is registered with the server. Private keys are never printed.
 
 Options:
   --server URL        the fedscore server (or FEDSCORE_SERVER)
@@ -39,11 +47,16 @@ Options:
   --token TOKEN       the enrolment token the operator gave you (or FEDSCORE_ENROLMENT_TOKEN, which keeps
                       it out of the shell history)
   --state DIR         the state directory to create (it must not hold an owner already)
+  --charter-fingerprint F
+                      the fingerprint the operator gave you (64 hex digits, spaces allowed): enrolment is
+                      refused, before anything is sent, if the federation's charter does not match it
+  --identity FILE     an aggregator node's identity made beforehand with 'fedscore owner identity' (a named
+                      committee's charter lists it); default: a new one
   --name NAME         how the operator sees this owner (default: the state directory's name)
   --aggregator        enrol as an aggregator node: no data, committee duty only
   --no-committee      secure federations: do not offer to serve on committees
   --give-up-after S   stop retrying an unreachable or failing server after S seconds (default 60)
-  --json              print {ownerId, federationId, role, committeeVolunteer, state} as the last line
+  --json              print {ownerId, federationId, role, committeeVolunteer, charterFingerprint, state} as the last line
   -h, --help          show this help`;
 
 const RUN_USAGE = `Usage: fedscore owner run --state DIR [--data FILE] [options]
@@ -56,6 +69,8 @@ it never trains or submits twice for a round and still delivers a partial sum it
 
 Options:
   --state DIR           the state directory written by 'fedscore owner enrol'
+  --server URL          reach the server at URL instead of the address stored at enrolment (a proxy, a new
+                        host name); whom this owner trusts is decided by the pinned charter, not the address
   --data FILE           the local rows, in the federation's schema (not for aggregator nodes)
   --max-rounds N        stop after taking part in N rounds
   --seed S              this owner's seed: round r shuffles the rows with a seed derived from (S, r)
@@ -86,6 +101,7 @@ export const ownerCommand: Command = {
     if (sub === 'enrol' || sub === 'enroll') return enrol(rest, io);
     if (sub === 'run') return run(rest, io);
     if (sub === 'status') return status(rest, io);
+    if (sub === 'identity') return makeIdentity(rest, io);
     throw new UsageError(`unknown subcommand '${sub}'`, USAGE);
   },
 };
@@ -100,6 +116,8 @@ async function enrol(args: string[], io: CliIo): Promise<number> {
       token: { type: 'string' },
       state: { type: 'string' },
       name: { type: 'string' },
+      'charter-fingerprint': { type: 'string' },
+      identity: { type: 'string' },
       aggregator: { type: 'boolean' },
       'no-committee': { type: 'boolean' },
       'give-up-after': { type: 'string' },
@@ -116,17 +134,28 @@ async function enrol(args: string[], io: CliIo): Promise<number> {
   if (!token) throw new UsageError('--token is required (or FEDSCORE_ENROLMENT_TOKEN)', ENROL_USAGE);
   const dir = path.resolve(requireString(values.state, '--state'));
   if (values.aggregator && values['no-committee']) throw new UsageError('--no-committee: an aggregator node is there to serve on committees', ENROL_USAGE);
+  if (values.identity !== undefined && !values.aggregator) throw new UsageError('--identity: only an aggregator node brings an identity made beforehand', ENROL_USAGE);
+  let pinned: string | undefined;
+  if (values['charter-fingerprint'] !== undefined) {
+    pinned = parseFingerprint(values['charter-fingerprint']) ?? undefined;
+    if (pinned === undefined) throw new UsageError(`--charter-fingerprint: expected 64 hex digits (spaces or colons allowed), got '${values['charter-fingerprint']}'`, ENROL_USAGE);
+  }
+  const madeIdentity = values.identity === undefined ? undefined : await readIdentityFile(values.identity);
   await OwnerStateDir.assertFree(dir);
 
   const client = new FedscoreClient({ baseUrl: server, retry: { ...AGENT_RETRY, giveUpAfterMs: giveUpAfter * 1000, onRetry: retryNotice(io) } });
   const role = values.aggregator ? 'aggregator' : 'owner';
   let state: OwnerStateDir | undefined;
-  const enrolment = await withGiveUpNote(giveUpAfter, () => enrolOwner({
+  let enrolment;
+  try {
+    enrolment = await withGiveUpNote(giveUpAfter, () => enrolOwner({
     client,
     federationId,
     enrolmentToken: token,
     name: values.name ?? path.basename(dir),
     role,
+    ...(pinned !== undefined && { charterFingerprint: pinned }),
+    ...(madeIdentity && { identity: madeIdentity }),
     committeeVolunteer: !values['no-committee'],
     persist: async (e) => {
       state = await OwnerStateDir.create(dir, {
@@ -137,18 +166,31 @@ async function enrol(args: string[], io: CliIo): Promise<number> {
         name: values.name ?? path.basename(dir),
         role,
         apiKey: e.apiKey,
-        x25519: e.keys && { publicKey: Buffer.from(e.keys.publicKey).toString('base64'), privateKey: Buffer.from(e.keys.privateKey).toString('base64') },
+        identity: e.identity && { publicKey: Buffer.from(e.identity.publicKey).toString('base64'), privateKey: Buffer.from(e.identity.privateKey).toString('base64') },
+        charter: { fingerprint: e.charterFingerprint, document: e.charter },
         committeeVolunteer: e.committeeVolunteer,
         enrolledAt: new Date().toISOString(),
       });
     },
   }));
+  } catch (error) {
+    if (error instanceof CharterMismatchError) {
+      writeLine(io.stderr, `fedscore owner: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
   const file = path.join(state!.dir, 'owner.json');
   if (values.json) {
-    writeLine(io.stdout, JSON.stringify({ ownerId: enrolment.ownerId, federationId, role, aggregation: enrolment.federation.aggregation, committeeVolunteer: enrolment.committeeVolunteer, state: file }));
+    writeLine(
+      io.stdout,
+      JSON.stringify({ ownerId: enrolment.ownerId, federationId, role, aggregation: enrolment.federation.aggregation, committeeVolunteer: enrolment.committeeVolunteer, charterFingerprint: enrolment.charterFingerprint, state: file }),
+    );
   } else {
     writeLine(io.stdout, `enrolled as ${role} ${enrolment.ownerId} in federation ${federationId} (${enrolment.federation.aggregation} aggregation)`);
-    if (enrolment.keys) writeLine(io.stdout, `registered an X25519 public key${enrolment.committeeVolunteer ? '; volunteering for committees' : ''}`);
+    writeLine(io.stdout, `charter fingerprint ${formatFingerprint(enrolment.charterFingerprint)}`);
+    writeLine(io.stdout, pinned ? '  matches the fingerprint you gave; pinned' : '  pinned: compare it with the operator’s, over a channel you trust, before running the agent');
+    if (enrolment.identity) writeLine(io.stdout, `registered an Ed25519 identity${enrolment.committeeVolunteer ? '; volunteering for committees' : ''}`);
     writeLine(io.stdout, `keys are in ${file} (mode 0600); keep it private and back it up`);
   }
   return EXIT_OK;
@@ -161,6 +203,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     {
       state: { type: 'string' },
       data: { type: 'string' },
+      server: { type: 'string' },
       'max-rounds': { type: 'string' },
       seed: { type: 'string' },
       'give-up-after': { type: 'string' },
@@ -194,10 +237,19 @@ async function run(args: string[], io: CliIo): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const retry: RetryPolicy = { ...AGENT_RETRY, giveUpAfterMs: giveUpAfter * 1000, onRetry: retryNotice(io) };
-    const client = new FedscoreClient({ baseUrl: identity.server, apiKey: identity.apiKey, retry });
+    const client = new FedscoreClient({ baseUrl: values.server ?? identity.server, apiKey: identity.apiKey, retry });
     const federation = await withGiveUpNote(giveUpAfter, () => client.getFederation(identity.federationId));
-    const keys = keysOf(identity);
-    if (keys) await withGiveUpNote(giveUpAfter, () => ensureKeyRegistered(client, identity, keys));
+    // The pinned charter, not the server's word, says whom this owner trusts: a changed one stops it here.
+    if (!charterMatches(identity.charter.fingerprint, federation.charter as Charter | null)) {
+      writeLine(
+        io.stderr,
+        `fedscore owner: federation ${federation.id}'s charter is not the one pinned at enrolment (${formatFingerprint(identity.charter.fingerprint)}); ` +
+          'refusing to take part. A changed charter means a new federation: ask the operator, over a channel you trust',
+      );
+      return 1;
+    }
+    const partyIdentity = identityOf(identity);
+    if (partyIdentity) await withGiveUpNote(giveUpAfter, () => ensureIdentityRegistered(client, identity, partyIdentity));
 
     let data: LocalRecords | undefined;
     if (values.data !== undefined) {
@@ -216,7 +268,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
       ownerId: identity.ownerId,
       federation,
       ...(data && { data }),
-      ...(keys && { keys }),
+      ...(partyIdentity && { identity: partyIdentity }),
+      charter: identity.charter.document as Charter,
       journal: state,
       localSeed: (round) => deriveSeed(seed, round, 0),
       ...(maxRounds !== undefined && { maxRounds }),
@@ -294,12 +347,16 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
       return `round ${event.round}: the server already holds this owner's update; not sent again`;
     case 'missed':
       return `round ${event.round}: missed: ${event.reason}`;
+    case 'refused':
+      return `round ${event.round}: refused to share, nothing sent: ${event.reason}`;
+    case 'keyed':
+      return `round ${event.round}: committee seat ${event.position}: published this round's signed key`;
     case 'not-sampled':
       return `round ${event.round}: not sampled (each owner takes part with probability ${event.rate}; the round's seed decided)`;
     case 'summed':
       return `round ${event.round}: committee seat ${event.position}: partial sum${event.owners !== null ? ` over ${event.owners} owners` : ''} ${event.resumed ? 'already held by the server' : 'uploaded'}`;
     case 'missed-sum':
-      return `round ${event.round}: committee seat: partial sum not accepted: ${event.reason}`;
+      return `round ${event.round}: committee seat: no partial sum from this member: ${event.reason}`;
     case 'round-ended':
       return event.status === 'closed'
         ? `round ${event.round}: closed, ${event.modelVersion === null ? 'means and standard deviations computed' : `model version ${event.modelVersion} published`}`
@@ -326,16 +383,67 @@ function retryNotice(io: CliIo): RetryPolicy['onRetry'] {
   return ({ delayMs, error }) => writeLine(io.stderr, `${error instanceof Error ? error.message : String(error)}; retrying in ${(delayMs / 1000).toFixed(1)} s`);
 }
 
-function keysOf(identity: OwnerIdentity): X25519KeyPair | undefined {
-  if (!identity.x25519) return undefined;
-  return { publicKey: new Uint8Array(Buffer.from(identity.x25519.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(identity.x25519.privateKey, 'base64')) };
+function identityOf(identity: OwnerIdentity): Ed25519KeyPair | undefined {
+  if (!identity.identity) return undefined;
+  return { publicKey: new Uint8Array(Buffer.from(identity.identity.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(identity.identity.privateKey, 'base64')) };
 }
 
-/** An enrolment interrupted between writing the state and registering the key is finished here. */
-async function ensureKeyRegistered(client: FedscoreClient, identity: OwnerIdentity, keys: X25519KeyPair): Promise<void> {
+/** An enrolment interrupted between writing the state and registering the identity is finished here. */
+async function ensureIdentityRegistered(client: FedscoreClient, identity: OwnerIdentity, keys: Ed25519KeyPair): Promise<void> {
   const me = await client.getOwner(identity.federationId, identity.ownerId);
-  if (me.publicKey === identity.x25519!.publicKey) return;
-  await registerKey(client, identity.federationId, identity.ownerId, keys, identity.committeeVolunteer);
+  if (me.identityKey === identity.identity!.publicKey) return;
+  await registerIdentity(client, identity.federationId, identity.ownerId, keys, identity.committeeVolunteer);
+}
+
+const IDENTITY_USAGE = `Usage: fedscore owner identity --out FILE [--json]
+
+Makes an Ed25519 identity for an aggregator node before any federation names it: writes FILE (mode 0600,
+refusing to overwrite) and prints the public key. Give the public key to the operator, who lists it in a
+named committee's charter (operator federation create --aggregator NAME=KEY); then enrol the node with
+'fedscore owner enrol --aggregator --identity FILE'.
+
+Options:
+  --out FILE   where to write the identity (it must not exist)
+  --json       print {publicKey, file} as the last line
+  -h, --help   show this help`;
+
+const identityFileSchema = z.object({ kind: z.literal('fedscore-identity'), publicKey: z.string(), privateKey: z.string() });
+
+async function makeIdentity(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(IDENTITY_USAGE, args, { out: { type: 'string' }, json: { type: 'boolean' } }, io);
+  if (values === null) return EXIT_OK;
+  const file = path.resolve(requireString(values.out, '--out'));
+  const pair = generateIdentityKeyPair();
+  const publicKey = Buffer.from(pair.publicKey).toString('base64');
+  let handle;
+  try {
+    handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    throw new StateError(`cannot create ${file}: ${(error as NodeJS.ErrnoException).code === 'EEXIST' ? 'it already exists (an identity is never overwritten)' : (error as Error).message}`);
+  }
+  try {
+    await handle.writeFile(`${JSON.stringify({ kind: 'fedscore-identity', publicKey, privateKey: Buffer.from(pair.privateKey).toString('base64') }, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  if (values.json) writeLine(io.stdout, JSON.stringify({ publicKey, file }));
+  else {
+    writeLine(io.stdout, `identity written to ${file} (mode 0600); keep it private`);
+    writeLine(io.stdout, `public key: ${publicKey}`);
+  }
+  return EXIT_OK;
+}
+
+async function readIdentityFile(file: string): Promise<Ed25519KeyPair> {
+  let parsed;
+  try {
+    parsed = identityFileSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
+  } catch (error) {
+    throw new StateError(`--identity: cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (!parsed.success) throw new StateError(`--identity: ${file} is not an identity written by 'fedscore owner identity'`);
+  return { publicKey: new Uint8Array(Buffer.from(parsed.data.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(parsed.data.privateKey, 'base64')) };
 }
 
 /** A stable 31-bit seed per owner, so a restarted agent shuffles as it would have. */

@@ -63,6 +63,7 @@ export const CREATE_OPTIONS = {
   committee: { type: 'string' },
   threshold: { type: 'string' },
   'clip-norm': { type: 'string' },
+  aggregator: { type: 'string', multiple: true },
   rounds: { type: 'string' },
   'min-owners': { type: 'string' },
   'local-epochs': { type: 'string' },
@@ -78,10 +79,12 @@ export const CREATE_OPTIONS = {
   'sample-rate': { type: 'string' },
 } as const;
 
-export type CreateValues = { [K in keyof typeof CREATE_OPTIONS]?: (typeof CREATE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+export type CreateValues = {
+  [K in keyof typeof CREATE_OPTIONS]?: (typeof CREATE_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof CREATE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 const AGGREGATIONS = ['plain', 'secure'] as const;
-const SECURE_FLAGS = ['committee', 'threshold', 'clip-norm'] as const;
+const SECURE_FLAGS = ['committee', 'threshold', 'clip-norm', 'aggregator'] as const;
 const PRIVACY_FLAGS = ['dp-delta', 'dp-clip', 'dp-noise', 'sample-rate'] as const;
 /** The CLI's δ when none is given: 1e-5 is below 1/owners for any federation of up to 100,000 owners. */
 export const DEFAULT_DP_DELTA = 1e-5;
@@ -115,6 +118,18 @@ export function readFederationSettings(values: CreateValues, schemaFile: string)
   if (aggregation !== 'secure') {
     const given = SECURE_FLAGS.find((flag) => values[flag] !== undefined);
     if (given) throw new UsageError(`--${given} applies only with --aggregation secure`);
+  } else if (values.aggregator !== undefined) {
+    // A named committee: the charter lists the aggregator nodes, and all of them sit on every round's committee.
+    if (values.threshold === undefined) throw new UsageError('--aggregator needs --threshold T: how many of the named nodes reconstruct the sum');
+    const aggregators = values.aggregator.map(readAggregator);
+    if (values.committee !== undefined && wholeNumber(values.committee, '--committee') !== aggregators.length) {
+      throw new UsageError(`--committee: a named committee seats all ${aggregators.length} --aggregator nodes; leave --committee out`);
+    }
+    secure = {
+      committee: { size: aggregators.length, threshold: wholeNumber(values.threshold, '--threshold') },
+      policy: { kind: 'named', aggregators },
+      ...(values['clip-norm'] !== undefined && { clipNorm: number(values['clip-norm'], '--clip-norm') }),
+    };
   } else {
     if ((values.committee === undefined) !== (values.threshold === undefined)) {
       throw new UsageError("--committee and --threshold go together: give both, or neither for the server's default committee");
@@ -148,6 +163,14 @@ export function readFederationSettings(values: CreateValues, schemaFile: string)
     ...(secure !== undefined && { secure }),
     ...(privacy !== undefined && { privacy }),
   };
+}
+
+/** `--aggregator "Bank A node=BASE64KEY"`: a named node and its identity key ('fedscore owner identity' prints it). */
+function readAggregator(value: string): { name: string; identityKey: string } {
+  // A 32-byte key is 43 base64 characters and one '=' of padding, so the last '=' before it splits the pair.
+  const match = /^(.+)=([A-Za-z0-9+/]{43}=)$/.exec(value);
+  if (!match) throw new UsageError(`--aggregator: expected NAME=IDENTITY_KEY (the base64 key 'fedscore owner identity' printed), got '${value}'`);
+  return { name: match[1]!, identityKey: match[2]! };
 }
 
 /** The differential-privacy budget, if `--dp-epsilon` asks for one; the server checks every range. */

@@ -4,6 +4,7 @@
  * tests can read them without a server. Column widths follow the data (ids are 36 characters).
  */
 import type { FederationView, ModelVersionView, ModelWeightsView, OwnerView, RoundView } from '../../client/http-client.js';
+import { formatFingerprint } from '../../client/committee-trust.js';
 import { fixed, formatHeader, formatRow, type Column } from '../table.js';
 
 /** `2026-11-28T10:15:02.123Z` → `2026-11-28T10:15:02Z`: seconds are enough to follow a round. */
@@ -22,6 +23,19 @@ export function describeAggregation(federation: Pick<FederationView, 'aggregatio
     `secure (committee of ${committee.size} per round, threshold ${committee.threshold}: up to ` +
     `${committee.size - committee.threshold} member(s) may drop out; clip norm ${clipNorm}; summing deadline ${summingDeadlineSeconds} s)`
   );
+}
+
+/** The charter's committee policy and its fingerprint, which owners pin at enrolment. */
+export function describeCharter(federation: Pick<FederationView, 'charter' | 'charterFingerprint'>): string {
+  if (federation.charter === null || federation.charterFingerprint === null) return 'none (created before charters existed)';
+  const policy = federation.charter.secure?.policy;
+  const seats =
+    policy === undefined
+      ? 'plain aggregation'
+      : policy.kind === 'named'
+        ? `named committee: ${policy.aggregators.map((node) => node.name).join(', ')}`
+        : `committee drawn by lottery from the volunteers (hash chain of ${policy.chainLength} rounds)`;
+  return `${seats}; fingerprint ${formatFingerprint(federation.charterFingerprint)}`;
 }
 
 /** The budget, the mechanism and what has been spent, in one line. */
@@ -79,7 +93,7 @@ export function ownerSummary(owners: OwnerView[], federation: Pick<FederationVie
   const aggregators = owners.filter((owner) => owner.role === 'aggregator').length;
   let line = `${owners.length} enrolled (${owners.length - aggregators} data owners, ${aggregators} aggregators)`;
   if (federation.secure !== null) {
-    const candidates = owners.filter((owner) => owner.publicKey !== null && (owner.committeeVolunteer || owner.role === 'aggregator')).length;
+    const candidates = owners.filter((owner) => owner.identityKey !== null && (owner.committeeVolunteer || owner.role === 'aggregator')).length;
     line += `; ${candidates} committee candidates, ${federation.secure.committee.size} needed to open a round`;
   }
   return line;
@@ -96,6 +110,7 @@ export function federationShowLines(
     ['name', federation.name],
     ['created', timestamp(federation.createdAt)],
     ['aggregation', describeAggregation(federation)],
+    ['charter', describeCharter(federation)],
     ['model', `${describeModel(federation.model)}; ${federation.featureNames.length} encoded features`],
     ['standardisation', describeStandardisation(federation)],
     ['privacy', describePrivacy(federation)],

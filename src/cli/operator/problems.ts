@@ -8,7 +8,7 @@ import { FedscoreApiError, FedscoreContractError } from '../../client/http-clien
 /** What to do about the refusals an operator meets in the normal course of running a federation. */
 const NEXT_STEPS: Record<string, string> = {
   'round-already-open': 'one round at a time: let it finish, or end it with `fedscore operator round close`',
-  'committee-unavailable': 'owners volunteer for the committee by registering a key; `fedscore operator federation show` counts the candidates',
+  'committee-unavailable': 'owners volunteer for the committee by registering an identity (named committees: every aggregator node the charter lists must enrol); `fedscore operator federation show` counts the candidates',
   'round-not-open': '`fedscore operator round list` shows where each round stands',
   'federation-not-found': '`fedscore operator federation list` shows the federations on this server',
 };

@@ -1,4 +1,4 @@
-/** Federations: create, list, read, set differential privacy, rotate the enrolment token. */
+/** Federations: create, list, read, read the charter, set secure settings or differential privacy, rotate the enrolment token. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses } from '../../schemas/common.schema.js';
 import {
@@ -7,7 +7,9 @@ import {
   enrolmentTokenSchema,
   federationListSchema,
   federationSchema,
+  charterViewSchema,
   updatePrivacyBodySchema,
+  updateSecureBodySchema,
 } from '../../schemas/federations.schema.js';
 
 const tags = ['federations'];
@@ -47,6 +49,40 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => app.services.federations.get(request.principal, request.params.federationId),
+  );
+
+  app.get(
+    '/federations/:federationId/charter',
+    {
+      schema: {
+        tags,
+        summary: 'Read a federation’s charter and its fingerprint (anyone with the id)',
+        description:
+          'The aggregation, secure parameters and committee policy the federation is bound to. Needs no key, so an owner can compare the ' +
+          'fingerprint with the one the operator gave out of band before enrolling; `fedscore owner enrol` recomputes it from the charter.',
+        params: federationParamsSchema,
+        response: { 200: charterViewSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.federations.charter(request.params.federationId),
+  );
+
+  app.put(
+    '/federations/:federationId/secure',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Replace a secure federation’s settings and so its charter (operator), before its first round',
+        description:
+          'Rebuilds the charter (and its fingerprint) from the new settings. Refused with 409 `charter-frozen` once any round has opened: ' +
+          'owners pinned the charter, so a change after that is a new federation.',
+        params: federationParamsSchema,
+        body: updateSecureBodySchema,
+        response: { 200: federationSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.federations.updateSecure(request.principal, request.params.federationId, request.body.secure),
   );
 
   app.put(

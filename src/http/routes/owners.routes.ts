@@ -1,7 +1,7 @@
 /** Owners: enrol with the enrolment token; read owner records. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, ownerParamsSchema, problemResponses } from '../../schemas/common.schema.js';
-import { enrolledOwnerSchema, enrolOwnerBodySchema, ownerListSchema, ownerSchema, registerPublicKeyBodySchema } from '../../schemas/owners.schema.js';
+import { enrolledOwnerSchema, enrolOwnerBodySchema, ownerListSchema, ownerSchema, registerIdentityBodySchema } from '../../schemas/owners.schema.js';
 
 const tags = ['owners'];
 const security = [{ bearerAuth: [] }];
@@ -45,19 +45,22 @@ export const ownerRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   app.put(
-    '/federations/:federationId/owners/:ownerId/public-key',
+    '/federations/:federationId/owners/:ownerId/identity',
     {
       schema: {
         tags,
         security,
-        summary: 'Register this owner’s X25519 public key (the owner itself)',
-        description: 'Secure aggregation encrypts share envelopes to it; volunteers may be chosen for round committees.',
+        summary: 'Register this party’s Ed25519 identity key and committee preference (the owner itself)',
+        description:
+          'The identity signs the X25519 key this party publishes for each round it is seated in, so owners can check a committee key came ' +
+          'from the member and not from the server. It cannot change once registered (409 identity-key-fixed); the committee preference can. ' +
+          'Under a named committee policy, an aggregator node’s identity must be one the charter names (422 not-in-charter).',
         params: ownerParamsSchema,
-        body: registerPublicKeyBodySchema,
+        body: registerIdentityBodySchema,
         response: { 200: ownerSchema, ...problemResponses },
       },
     },
     async (request) =>
-      app.services.owners.registerPublicKey(request.principal, request.params.federationId, request.params.ownerId, request.body),
+      app.services.owners.registerIdentity(request.principal, request.params.federationId, request.params.ownerId, request.body),
   );
 };

@@ -2,6 +2,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses, problemSchema, roundParamsSchema } from '../../schemas/common.schema.js';
 import {
+  committeeDrawSchema,
+  committeeKeyBodySchema,
   currentRoundQuerySchema,
   inboxSchema,
   openRoundBodySchema,
@@ -129,6 +131,41 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => app.services.rounds.close(request.principal, request.params.federationId, request.params.roundNumber),
+  );
+
+  app.put(
+    '/federations/:federationId/rounds/:roundNumber/committee-key',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Publish this committee member’s signed X25519 key for the round (committee member, secure mode)',
+        description:
+          'A member seated in an open round generates an X25519 key for this round only and signs it with its identity key, bound to the ' +
+          'federation, round, its position and its id. Owners share only once every seat has one, and only after checking each signature ' +
+          'against the charter (named policy) or the identity they pinned. The server checks the signature too, and keeps the first key a ' +
+          'seat gets: the same key again is accepted, a different one is 409 committee-key-already-set.',
+        params: roundParamsSchema,
+        body: committeeKeyBodySchema,
+        response: { 200: roundSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.secureRounds.publishCommitteeKey(request.principal, request.params.federationId, request.params.roundNumber, request.body),
+  );
+
+  app.get(
+    '/federations/:federationId/rounds/:roundNumber/committee-draw',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'A lottery round’s committee draw: the chain value it revealed and the volunteers (owners of the federation)',
+        description: 'With the charter’s chain anchor, any owner recomputes the seats before sharing; `fedscore owner run` does.',
+        params: roundParamsSchema,
+        response: { 200: committeeDrawSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.secureRounds.committeeDraw(request.principal, request.params.federationId, request.params.roundNumber),
   );
 
   app.post(
