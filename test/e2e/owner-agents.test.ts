@@ -88,7 +88,7 @@ interface Party {
 }
 
 /** A secure federation (committee 3, threshold 2) from the CLI; four owners with a slice each and one aggregator node enrolled. */
-async function secureFederation(label: string, rounds: number): Promise<{ federationId: string; owners: Party[]; aggregator: Party; token: string }> {
+async function secureFederation(label: string, rounds: number, options: { offCommittee?: number[] } = {}): Promise<{ federationId: string; owners: Party[]; aggregator: Party; token: string }> {
   const created = await cli([
     'operator', 'federation', 'create', '--schema', path.join(repoRoot, 'schemas', 'crx.json'), '--name', label,
     '--aggregation', 'secure', '--committee', '3', '--threshold', '2', '--rounds', String(rounds), '--min-owners', '4',
@@ -104,7 +104,7 @@ async function secureFederation(label: string, rounds: number): Promise<{ federa
     if (data) await writeFile((file = path.join(scratch, `${label}-${name}.csv`)), formatCsv(schema, data));
     return { name, state, ...(file && { data: file }), ownerId: lastJsonLine<{ ownerId: string }>(result.stdout).ownerId };
   };
-  const owners = await Promise.all(slices.map((rows, i) => enrol(`owner-${i + 1}`, [], rows)));
+  const owners = await Promise.all(slices.map((rows, i) => enrol(`owner-${i + 1}`, options.offCommittee?.includes(i) ? ['--no-committee'] : [], rows)));
   const aggregator = await enrol('aggregator', ['--aggregator']);
   return { federationId, owners, aggregator, token: enrolmentToken };
 }
@@ -218,9 +218,10 @@ describe('fedscore simulate --processes', () => {
 
 describe('agents that die and come back', () => {
   it('an owner SIGKILLed after submitting, mid-round, resumes without submitting again', async () => {
-    const { federationId, owners, aggregator } = await secureFederation('killed-owner', 2);
+    // The fourth owner starts late, so round 1 is still open when the first one is killed; it does not
+    // volunteer, so the committee (which must publish its keys before anyone shares) is running from the start.
+    const { federationId, owners, aggregator } = await secureFederation('killed-owner', 2, { offCommittee: [3] });
     await cli(['operator', 'round', 'open', '--federation', federationId]);
-    // The fourth owner starts late, so round 1 is still open when the first one is killed.
     const [victim, ...others] = owners.slice(0, 3).map((party, i) => runAgent(party, i));
     const node = runAgent(aggregator, -1);
     await victim!.waitForLine(/^round 1: submitted/);
