@@ -259,6 +259,15 @@ export class OwnerAgent {
     } catch (error) {
       // The round moved on before the key arrived: nothing to publish any more.
       if (error instanceof FedscoreApiError && error.status === 409 && error.problemSlug === 'round-not-open') return;
+      if (error instanceof FedscoreApiError && error.status === 409 && error.problemSlug === 'committee-key-already-set') {
+        // The seat holds a key this state directory no longer has (restored from an old backup?): this
+        // member cannot open the round's shares, so it sits this sum out instead of stopping.
+        await journal.clearRoundKey(round.number);
+        const reason = `seat ${seat.position} already has a different key for round ${round.number}; this member's state has lost the one it published, so it cannot sum this round`;
+        if (!this.#journalled('missed-sum', round.number)) await journal.record({ event: 'missed-sum', round: round.number, reason });
+        this.#o.onEvent?.({ type: 'missed-sum', round: round.number, reason });
+        return;
+      }
       throw error;
     }
     this.#o.onEvent?.({ type: 'keyed', round: round.number, position: seat.position });

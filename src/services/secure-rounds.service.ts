@@ -69,8 +69,10 @@ export class SecureRoundsService {
       const keyed = await this.db.$transaction((tx) => keySeat(tx, round.id, seat.position, publicKey, signature, this.rounds.clock()));
       if (!keyed) throw roundNotOpen('publishCommitteeKey', number, 'no longer open');
     } catch (error) {
-      if (error instanceof SeatAlreadyKeyed) throw keyAlreadySet(number, seat.position);
-      throw error;
+      if (!(error instanceof SeatAlreadyKeyed)) throw error;
+      // A concurrent request keyed the seat first: the same key is the same request, another key a conflict.
+      const stored = (await listCommitteeSeats(this.db, round.id)).find((s) => s.position === seat.position)?.roundKey;
+      if (!stored || !Buffer.from(stored).equals(Buffer.from(publicKey))) throw keyAlreadySet(number, seat.position);
     }
     this.rounds.watch.notify(federationId);
     return this.rounds.show(federation, await this.rounds.find(federationId, number), principal);

@@ -269,6 +269,32 @@ describe('a secure round whose committee the server tampers with', () => {
     assert.equal(await database.prisma.owner.count({ where: { federationId: f.federation.id } }), enrolled, 'no owner was created');
   });
 
+  it('a member whose state lost its published round key sits that sum out instead of stopping', async () => {
+    const f = await setup('lottery');
+    tamper = undefined;
+    const round = await openKeyedRound(f);
+    const seat = round.secure!.committee[0]!;
+    const member = f.members.find((m) => m.ownerId === seat.ownerId)!;
+    const events: AgentEvent[] = [];
+    const agent = new OwnerAgent({
+      client: member.client,
+      ownerId: member.ownerId,
+      federation: f.victim.federation,
+      charter: f.victim.charter,
+      identity: member.identity,
+      journal: new MemoryJournal(), // a state directory restored without its round key
+      localSeed: () => 1,
+      onEvent: (event) => events.push(event),
+    });
+    // A view from before its key landed: the agent makes a new key, and the seat already has another.
+    const stale = { ...round, secure: { ...round.secure!, keyed: false, committee: round.secure!.committee.map((s) => (s.position === seat.position ? { ...s, publicKey: null, signature: null } : s)) } };
+    await agent.handle(stale);
+    const missed = events.find((e) => e.type === 'missed-sum');
+    assert.ok(missed, JSON.stringify(events));
+    assert.match((missed as { reason: string }).reason, /already has a different key .* cannot sum this round/);
+    assert.equal((await operator.getRound(f.federation.id, 1)).secure!.committee[0]!.publicKey, seat.publicKey, 'the published key is unchanged');
+  });
+
   it('shares when nothing is tampered with: the honest path through the same proxy', async () => {
     const f = await setup('lottery');
     tamper = undefined;
