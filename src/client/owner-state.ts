@@ -216,14 +216,8 @@ export class OwnerStateDir implements AgentJournal {
 
   async loadPending(round: number): Promise<PendingUpload | undefined> {
     const file = this.#pendingFile(round);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
-    }
-    await assertPrivate(file);
+    const text = await readPrivateIfExists(file);
+    if (text === undefined) return undefined;
     try {
       const parsed = pendingUploadSchema.safeParse(JSON.parse(text));
       if (parsed.success && parsed.data.round === round) return parsed.data;
@@ -234,15 +228,12 @@ export class OwnerStateDir implements AgentJournal {
   }
 
   async clearPending(round: number): Promise<void> {
-    await unlink(this.#pendingFile(round)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await removeIfExists(this.#pendingFile(round));
   }
 
   /** Rounds with an update still waiting to be acknowledged. */
   async pendingRounds(): Promise<number[]> {
-    const names = await readdir(this.dir);
-    return names.flatMap((name) => /^pending-(\d+)\.json$/.exec(name)?.[1] ?? []).map(Number).sort((a, b) => a - b);
+    return roundsWithFile(this.dir, 'pending');
   }
 
   /**
@@ -283,28 +274,19 @@ export class OwnerStateDir implements AgentJournal {
 
   async loadRoundKey(round: number): Promise<RoundKey | undefined> {
     const file = this.#roundKeyFile(round);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
-    }
-    await assertPrivate(file);
+    const text = await readPrivateIfExists(file);
+    if (text === undefined) return undefined;
     const parsed = roundKeySchema.safeParse(JSON.parse(text));
     if (!parsed.success || parsed.data.round !== round) throw new StateError(`${file} is not a round key file`);
     return parsed.data;
   }
 
   async clearRoundKey(round: number): Promise<void> {
-    await unlink(this.#roundKeyFile(round)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await removeIfExists(this.#roundKeyFile(round));
   }
 
   async roundKeyRounds(): Promise<number[]> {
-    const names = await readdir(this.dir);
-    return names.flatMap((name) => /^round-key-(\d+)\.json$/.exec(name)?.[1] ?? []).map(Number);
+    return roundsWithFile(this.dir, 'round-key');
   }
 
   #pendingFile(round: number): string {
@@ -334,16 +316,40 @@ class FileIdentityPins implements IdentityPins {
 }
 
 async function readPins(file: string): Promise<Record<string, string>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
-  }
+  const text = await readIfExists(file);
+  if (text === undefined) return {};
   const parsed = z.record(z.string(), z.string()).safeParse(JSON.parse(text));
   if (!parsed.success) throw new StateError(`${file} is not an identities file`);
   return parsed.data;
+}
+
+/** A state file's text, or undefined when there is none. */
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StateError(`cannot read ${file}: ${describeFsError(error)}`);
+  }
+}
+
+/** A state file holding a secret: its text once it is known that only the owner can read it. */
+async function readPrivateIfExists(file: string): Promise<string | undefined> {
+  const text = await readIfExists(file);
+  if (text !== undefined) await assertPrivate(file);
+  return text;
+}
+
+async function removeIfExists(file: string): Promise<void> {
+  await unlink(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/** The rounds that have a `<prefix>-N.json` file in the state directory, ascending. */
+async function roundsWithFile(dir: string, prefix: string): Promise<number[]> {
+  const pattern = new RegExp(`^${prefix}-(\\d+)\\.json$`);
+  return (await readdir(dir)).flatMap((name) => pattern.exec(name)?.[1] ?? []).map(Number).sort((a, b) => a - b);
 }
 
 /** Refuses a file group or others can read or write (it holds an API key or a private key). */
