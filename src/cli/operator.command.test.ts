@@ -421,6 +421,8 @@ describe('operator tables', () => {
       heEvaluable: true,
       heRefusal: null,
       privacy,
+      validation: null,
+      promoted: false,
       createdAt: '2026-01-01T00:00:00.000Z',
     });
     const withBudget = modelTable([model(0, null), model(1, { epsilon: 1.23456, delta: 1e-5 })]);

@@ -63,6 +63,8 @@ const round = {
   privacy: null,
   sampling: null,
   participation: null,
+  endsTraining: false,
+  learningRate: null,
 };
 
 describe('FedscoreClient', () => {

@@ -13,6 +13,8 @@ import {
   enrolmentTokenSchema,
   federationListSchema,
   federationSchema,
+  validationSetSchema,
+  type SelectionInput,
   type createFederationBodySchema,
 } from '../schemas/federations.schema.js';
 import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
@@ -65,7 +67,8 @@ export type ModelVersionView = z.infer<typeof modelVersionSchema>;
 export type ModelWeightsView = z.infer<typeof modelWeightsSchema>;
 export type PredictResponse = z.infer<typeof predictResponseSchema>;
 /** A published version number, or the newest one. */
-export type ModelRef = number | 'latest';
+export type ModelRef = number | 'latest' | 'default';
+export type ValidationSetView = z.infer<typeof validationSetSchema>;
 
 export interface FedscoreClientOptions {
   /** Server origin, e.g. `http://127.0.0.1:3000`; a trailing slash is ignored. */
@@ -411,6 +414,24 @@ export class FedscoreClient {
       response: modelListSchema,
     });
     return page.models;
+  }
+
+  /** Operator: attaches (or replaces) the validation set, CSV text in the federation's data layout; every version is scored on it. */
+  putValidationSet(federationId: string, csv: string): Promise<ValidationSetView> {
+    return this.#request({ method: 'PUT', path: `${federationPath(federationId)}/validation`, body: { csv }, response: validationSetSchema });
+  }
+
+  getValidationSet(federationId: string): Promise<ValidationSetView> {
+    return this.#request({ method: 'GET', path: `${federationPath(federationId)}/validation`, response: validationSetSchema });
+  }
+
+  /** Operator: predictions use this version by default from now on; the selection rule becomes manual. */
+  promoteModel(federationId: string, version: number): Promise<FederationView> {
+    return this.#request({ method: 'POST', path: `${modelPath(federationId, version)}/promote`, response: federationSchema });
+  }
+
+  putSelection(federationId: string, selection: SelectionInput): Promise<FederationView> {
+    return this.#request({ method: 'PUT', path: `${federationPath(federationId)}/selection`, body: { selection }, response: federationSchema });
   }
 
   getModel(federationId: string, version: ModelRef = 'latest'): Promise<ModelVersionView> {

@@ -22,6 +22,7 @@ import {
   type RecordErrorReason,
   type RecordProblem,
 } from '../ml/preprocess.js';
+import { withPlaceholderStatistics } from '../ml/standardisation.js';
 import { predictProba } from '../ml/train.js';
 
 /** Records with the physical line each came from, so a split file can name them. */
@@ -220,14 +221,6 @@ export interface OwnerRows {
   problems: RowProblem[];
 }
 
-/**
- * The schema with a placeholder mean 0 and std 1 wherever a numeric column has none yet: enough to check
- * that every value fits (whether a value is a number does not depend on the statistics), never to train.
- */
-export function withPlaceholderStatistics(schema: DatasetSchema): DatasetSchema {
-  if (!lacksNumericStats(schema)) return schema;
-  return { ...schema, columns: schema.columns.map((column) => (column.type === 'numeric' && column.mean === undefined ? { ...column, mean: 0, std: 1 } : column)) };
-}
 
 /**
  * Loads an owner's local training data, tolerating bad lines: `fedscore owner run --data FILE` trains on

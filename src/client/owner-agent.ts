@@ -117,7 +117,7 @@ export interface AgentSummary {
   committee: number[];
   /** Rounds it prepared an update for that closed without it. */
   missed: number[];
-  stoppedBy: 'planned-rounds-over' | 'max-rounds' | 'signal';
+  stoppedBy: 'planned-rounds-over' | 'training-stopped-early' | 'max-rounds' | 'signal';
 }
 
 const DEFAULT_WAIT_SECONDS = 30;
@@ -341,7 +341,9 @@ export class OwnerAgent {
     const trained = await trainLocal(federation.model, Float32Array.from(base.weights), data.X, data.y, {
       epochs: training.localEpochs,
       batchSize: training.batchSize,
-      learningRate: training.learningRate,
+      // The round fixes the rate when the federation follows a schedule; older servers leave it out.
+      learningRate: round.learningRate ?? training.learningRate,
+      l2: training.l2 ?? 0,
       // By training round, not round number: a statistics round first does not change the shuffles.
       seed: this.#o.localSeed(round.trainingRound ?? round.number),
     });
@@ -481,6 +483,7 @@ export class OwnerAgent {
   #done(round: RoundView): AgentSummary['stoppedBy'] | undefined {
     const settled = round.status === 'closed' || round.status === 'failed';
     if (settled && round.kind === 'training' && round.trainingRound! >= this.#federation.training.rounds) return 'planned-rounds-over';
+    if (round.endsTraining) return 'training-stopped-early';
     const maxRounds = this.#o.maxRounds;
     if (maxRounds === undefined) return undefined;
     const { submitted, committee } = journalSummary(this.#o.journal.entries());

@@ -18,6 +18,7 @@ import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { FIELD_BYTES } from '../crypto/field.js';
 import { SEED_BYTES } from '../crypto/shamir.js';
+import type { SelectionInput, ServerOptimizerSetting } from '../schemas/federations.schema.js';
 import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
 import { enrolOwner, readCharter, type Enrolment } from './owner-enrolment.js';
 import { MemoryJournal } from './owner-state.js';
@@ -42,6 +43,10 @@ export interface SimulationTraining {
   learningRate: number;
   /** Seeds the initial weights and, through `deriveSeed`, every owner's local shuffle. */
   seed: number;
+  /** Omitted: the server's default for the model family. */
+  serverOptimizer?: ServerOptimizerSetting;
+  /** Owners' local weight decay λ; omitted, none. */
+  l2?: number;
 }
 
 export type SimulationProgress =
@@ -107,6 +112,13 @@ export interface SimulationOptions {
   shards: LocalData[];
   /** Rows the published versions are scored on (held out from every shard). */
   evaluation: Shard | LocalRecords;
+  /**
+   * The operator's validation set, CSV text in the schema's layout (held out from every shard): attached
+   * before round 1, so the server scores every version, promotes the best and may stop early.
+   */
+  validationCsv?: string;
+  /** Model selection and early stopping; omitted, the server's default (best by validation log loss). */
+  selection?: SelectionInput;
   concurrency: number;
   /**
    * Who the owners are: by default agents in this process (`inProcessFleet`); `fedscore simulate
@@ -216,6 +228,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         minOwners: sampled ? (secure ? 2 : 1) : participants,
         autoAdvance: true,
         seed: training.seed,
+        ...(training.serverOptimizer && { serverOptimizer: training.serverOptimizer }),
+        ...(training.l2 !== undefined && { l2: training.l2 }),
       },
       aggregation: options.mode,
       ...(privacy && {
@@ -229,7 +243,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         },
       }),
       ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm } }),
+      ...(options.selection && { selection: options.selection }),
     });
+    if (options.validationCsv !== undefined) await operator.putValidationSet(federation.id, options.validationCsv);
     assertSameFeatures(federation, options.schema);
 
     const feed = new SharedRoundFeed(operator, federation.id);
@@ -290,8 +306,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
       rounds.push(result);
       options.onRound?.(result);
+      if (settled.endsTraining) break; // early stopping: no round follows this one
     }
     await running;
+    // What predictions use by default: the promoted version when the server selected one.
+    const served = (await operator.getFederation(federation.id)).defaultModelVersion;
+    if (served !== null && served !== final.modelVersion) {
+      const weights = Float32Array.from((await operator.getModelWeights(federation.id, served)).weights);
+      final = { ...evaluate(options.model, weights, scored.X, scored.y), modelVersion: served };
+    }
     const state = privacy ? (await operator.getFederation(federation.id)).privacy : null;
     return {
       ...(statistics && { statistics }),

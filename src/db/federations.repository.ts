@@ -3,6 +3,7 @@
  * JSON settings are stored as text and parsed here; they were validated by zod on the way in.
  */
 import { canonicalJson, type Charter } from '../crypto/charter.js';
+import type { SelectionConfig } from '../fl/model-selection.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
 import type { Standardisation } from '../ml/standardisation.js';
@@ -41,7 +42,21 @@ export interface FederationRecord {
   lotterySeed: Uint8Array | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
+  /** The version predictions use by default; null: see defaultModelVersion in the models service. */
+  promotedModelVersion: number | null;
+  selection: SelectionConfig | null;
+  /** Why automatic rounds stopped early; null while they run (or ran to the planned count). */
+  trainingStop: TrainingStop | null;
   createdAt: Date;
+}
+
+export interface TrainingStop {
+  reason: 'early-stopping';
+  /** The version whose scoring triggered the stop, and the best one then. */
+  atVersion: number;
+  bestVersion: number | null;
+  metric: string;
+  patience: number;
 }
 
 interface FederationRow {
@@ -60,6 +75,9 @@ interface FederationRow {
   lotterySeed: Uint8Array | null;
   enrolmentTokenHash: string;
   latestModelVersion: number;
+  promotedModelVersion: number | null;
+  selection: string | null;
+  trainingStop: string | null;
   createdAt: Date;
 }
 
@@ -75,6 +93,8 @@ function toRecord(row: FederationRow): FederationRecord {
     privacyLedger: row.privacyLedger === null ? [] : (JSON.parse(row.privacyLedger) as LedgerEntry[]),
     standardisation: row.standardisation === null ? null : (JSON.parse(row.standardisation) as Standardisation),
     charter: row.charter === null ? null : (JSON.parse(row.charter) as Charter),
+    selection: row.selection === null ? null : (JSON.parse(row.selection) as SelectionConfig),
+    trainingStop: row.trainingStop === null ? null : (JSON.parse(row.trainingStop) as TrainingStop),
   };
 }
 
@@ -82,7 +102,7 @@ const json = (value: unknown) => (value === null ? null : JSON.stringify(value))
 
 export async function insertFederation(
   db: DbClient,
-  federation: Omit<FederationRecord, 'createdAt' | 'latestModelVersion' | 'privacyLedger'>,
+  federation: Omit<FederationRecord, 'createdAt' | 'latestModelVersion' | 'privacyLedger' | 'promotedModelVersion' | 'trainingStop'>,
 ): Promise<FederationRecord> {
   const row = await db.federation.create({
     data: {
@@ -93,6 +113,7 @@ export async function insertFederation(
       secureConfig: json(federation.secureConfig),
       privacyConfig: json(federation.privacyConfig),
       standardisation: json(federation.standardisation),
+      selection: json(federation.selection),
       // Stored in its canonical form, so the text hashes to the fingerprint stored beside it.
       charter: federation.charter === null ? null : canonicalJson(federation.charter),
       lotterySeed: federation.lotterySeed as Uint8Array<ArrayBuffer> | null,
@@ -167,4 +188,17 @@ export async function advanceLatestModelVersion(db: DbClient, id: string, from: 
     data: { latestModelVersion: to },
   });
   return count === 1;
+}
+
+/** Sets the version predictions use by default (null: none promoted). */
+export async function setPromotedModelVersion(db: DbClient, id: string, version: number | null): Promise<void> {
+  await db.federation.update({ where: { id }, data: { promotedModelVersion: version } });
+}
+
+export async function setSelection(db: DbClient, id: string, selection: SelectionConfig): Promise<void> {
+  await db.federation.update({ where: { id }, data: { selection: JSON.stringify(selection) } });
+}
+
+export async function setTrainingStop(db: DbClient, id: string, stop: TrainingStop | null): Promise<void> {
+  await db.federation.update({ where: { id }, data: { trainingStop: json(stop) } });
 }

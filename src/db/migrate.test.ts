@@ -19,7 +19,7 @@ import { migrate, type MigrateTarget } from './migrate.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MIGRATIONS = join(repoRoot, 'prisma', 'migrations');
-const MODEL_TABLES = ['ApiKey', 'CommitteeSeat', 'Federation', 'HeSession', 'ModelVersion', 'Owner', 'PartialSum', 'Round', 'ShareEnvelope', 'Update'];
+const MODEL_TABLES = ['ApiKey', 'CommitteeSeat', 'Federation', 'HeSession', 'ModelVersion', 'Owner', 'PartialSum', 'Round', 'ShareEnvelope', 'Update', 'ValidationSet'];
 
 type Row = Record<string, unknown>;
 

@@ -2,7 +2,9 @@
  * Published model versions. (federationId, version) is unique, so a version can be published once only.
  * Reads by that pair use findFirst, not findUnique: see rounds.repository.ts on Prisma's batching.
  */
+import { decodeOptimizerState, encodeOptimizerState, type ServerOptimizerState } from '../fl/server-optimizer.js';
 import type { AggregateMetrics } from '../fl/strategy.js';
+import type { ModelReport } from '../ml/model-report.js';
 import type { DbClient } from './db-client.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
 
@@ -13,15 +15,35 @@ export interface ModelVersionRecord {
   /** Differential privacy spent up to this version; null without DP. */
   epsilon: number | null;
   delta: number | null;
+  /** Scores on the federation's validation set; null when it had none when the version was published. */
+  validation: StoredReport | null;
   createdAt: Date;
 }
 
-const summaryColumns = { version: true, roundNumber: true, metrics: true, epsilon: true, delta: true, createdAt: true } as const;
+/** A ModelReport as stored: JSON has no NaN, so an undefined metric (one class only) is null. */
+type ReportMetric = 'majorityRate' | 'accuracy' | 'auc' | 'logLoss' | 'brier' | 'ks';
+export type StoredReport = Omit<ModelReport, ReportMetric> & { [K in ReportMetric]: number | null };
 
-const toRecord = (row: { version: number; roundNumber: number | null; metrics: string; epsilon: number | null; delta: number | null; createdAt: Date }): ModelVersionRecord => ({
+const summaryColumns = { version: true, roundNumber: true, metrics: true, epsilon: true, delta: true, validation: true, createdAt: true } as const;
+
+const toRecord = (row: {
+  version: number;
+  roundNumber: number | null;
+  metrics: string;
+  epsilon: number | null;
+  delta: number | null;
+  validation: string | null;
+  createdAt: Date;
+}): ModelVersionRecord => ({
   ...row,
   metrics: JSON.parse(row.metrics) as AggregateMetrics,
+  validation: row.validation === null ? null : (JSON.parse(row.validation) as StoredReport),
 });
+
+/** JSON text of a report with every non-finite number as null. */
+export function reportJson(report: ModelReport): string {
+  return JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value));
+}
 
 export async function insertModelVersion(
   db: DbClient,
@@ -34,13 +56,39 @@ export async function insertModelVersion(
     metrics: AggregateMetrics;
     epsilon?: number | null;
     delta?: number | null;
+    optimizerState?: ServerOptimizerState | null;
+    validation?: ModelReport | null;
   },
 ): Promise<ModelVersionRecord> {
+  const { optimizerState, validation, ...rest } = model;
   const row = await db.modelVersion.create({
-    data: { ...model, weights: weightsToBytes(model.weights), metrics: JSON.stringify(model.metrics) },
+    data: {
+      ...rest,
+      weights: weightsToBytes(model.weights),
+      metrics: JSON.stringify(model.metrics),
+      optimizerState: optimizerState ? (encodeOptimizerState(optimizerState) as Uint8Array<ArrayBuffer>) : null,
+      validation: validation ? reportJson(validation) : null,
+    },
     select: summaryColumns,
   });
   return toRecord(row);
+}
+
+/** The server optimiser's state after `version`; null when it has none (the initial model, or plain fedavg). */
+export async function findOptimizerState(db: DbClient, federationId: string, version: number): Promise<ServerOptimizerState | null> {
+  const row = await db.modelVersion.findFirst({ where: { federationId, version }, select: { optimizerState: true } });
+  return row?.optimizerState ? decodeOptimizerState(row.optimizerState) : null;
+}
+
+/** Stores (or replaces) a version's validation scores. */
+export async function setValidationReport(db: DbClient, federationId: string, version: number, report: ModelReport): Promise<void> {
+  await db.modelVersion.updateMany({ where: { federationId, version }, data: { validation: reportJson(report) } });
+}
+
+/** Every version's weights, oldest first: for scoring them all on a newly attached validation set. */
+export async function listModelWeights(db: DbClient, federationId: string): Promise<{ version: number; weights: Float32Array }[]> {
+  const rows = await db.modelVersion.findMany({ where: { federationId }, select: { version: true, weights: true }, orderBy: { version: 'asc' } });
+  return rows.map((row) => ({ version: row.version, weights: bytesToWeights(row.weights) }));
 }
 
 export async function findModelVersion(db: DbClient, federationId: string, version: number): Promise<ModelVersionRecord | null> {

@@ -56,6 +56,8 @@ export interface RoundConfig {
   sampling?: { kind: 'poisson'; rate: number; seed: string };
   /** A statistics round: the numeric columns whose moments owners contribute, in vector order. */
   statistics?: { columns: string[] };
+  /** A training round: the local learning rate owners use (the federation's schedule at this round). */
+  learningRate?: number;
 }
 
 /** What the secure stage hands a strategy: the decoded sum of every included owner's vector. */

@@ -47,3 +47,21 @@ test('metrics: a diverged model (non-finite probabilities) scores NaN', () => {
     assert.ok(Number.isNaN(metric([Number.POSITIVE_INFINITY, 0.1], [1, 0])), metric.name);
   }
 });
+
+test('brierScore, rocCurve and ksStatistic by hand', async () => {
+  const { brierScore, rocCurve, ksStatistic, calibrationCurve } = await import('./metrics.js');
+  close(brierScore([0.9, 0.2], [1, 0]), (0.01 + 0.04) / 2);
+  // Scores 0.9(+) 0.8(−) 0.7(+) 0.1(−): thresholds from +∞ down.
+  const curve = rocCurve([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0]);
+  assert.deepEqual(curve.map((p) => [p.fpr, p.tpr]), [[0, 0], [0, 0.5], [0.5, 0.5], [0.5, 1], [1, 1]]);
+  assert.equal(ksStatistic([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0]), 0.5);
+  // Tied scores make one point.
+  assert.equal(rocCurve([0.5, 0.5, 0.5], [1, 0, 1]).length, 2);
+  assert.deepEqual(rocCurve([0.5, 0.6], [1, 1]), []);
+  const bins = calibrationCurve([0.05, 0.15, 0.12, 1], [0, 1, 0, 1], 10);
+  assert.equal(bins.length, 10);
+  assert.deepEqual([bins[1]!.count, bins[1]!.observedRate], [2, 0.5]);
+  close(bins[1]!.meanPredicted!, 0.135);
+  assert.equal(bins[9]!.count, 1);
+  assert.equal(bins[5]!.meanPredicted, null);
+});

@@ -62,3 +62,89 @@ export function logLoss(probs: ArrayLike<number>, y: ArrayLike<number>): number 
   }
   return total / y.length;
 }
+
+/** Mean squared difference between probability and label (lower is better). */
+export function brierScore(probs: ArrayLike<number>, y: ArrayLike<number>): number {
+  if (!checkPair('brierScore', probs, y) || y.length === 0) return NaN;
+  let total = 0;
+  for (let i = 0; i < y.length; i++) total += ((probs[i] as number) - (y[i] as number)) ** 2;
+  return total / y.length;
+}
+
+export interface RocPoint {
+  /** Scores at or above this count as positive. */
+  threshold: number;
+  fpr: number;
+  tpr: number;
+}
+
+/**
+ * The ROC curve's corner points from the highest threshold down (one per distinct score), starting at
+ * (0, 0) and ending at (1, 1), as scikit-learn's roc_curve with drop_intermediate=False; [] when one
+ * class is absent or a probability is not finite.
+ */
+export function rocCurve(probs: ArrayLike<number>, y: ArrayLike<number>): RocPoint[] {
+  if (!checkPair('rocCurve', probs, y)) return [];
+  const n = y.length;
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += y[i] as number;
+  const negatives = n - positives;
+  if (positives === 0 || negatives === 0) return [];
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (probs[b] as number) - (probs[a] as number));
+  const points: RocPoint[] = [{ threshold: Infinity, fpr: 0, tpr: 0 }];
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < n; ) {
+    const score = probs[order[k] as number] as number;
+    while (k < n && probs[order[k] as number] === score) {
+      if (y[order[k] as number] === 1) tp++;
+      else fp++;
+      k++;
+    }
+    points.push({ threshold: score, fpr: fp / negatives, tpr: tp / positives });
+  }
+  return points;
+}
+
+/** Kolmogorov–Smirnov statistic: the largest gap between the positives' and negatives' score CDFs (max TPR − FPR). */
+export function ksStatistic(probs: ArrayLike<number>, y: ArrayLike<number>): number {
+  const curve = rocCurve(probs, y);
+  if (curve.length === 0) return NaN;
+  let best = 0;
+  for (const point of curve) best = Math.max(best, point.tpr - point.fpr);
+  return best;
+}
+
+export interface CalibrationBin {
+  /** [lower, upper) of predicted probability; the last bin includes 1. */
+  lower: number;
+  upper: number;
+  count: number;
+  /** Mean predicted probability in the bin; null when empty. */
+  meanPredicted: number | null;
+  /** Share of positives in the bin; null when empty. */
+  observedRate: number | null;
+}
+
+/** Reliability diagram over `bins` equal-width probability bins (scikit-learn's calibration_curve, strategy 'uniform'). */
+export function calibrationCurve(probs: ArrayLike<number>, y: ArrayLike<number>, bins = 10): CalibrationBin[] {
+  if (!Number.isSafeInteger(bins) || bins < 1) throw new Error(`calibrationCurve: expected a positive whole number of bins, got ${bins}`);
+  if (!checkPair('calibrationCurve', probs, y)) return [];
+  const count = new Array<number>(bins).fill(0);
+  const predicted = new Array<number>(bins).fill(0);
+  const observed = new Array<number>(bins).fill(0);
+  for (let i = 0; i < y.length; i++) {
+    const p = probs[i] as number;
+    const bin = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
+    count[bin]!++;
+    predicted[bin]! += p;
+    observed[bin]! += y[i] as number;
+  }
+  return count.map((c, b) => ({
+    lower: b / bins,
+    upper: (b + 1) / bins,
+    count: c,
+    meanPredicted: c > 0 ? predicted[b]! / c : null,
+    observedRate: c > 0 ? observed[b]! / c : null,
+  }));
+}

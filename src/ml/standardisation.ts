@@ -131,3 +131,12 @@ function rangedColumns(schema: DatasetSchema, names: readonly string[]): Numeric
     return column;
   });
 }
+
+/**
+ * The schema with a placeholder mean 0 and std 1 wherever a numeric column has none yet: enough to check
+ * that every value fits (whether a value is a number does not depend on the statistics), never to train.
+ */
+export function withPlaceholderStatistics(schema: DatasetSchema): DatasetSchema {
+  if (!schema.columns.some((column) => column.type === 'numeric' && column.mean === undefined)) return schema;
+  return { ...schema, columns: schema.columns.map((column) => (column.type === 'numeric' && column.mean === undefined ? { ...column, mean: 0, std: 1 } : column)) };
+}

@@ -46,8 +46,11 @@ export const roundParamsSchema = z.strictObject({
 export const ownerParamsSchema = z.strictObject({ federationId: idSchema, ownerId: idSchema });
 export const modelParamsSchema = z.strictObject({
   federationId: idSchema,
-  version: z.union([z.literal('latest'), pathNumberSchema(0)]),
+  version: z
+    .union([z.literal('latest'), z.literal('default'), pathNumberSchema(0)])
+    .describe('A version number; `latest`, the newest; or `default`, the one predictions use when none is named'),
 });
+export const versionParamsSchema = z.strictObject({ federationId: idSchema, version: pathNumberSchema(0) });
 
 /** Responses every authenticated route may give, so the OpenAPI document lists them. */
 export const problemResponses = {

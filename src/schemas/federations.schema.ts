@@ -20,6 +20,43 @@ export const modelSpecSchema = z
   ])
   .meta({ id: 'ModelSpec' });
 
+const positiveFinite = (what: string, max: number) =>
+  z.number({ error: `expected a finite number for ${what}` }).refine(Number.isFinite, `expected a finite number for ${what}`).pipe(z.number().gt(0).max(max));
+const fraction = (what: string) => z.number({ error: `expected a finite number for ${what}` }).min(0).lt(1);
+
+export const serverOptimizerSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('fedavg').describe('w ← w + η·Δ, Δ the round’s averaged change (η = 1 is FedAvg)'),
+      learningRate: positiveFinite('learningRate', 10).default(1).describe('η, the server learning rate'),
+    }),
+    z.strictObject({
+      kind: z.literal('fedavgm').describe('FedAvg with server momentum: v ← β·v + Δ, w ← w + η·v'),
+      learningRate: positiveFinite('learningRate', 10).default(1),
+      momentum: fraction('momentum').default(0.9).describe('β'),
+    }),
+    z.strictObject({
+      kind: z.enum(['fedadam', 'fedyogi']).describe('Adaptive server optimisers (Reddi et al. 2021), bias-corrected as Adam'),
+      learningRate: positiveFinite('learningRate', 10).default(0.03).describe('η, about the largest step any weight moves per round'),
+      beta1: fraction('beta1').default(0.9),
+      beta2: fraction('beta2').default(0.99),
+      tau: positiveFinite('tau', 1).default(0.001).describe('τ, the adaptivity floor added to √v'),
+    }),
+  ])
+  .meta({ id: 'ServerOptimizer', description: 'How the server moves the model along each round’s averaged change; it only ever sees the aggregate' });
+export type ServerOptimizerSetting = z.infer<typeof serverOptimizerSchema>;
+
+export const learningRateScheduleSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('constant') }),
+    z.strictObject({ kind: z.literal('exponential'), decay: z.number().gt(0).max(1).describe('γ: round r trains at learningRate·γ^(r−1)') }),
+    z.strictObject({
+      kind: z.literal('cosine'),
+      floor: z.number().min(0).max(1).default(0.1).describe('The fraction of learningRate reached in the last planned round'),
+    }),
+  ])
+  .meta({ id: 'LearningRateSchedule', description: 'The owners’ local learning rate round by round, fixed in each round’s configuration when it opens' });
+
 export const trainingConfigSchema = z
   .strictObject({
     rounds: z.number().int().min(1).max(10_000).default(20).describe('Rounds the federation plans to run'),
@@ -30,6 +67,11 @@ export const trainingConfigSchema = z
     roundDeadlineSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
     autoAdvance: z.boolean().default(true).describe('Open the next round when one closes, until `rounds` is reached'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42).describe('Seed of the initial weights'),
+    learningRateSchedule: learningRateScheduleSchema.default({ kind: 'constant' }),
+    l2: z.number().min(0).max(1).default(0).describe('λ of the owners’ local weight decay (kernels only)'),
+    serverOptimizer: serverOptimizerSchema
+      .optional()
+      .describe('Omitted: fedavg (η 1) for logistic regression, fedadam (η 0.03) for an MLP; the README says how these were chosen'),
   })
   .meta({ id: 'TrainingConfig' });
 export type TrainingConfig = z.infer<typeof trainingConfigSchema>;
@@ -192,6 +234,39 @@ export const charterViewSchema = z
 /** Replacing the secure settings (and so the charter) is allowed only before the first round opens. */
 export const updateSecureBodySchema = z.strictObject({ secure: secureAggregationConfigSchema });
 
+export const selectionSchema = z
+  .strictObject({
+    rule: z
+      .enum(['manual', 'best'])
+      .default('best')
+      .describe('best: each version scored on the validation set may be promoted automatically; manual: only the operator promotes'),
+    metric: z.enum(['auc', 'logLoss', 'accuracy', 'brier', 'ks']).default('logLoss').describe('The validation metric `best` and early stopping compare'),
+    patience: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .nullable()
+      .default(null)
+      .describe('Early stopping: stop opening rounds after this many scored versions without improving the metric; null: never'),
+  })
+  .meta({
+    id: 'Selection',
+    description: 'Which version predictions use by default. A version whose validation accuracy is below the majority-class rate is never promoted by the rule',
+  });
+
+export type SelectionInput = z.input<typeof selectionSchema>;
+
+export const trainingStopSchema = z
+  .object({
+    reason: z.literal('early-stopping'),
+    atVersion: z.number().int().describe('The version whose score triggered the stop'),
+    bestVersion: z.number().int().nullable().describe('The best eligible version then'),
+    metric: z.string(),
+    patience: z.number().int(),
+  })
+  .meta({ id: 'TrainingStop' });
+
 export const createFederationBodySchema = z.strictObject({
   name: z.string().min(1).max(200),
   datasetSchema: datasetSchemaSchema,
@@ -202,6 +277,7 @@ export const createFederationBodySchema = z.strictObject({
     .optional()
     .describe('Secure-aggregation settings; defaults apply when aggregation is "secure" and this is omitted'),
   privacy: privacyConfigSchema.optional().describe('Differential privacy with a budget; omitted, none'),
+  selection: selectionSchema.optional().describe('Model selection and early stopping; omitted: best by validation log loss, no early stopping'),
 });
 export type CreateFederationBody = z.infer<typeof createFederationBodySchema>;
 
@@ -222,6 +298,17 @@ export const federationSchema = z
     charterFingerprint: z.string().nullable(),
     featureNames: z.array(z.string()).describe('Encoded feature order the model expects'),
     latestModelVersion: z.number().int(),
+    promotedModelVersion: z.number().int().nullable().describe('Promoted by the operator or by the selection rule'),
+    defaultModelVersion: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'The version predictions and encrypted-prediction sessions use when none is named: the promoted one; without one, the latest — ' +
+          'unless the rule is `best` and a validation set is attached, then null until some version beats the majority-class rate',
+      ),
+    selection: selectionSchema,
+    trainingStop: trainingStopSchema.nullable().describe('Why automatic rounds stopped before the planned count; null otherwise'),
     createdAt: timestampSchema,
   })
   .meta({ id: 'Federation' });
@@ -239,3 +326,20 @@ export const updatePrivacyBodySchema = z.strictObject({ privacy: privacyConfigSc
 
 export const enrolmentTokenSchema = z.object({ enrolmentToken: z.string() }).meta({ id: 'EnrolmentToken' });
 export const federationListSchema = z.object({ federations: z.array(federationSchema) });
+
+/** The operator's labelled validation rows, as CSV text in the federation's data layout (header and delimiter as its schema says). */
+export const putValidationSetBodySchema = z.strictObject({
+  csv: z.string().min(1).max(16_000_000).describe('Every schema column, the label included, one complete row per line'),
+});
+
+export const validationSetSchema = z
+  .object({
+    rows: z.number().int(),
+    positives: z.number().int(),
+    majorityRate: z.number().describe('Accuracy of always predicting the more common class: no version below it is promoted by the rule'),
+    scoredVersions: z.number().int().describe('Model versions scored on it so far'),
+    createdAt: timestampSchema,
+  })
+  .meta({ id: 'ValidationSet', description: 'What the server holds for validation; the rows themselves are never served' });
+
+export const putSelectionBodySchema = z.strictObject({ selection: selectionSchema });

@@ -20,7 +20,7 @@ export const ckksParamsSchema = z
 
 export const createHeSessionQuerySchema = z.strictObject({
   federationId: idSchema,
-  modelVersion: pathNumberSchema(0).optional().describe('Defaults to the latest version'),
+  modelVersion: pathNumberSchema(0).optional().describe('Defaults to the federation’s default version (the promoted one; see Federation.defaultModelVersion)'),
 });
 
 export const createHeSessionJsonBodySchema = z.strictObject({

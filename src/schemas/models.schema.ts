@@ -14,6 +14,41 @@ export const modelMetricsSchema = z
   .meta({ id: 'ModelMetrics' });
 export type ModelMetrics = z.infer<typeof modelMetricsSchema>;
 
+const metric = (description: string) => z.number().nullable().describe(description);
+
+export const modelReportSchema = z
+  .object({
+    rows: z.number().int(),
+    positives: z.number().int(),
+    majorityRate: metric('Accuracy of always predicting the more common class'),
+    accuracy: metric('At threshold 0.5'),
+    auc: metric('ROC AUC'),
+    logLoss: metric('Mean binary cross-entropy'),
+    brier: metric('Mean squared error of the probability'),
+    ks: metric('Kolmogorov–Smirnov statistic: the largest TPR − FPR'),
+    confusion: z
+      .object({ truePositives: z.number().int(), falsePositives: z.number().int(), trueNegatives: z.number().int(), falseNegatives: z.number().int() })
+      .describe('At threshold 0.5'),
+    roc: z
+      .array(z.object({ threshold: z.number().nullable().describe('null: above every score'), fpr: z.number(), tpr: z.number() }))
+      .describe('At most 101 points of the ROC curve, from (0, 0) to (1, 1)'),
+    calibration: z
+      .array(
+        z.object({
+          lower: z.number(),
+          upper: z.number(),
+          count: z.number().int(),
+          meanPredicted: z.number().nullable(),
+          observedRate: z.number().nullable(),
+        }),
+      )
+      .describe('Reliability diagram over ten equal-width probability bins'),
+    scoreHistogram: z
+      .object({ positives: z.array(z.number().int()), negatives: z.array(z.number().int()) })
+      .describe('Scores per class in twenty equal-width bins of [0, 1]'),
+  })
+  .meta({ id: 'ModelReport', description: 'A model version scored on labelled rows; a metric one class alone cannot define is null' });
+
 export const modelVersionSchema = z
   .object({
     version: z.number().int(),
@@ -25,6 +60,10 @@ export const modelVersionSchema = z
       .object({ epsilon: z.number(), delta: z.number() })
       .nullable()
       .describe('Differential privacy spent by the federation up to and including the round that produced this version'),
+    validation: modelReportSchema
+      .nullable()
+      .describe('Scores on the federation’s validation set (operator only; null for owners, and for versions published before one was attached)'),
+    promoted: z.boolean().describe('Whether this is the federation’s promoted version'),
     createdAt: timestampSchema,
   })
   .meta({ id: 'ModelVersion' });

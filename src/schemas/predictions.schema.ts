@@ -7,7 +7,7 @@ import { rawRecordSchema } from './dataset-schema.schema.js';
 
 export const predictBodySchema = z.strictObject({
   records: z.array(rawRecordSchema).min(1).max(10_000),
-  modelVersion: rowNumberSchema(0).optional().describe('Defaults to the latest version'),
+  modelVersion: rowNumberSchema(0).optional().describe('Defaults to the federation’s default version (the promoted one; see Federation.defaultModelVersion)'),
 });
 
 export const predictionSchema = z.object({

@@ -80,6 +80,9 @@ export const roundSchema = z
       .describe('Number and status, e.g. "3:open": pass it as `after` to GET …/rounds/current?waitSeconds=N to wait for the next change'),
     baseModelVersion: z.number().int().describe('Model version owners train from'),
     modelVersion: z.number().int().nullable().describe('Version this round published, once closed'),
+    endsTraining: z
+      .boolean()
+      .describe('Early stopping: this round’s version stopped the federation’s automatic rounds, so no round follows it'),
     minOwners: z.number().int(),
     submissionCount: z.number().int(),
     deadline: timestampSchema,
@@ -104,6 +107,10 @@ export const roundSchema = z
       .nullable()
       .describe('Poisson sampling: owner o takes part iff SHA-256("fedscore/poisson-sample/v1" ‖ seed ‖ o) read as a 64-bit integer is below rate·2⁶⁴'),
     participation: participationSchema.nullable().describe('The calling owner’s part in this round; null for the operator'),
+    learningRate: z
+      .number()
+      .nullable()
+      .describe('The local learning rate owners train with in this round (the federation’s schedule, fixed at opening); null for a statistics round'),
   })
   .meta({ id: 'Round' });
 

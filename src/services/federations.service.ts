@@ -13,6 +13,9 @@ import {
   type FederationRecord,
 } from '../db/federations.repository.js';
 import { insertModelVersion } from '../db/models.repository.js';
+import { federationsWithValidationSets } from '../db/validation-sets.repository.js';
+import { DEFAULT_SELECTION } from '../fl/model-selection.js';
+import { DEFAULT_LOGREG_SERVER_OPTIMIZER, defaultServerOptimizer, type ServerOptimizerConfig } from '../fl/server-optimizer.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { featureNamesOf, federatedStatisticsColumns, validateDatasetSchema, type DatasetSchema } from '../ml/dataset-schema.js';
 import { modelLayout, initialWeights } from '../ml/model-spec.js';
@@ -55,7 +58,8 @@ export class FederationsService {
         name: body.name,
         datasetSchema: body.datasetSchema,
         modelSpec: body.model,
-        trainingConfig: body.training,
+        trainingConfig: { ...body.training, serverOptimizer: body.training.serverOptimizer ?? defaultServerOptimizer(body.model) },
+        selection: body.selection ?? null,
         aggregation: body.aggregation,
         secureConfig,
         privacyConfig,
@@ -74,17 +78,19 @@ export class FederationsService {
       });
       return created;
     });
-    return { federation: toFederationDto(federation), enrolmentToken };
+    return { federation: toFederationDto(federation, false), enrolmentToken };
   }
 
   async list(principal: Principal): Promise<Federation[]> {
     requireOperator(principal, 'listFederations');
-    return (await listFederations(this.db)).map(toFederationDto);
+    const federations = await listFederations(this.db);
+    const validated = await federationsWithValidationSets(this.db);
+    return federations.map((federation) => toFederationDto(federation, validated.has(federation.id)));
   }
 
   async get(principal: Principal, federationId: string): Promise<Federation> {
     requireMember(principal, federationId, 'getFederation');
-    return toFederationDto(await this.load(federationId));
+    return this.dto(await this.load(federationId));
   }
 
   /**
@@ -102,7 +108,7 @@ export class FederationsService {
         `updatePrivacy: federation ${federationId} has already charged ${federation.privacyLedger.length} round(s) to its budget; a different privacy setting needs a new federation`,
       );
     }
-    return toFederationDto(await this.load(federationId));
+    return this.dto(await this.load(federationId));
   }
 
   /**
@@ -124,7 +130,7 @@ export class FederationsService {
         `updateSecure: federation ${federationId} has opened a round; owners pinned its charter, so different secure settings need a new federation`,
       );
     }
-    return toFederationDto(await this.load(federationId));
+    return this.dto(await this.load(federationId));
   }
 
   /** The charter and its fingerprint, readable without a key: a would-be owner checks it before enrolling. */
@@ -142,6 +148,10 @@ export class FederationsService {
     const enrolmentToken = newSecret('enrolment');
     await setEnrolmentTokenHash(this.db, federationId, hashSecret(enrolmentToken));
     return enrolmentToken;
+  }
+
+  async dto(federation: FederationRecord): Promise<Federation> {
+    return toFederationDto(federation, (await federationsWithValidationSets(this.db, federation.id)).has(federation.id));
   }
 
   /** The federation or a 404; other services use it too. */
@@ -210,11 +220,26 @@ export function requireStandardisation(federation: FederationRecord, action: str
   );
 }
 
+/** The federation's server optimiser; federations created before there was a choice averaged plainly. */
+export function serverOptimizerOf(federation: FederationRecord): ServerOptimizerConfig {
+  return federation.trainingConfig.serverOptimizer ?? DEFAULT_LOGREG_SERVER_OPTIMIZER;
+}
+
 export function layoutOf(federation: FederationRecord) {
   return modelLayout(federation.modelSpec, featureNamesOf(federation.datasetSchema).length);
 }
 
-export function toFederationDto(federation: FederationRecord): Federation {
+/**
+ * The version predictions use when none is named: the promoted one; else the latest, unless the rule is
+ * `best` and there is a validation set — then no version qualified yet (null).
+ */
+export function defaultModelVersion(federation: FederationRecord, hasValidationSet: boolean): number | null {
+  if (federation.promotedModelVersion !== null) return federation.promotedModelVersion;
+  if (hasValidationSet && (federation.selection ?? DEFAULT_SELECTION).rule === 'best') return null;
+  return federation.latestModelVersion;
+}
+
+export function toFederationDto(federation: FederationRecord, hasValidationSet: boolean): Federation {
   return {
     id: federation.id,
     name: federation.name,
@@ -237,6 +262,10 @@ export function toFederationDto(federation: FederationRecord): Federation {
     charterFingerprint: federation.charterFingerprint,
     featureNames: featureNamesOf(federation.datasetSchema),
     latestModelVersion: federation.latestModelVersion,
+    promotedModelVersion: federation.promotedModelVersion,
+    defaultModelVersion: defaultModelVersion(federation, hasValidationSet),
+    selection: federation.selection ?? { ...DEFAULT_SELECTION },
+    trainingStop: federation.trainingStop,
     createdAt: federation.createdAt.toISOString(),
   };
 }

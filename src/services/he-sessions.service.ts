@@ -45,7 +45,7 @@ export class HeSessionsService {
   async create(principal: Principal, input: { federationId: string; modelVersion?: number; material: Uint8Array }): Promise<HeSessionView> {
     requireOperator(principal, 'createHeSession');
     const creatorKeyId = principal.kind === 'operator' ? principal.keyId : '';
-    const { version, model } = await this.compile(input.federationId, input.modelVersion ?? 'latest');
+    const { version, model } = await this.compile(input.federationId, input.modelVersion ?? 'default');
     const material = heInput(() => decodeMaterial(input.material));
     if (!sameShape(material.shape, modelShape(model))) {
       throw new DomainError('he-material-mismatch', 'Key material does not fit the model', 422,
@@ -129,7 +129,7 @@ export class HeSessionsService {
   }
 
   /** The model version, compiled for CKKS, or a 409 naming why it cannot be. */
-  private async compile(federationId: string, ref: number | 'latest'): Promise<{ version: number; model: HeModel }> {
+  private async compile(federationId: string, ref: number | 'default'): Promise<{ version: number; model: HeModel }> {
     const { federation, version, weights } = await this.models.load(federationId, ref);
     requireStandardisation(federation, 'createHeSession');
     const key = `${federationId}:${version}`;

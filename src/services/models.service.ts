@@ -1,16 +1,30 @@
 /**
- * Model versions: listing, metadata and weights. Owners read them to train; the operator to audit.
+ * Model versions: listing, metadata and weights (owners read them to train; the operator to audit), the
+ * validation set every version is scored on, promotion, and the version predictions use by default.
  */
 import type { Db } from '../db/client.js';
-import { findModelVersion, findModelWeights, listModelVersions, type ModelVersionRecord } from '../db/models.repository.js';
-import { NotFoundError } from '../errors.js';
+import { setPromotedModelVersion, setSelection } from '../db/federations.repository.js';
+import { findModelVersion, findModelWeights, listModelVersions, listModelWeights, setValidationReport, type ModelVersionRecord } from '../db/models.repository.js';
+import { federationsWithValidationSets, findValidationSet, putValidationSet } from '../db/validation-sets.repository.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { isEligible, type SelectionConfig } from '../fl/model-selection.js';
 import { heEvaluability, type ModelSpec } from '../ml/model-spec.js';
+import type { Federation } from '../schemas/federations.schema.js';
 import type { ModelVersion, ModelWeights } from '../schemas/models.schema.js';
-import { requireMember } from './auth.service.js';
-import type { Principal } from './credentials.js';
-import { layoutOf, type FederationsService } from './federations.service.js';
+import { requireMember, requireOperator } from './auth.service.js';
+import { newId, type Principal } from './credentials.js';
+import { defaultModelVersion, layoutOf, type FederationsService } from './federations.service.js';
+import { applySelection, checkValidationCsv, loadValidationRows, scoreVersion } from './model-quality.js';
 
-export type VersionRef = number | 'latest';
+export type VersionRef = number | 'latest' | 'default';
+
+export interface ValidationSetView {
+  rows: number;
+  positives: number;
+  majorityRate: number;
+  scoredVersions: number;
+  createdAt: string;
+}
 
 export class ModelsService {
   constructor(
@@ -21,16 +35,16 @@ export class ModelsService {
   async list(principal: Principal, federationId: string): Promise<ModelVersion[]> {
     requireMember(principal, federationId, 'listModels');
     const federation = await this.federations.load(federationId);
-    return (await listModelVersions(this.db, federationId)).map((model) => toModelDto(model, federation.modelSpec));
+    return (await listModelVersions(this.db, federationId)).map((model) => toModelDto(model, federation.modelSpec, federation.promotedModelVersion, principal.kind === 'operator'));
   }
 
   async get(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelVersion> {
     requireMember(principal, federationId, 'getModel');
+    const version = await this.resolve(federationId, ref);
     const federation = await this.federations.load(federationId);
-    const version = ref === 'latest' ? federation.latestModelVersion : ref;
     const model = await findModelVersion(this.db, federationId, version);
     if (!model) throw new NotFoundError('model-version', version);
-    return toModelDto(model, federation.modelSpec);
+    return toModelDto(model, federation.modelSpec, federation.promotedModelVersion, principal.kind === 'operator');
   }
 
   async weights(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelWeights> {
@@ -41,16 +55,103 @@ export class ModelsService {
 
   /** Weights and layout for internal use (predictions). */
   async load(federationId: string, ref: VersionRef) {
+    const version = await this.resolve(federationId, ref);
     const federation = await this.federations.load(federationId);
-    const version = ref === 'latest' ? federation.latestModelVersion : ref;
     const weights = await findModelWeights(this.db, federationId, version);
     if (!weights) throw new NotFoundError('model-version', version);
     return { federation, version, weights, layout: layoutOf(federation) };
   }
 
+  /** A version number for `ref`; `default` is refused with 409 while no version qualifies to be served. */
+  async resolve(federationId: string, ref: VersionRef): Promise<number> {
+    if (typeof ref === 'number') return ref;
+    const federation = await this.federations.load(federationId);
+    if (ref === 'latest') return federation.latestModelVersion;
+    const version = defaultModelVersion(federation, (await federationsWithValidationSets(this.db, federationId)).has(federationId));
+    if (version === null) {
+      throw new ConflictError(
+        'no-eligible-model',
+        'No model version qualifies to be served',
+        `federation ${federationId}: no version has yet reached the majority-class rate on the validation set, so none is served by default; name a version explicitly, or wait for more rounds`,
+      );
+    }
+    return version;
+  }
+
+  /**
+   * Attaches (or replaces) the operator's validation set: checked against the schema, then every existing
+   * version is scored on it and the selection rule applied, in one transaction.
+   */
+  async putValidationSet(principal: Principal, federationId: string, csv: string): Promise<ValidationSetView> {
+    requireOperator(principal, 'putValidationSet');
+    const federation = await this.federations.load(federationId);
+    const { rows, positives } = checkValidationCsv(federation.datasetSchema, csv, 'putValidationSet');
+    await this.db.$transaction(async (tx) => {
+      await putValidationSet(tx, { id: newId(), federationId, csv, rows, positives });
+      const encoded = await loadValidationRows(tx, federation);
+      if (encoded === null) return; // scored from the first version published after the statistics round
+      for (const { version, weights } of await listModelWeights(tx, federationId)) {
+        await setValidationReport(tx, federationId, version, scoreVersion(federation, weights, encoded));
+      }
+      await applySelection(tx, federation);
+    });
+    return this.validationSet(principal, federationId);
+  }
+
+  async validationSet(principal: Principal, federationId: string): Promise<ValidationSetView> {
+    requireOperator(principal, 'getValidationSet');
+    await this.federations.load(federationId);
+    const set = await findValidationSet(this.db, federationId);
+    if (!set) throw new NotFoundError('validation-set', federationId);
+    const scoredVersions = (await listModelVersions(this.db, federationId)).filter((model) => model.validation !== null).length;
+    return {
+      rows: set.rows,
+      positives: set.positives,
+      majorityRate: Math.max(set.positives, set.rows - set.positives) / set.rows,
+      scoredVersions,
+      createdAt: set.createdAt.toISOString(),
+    };
+  }
+
+  /**
+   * Promotes a version by hand. It must exist in this federation and, once scored, reach the
+   * majority-class rate; the selection rule becomes `manual` so the choice is not overridden by the next round.
+   */
+  async promote(principal: Principal, federationId: string, version: number): Promise<Federation> {
+    requireOperator(principal, 'promoteModel');
+    const federation = await this.federations.load(federationId);
+    const model = await findModelVersion(this.db, federationId, version);
+    if (!model) throw new NotFoundError('model-version', version);
+    const report = model.validation;
+    if (report && !isEligible(report.accuracy ?? NaN, report.majorityRate ?? NaN)) {
+      throw new ConflictError(
+        'below-majority-rate',
+        'Version below the majority-class rate',
+        `promoteModel: version ${version} has validation accuracy ${report.accuracy} below the majority-class rate ${report.majorityRate}; it would be worse than always predicting the common class`,
+      );
+    }
+    const selection: SelectionConfig = { ...(federation.selection ?? { metric: 'logLoss', patience: null }), rule: 'manual' };
+    await this.db.$transaction(async (tx) => {
+      await setSelection(tx, federationId, selection);
+      await setPromotedModelVersion(tx, federationId, version);
+    });
+    return this.federations.dto(await this.federations.load(federationId));
+  }
+
+  /** Replaces the selection rule; with `best` the promoted version is recomputed from the stored scores at once. */
+  async putSelection(principal: Principal, federationId: string, selection: SelectionConfig): Promise<Federation> {
+    requireOperator(principal, 'putSelection');
+    await this.federations.load(federationId);
+    await this.db.$transaction(async (tx) => {
+      await setSelection(tx, federationId, selection);
+      const federation = await this.federations.load(federationId);
+      if (selection.rule === 'best') await applySelection(tx, federation);
+    });
+    return this.federations.dto(await this.federations.load(federationId));
+  }
 }
 
-function toModelDto(model: ModelVersionRecord, spec: ModelSpec): ModelVersion {
+function toModelDto(model: ModelVersionRecord, spec: ModelSpec, promoted: number | null, operator: boolean): ModelVersion {
   const he = heEvaluability(spec);
   return {
     version: model.version,
@@ -59,6 +160,8 @@ function toModelDto(model: ModelVersionRecord, spec: ModelSpec): ModelVersion {
     heEvaluable: he.evaluable,
     heRefusal: he.reason,
     privacy: model.epsilon === null || model.delta === null ? null : { epsilon: model.epsilon, delta: model.delta },
+    validation: operator ? model.validation : null,
+    promoted: model.version === promoted,
     createdAt: model.createdAt.toISOString(),
   };
 }

@@ -20,7 +20,7 @@ export class PredictionsService {
 
   async predict(principal: Principal, federationId: string, body: { records: RawRecord[]; modelVersion?: number }) {
     requireOperator(principal, 'predict');
-    const { federation, version, weights } = await this.models.load(federationId, body.modelVersion ?? 'latest');
+    const { federation, version, weights } = await this.models.load(federationId, body.modelVersion ?? 'default');
     requireStandardisation(federation, 'predict');
     const encoder = createEncoder(federation.datasetSchema);
     // The messages may quote the offending value: they go back to the sender in the 422 body only (4xx

@@ -17,7 +17,7 @@ import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { DbClient } from '../db/db-client.js';
 import { advanceLatestModelVersion, findFederation, setStandardisation, type FederationRecord } from '../db/federations.repository.js';
-import { findModelWeights, insertModelVersion } from '../db/models.repository.js';
+import { findModelWeights, findOptimizerState, insertModelVersion } from '../db/models.repository.js';
 import { findOwner, listCommitteeCandidates } from '../db/owners.repository.js';
 import {
   countDataOwners,
@@ -40,7 +40,9 @@ import {
   type RoundRecord,
 } from '../db/rounds.repository.js';
 import { ConflictError } from '../errors.js';
+import { scheduledLearningRate } from '../fl/learning-rate-schedule.js';
 import { decideRound, type AggregationMode, type RoundDecision } from '../fl/round-rules.js';
+import { applyServerOptimizer } from '../fl/server-optimizer.js';
 import { includedSetHash, reconstructSum } from '../fl/secure-aggregation.js';
 import type { AggregateResult, RoundConfig, Strategy } from '../fl/strategy.js';
 import { federatedStatisticsColumns } from '../ml/dataset-schema.js';
@@ -49,7 +51,8 @@ import { applyFederatedStatistics, momentProblems, momentsLength } from '../ml/s
 import { FIXED_POINT_BITS } from '../crypto/fixed-point.js';
 import { secureVectorLength } from '../crypto/secure-update.js';
 import { newId } from './credentials.js';
-import { layoutOf } from './federations.service.js';
+import { layoutOf, serverOptimizerOf } from './federations.service.js';
+import { applySelection, loadValidationRows, scoreVersion } from './model-quality.js';
 import { chargeRound, mayContribute, spent, strategyFor } from './privacy.js';
 
 /** Aggregating tens of thousands of updates can outlast Prisma's 5 s transaction default. */
@@ -115,6 +118,9 @@ export class RoundCore {
       aggregation: federation.aggregation,
       parameters: parameterCount(layoutOf(federation)),
     });
+    const trainingIndex = (await countTrainingRounds(tx, federation.id)) + 1;
+    const training = federation.trainingConfig;
+    config.learningRate = scheduledLearningRate(training.learningRate, training.learningRateSchedule ?? { kind: 'constant' }, trainingIndex, training.rounds);
     const targetOwners = config.dp ? await this.expectedContributors(tx, federation, config) : null;
     let minOwners = opening.minOwners;
     if (config.dp && federation.secureConfig && targetOwners !== null) {
@@ -127,7 +133,7 @@ export class RoundCore {
       federationId: federation.id,
       number: opening.number,
       kind: 'training',
-      trainingIndex: (await countTrainingRounds(tx, federation.id)) + 1,
+      trainingIndex,
       config,
       targetOwners,
       baseModelVersion: opening.baseModelVersion,
@@ -319,7 +325,7 @@ export class RoundCore {
           if (!(await finishRound(tx, round.id, 'open', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
           const result = strategyFor(federation, this.strategy).aggregate(base, await listUpdates(tx, round.id), round.config);
-          await this.publish(tx, round, result, now);
+          await this.publish(tx, round, base, result, now);
           return true;
         });
       case 'reconstruct':
@@ -332,7 +338,7 @@ export class RoundCore {
           if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
           const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
-          await this.publish(tx, round, strategyFor(federation, this.strategy).aggregateSum(base, sum, round.config), now);
+          await this.publish(tx, round, base, strategyFor(federation, this.strategy).aggregateSum(base, sum, round.config), now);
           return true;
         });
     }
@@ -381,7 +387,12 @@ export class RoundCore {
     return base;
   }
 
-  private async publish(tx: DbClient, round: RoundRecord, result: AggregateResult, now: Date): Promise<void> {
+  /**
+   * Publishes the round's model: the server optimiser steps from the base model towards the strategy's
+   * average (its state travels with the version), the version is scored on the validation set if there
+   * is one, selection promotes and may stop training early — all in the caller's transaction.
+   */
+  private async publish(tx: DbClient, round: RoundRecord, base: Float32Array, result: AggregateResult, now: Date): Promise<void> {
     // Re-read inside the transaction: latestModelVersion is the publication counter, the ledger what was spent.
     const federation = await findFederation(tx, round.federationId);
     if (!federation) throw new Error(`publish: federation ${round.federationId} vanished`);
@@ -389,19 +400,25 @@ export class RoundCore {
     if (!(await advanceLatestModelVersion(tx, federation.id, federation.latestModelVersion, version))) {
       throw new Error(`publish: model version ${version} of federation ${federation.id} was published concurrently`);
     }
+    const previous = await findOptimizerState(tx, federation.id, round.baseModelVersion);
+    const step = applyServerOptimizer(serverOptimizerOf(federation), base, result.weights, previous);
+    const validationRows = await loadValidationRows(tx, federation);
     const privacy = spent(federation);
     await insertModelVersion(tx, {
       id: newId(),
       federationId: federation.id,
       version,
       roundNumber: round.number,
-      weights: result.weights,
+      weights: step.weights,
       metrics: result.metrics,
       epsilon: privacy?.epsilon ?? null,
       delta: privacy?.delta ?? null,
+      optimizerState: step.state.m === null ? null : step.state,
+      validation: validationRows ? scoreVersion(federation, step.weights, validationRows) : null,
     });
+    const stop = validationRows ? await applySelection(tx, federation) : null;
     const training = federation.trainingConfig;
-    if (training.autoAdvance && round.trainingIndex! < training.rounds) {
+    if (stop === null && federation.trainingStop === null && training.autoAdvance && round.trainingIndex! < training.rounds) {
       // A DP round's minimum may have been raised for its noise; the next one starts from the setting again.
       const minOwners = round.config.dp ? training.minOwners : round.minOwners;
       await this.createOrFail(tx, federation, { number: round.number + 1, baseModelVersion: version, minOwners, deadlineSeconds: training.roundDeadlineSeconds }, now);

@@ -4,7 +4,7 @@
  * is what an agent restarted after a crash resumes from.
  */
 import type { Db } from '../db/client.js';
-import type { FederationRecord } from '../db/federations.repository.js';
+import { findFederation, type FederationRecord } from '../db/federations.repository.js';
 import { findModelVersionByRound } from '../db/models.repository.js';
 import { hasPartialSum, hasShares, hasUpdate, listCommitteeSeats, type CommitteeSeatRecord, type RoundRecord } from '../db/rounds.repository.js';
 import { isSampled } from '../crypto/dp/sampling.js';
@@ -36,6 +36,9 @@ export class RoundViews {
   async show(federation: FederationRecord, round: RoundRecord, principal?: Principal, known: KnownParticipation = {}): Promise<Round> {
     const secure = federation.secureConfig;
     const seats = secure ? (known.seats ?? (await listCommitteeSeats(this.db, round.id))) : [];
+    const modelVersion = round.status === 'closed' ? await findModelVersionByRound(this.db, round.federationId, round.number) : null;
+    // Read afresh: the round's own publication may have stopped training after `federation` was loaded.
+    const stop = modelVersion === null ? null : ((await findFederation(this.db, round.federationId))?.trainingStop ?? null);
     return {
       number: round.number,
       kind: round.kind,
@@ -44,7 +47,8 @@ export class RoundViews {
       status: round.status,
       tag: roundTag(round),
       baseModelVersion: round.baseModelVersion,
-      modelVersion: round.status === 'closed' ? await findModelVersionByRound(this.db, round.federationId, round.number) : null,
+      modelVersion,
+      endsTraining: stop !== null && stop.atVersion === modelVersion,
       minOwners: round.minOwners,
       submissionCount: round.submissionCount,
       deadline: round.deadline.toISOString(),
@@ -72,6 +76,7 @@ export class RoundViews {
       },
       privacy: round.config.dp ?? null,
       sampling: round.config.sampling ?? null,
+      learningRate: round.config.learningRate ?? null,
       participation:
         principal?.kind === 'owner' && principal.federationId === round.federationId ? await this.participation(federation, round, principal.ownerId, seats, known) : null,
     };

@@ -365,7 +365,7 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
 }
 
 function describeStop(summary: AgentSummary, signalled: string | undefined): string {
-  const why = { 'planned-rounds-over': "the federation's planned rounds are over", 'max-rounds': 'reached --max-rounds', signal: `stopped by ${signalled ?? 'a signal'}` }[summary.stoppedBy];
+  const why = { 'planned-rounds-over': "the federation's planned rounds are over", 'training-stopped-early': 'the federation stopped training early (its validation metric stopped improving)', 'max-rounds': 'reached --max-rounds', signal: `stopped by ${signalled ?? 'a signal'}` }[summary.stoppedBy];
   return `done: ${why}; submitted to rounds ${list(summary.submitted)}; summed in rounds ${list(summary.committee)}`;
 }
 

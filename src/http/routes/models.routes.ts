@@ -1,6 +1,10 @@
-/** Model versions: list, metadata, weights. `latest` names the newest version. */
+/**
+ * Model versions: list, metadata, weights (`latest` names the newest version, `default` the one predictions
+ * use), promotion; the federation's validation set and selection rule.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { federationParamsSchema, modelParamsSchema, problemResponses } from '../../schemas/common.schema.js';
+import { federationParamsSchema, modelParamsSchema, problemResponses, versionParamsSchema } from '../../schemas/common.schema.js';
+import { federationSchema, putSelectionBodySchema, putValidationSetBodySchema, validationSetSchema } from '../../schemas/federations.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../../schemas/models.schema.js';
 
 const tags = ['models'];
@@ -16,7 +20,7 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/federations/:federationId/models/:version',
     {
-      schema: { tags, security, summary: 'Read a model version (number or "latest")', params: modelParamsSchema, response: { 200: modelVersionSchema, ...problemResponses } },
+      schema: { tags, security, summary: 'Read a model version (a number, "latest" or "default")', params: modelParamsSchema, response: { 200: modelVersionSchema, ...problemResponses } },
     },
     async (request) => app.services.models.get(request.principal, request.params.federationId, request.params.version),
   );
@@ -33,5 +37,71 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => app.services.models.weights(request.principal, request.params.federationId, request.params.version),
+  );
+
+  app.post(
+    '/federations/:federationId/models/:version/promote',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Promote a model version (operator): predictions use it by default',
+        description:
+          'The version must exist in this federation and, if scored on the validation set, reach the majority-class rate (409 `below-majority-rate` otherwise). ' +
+          'The selection rule becomes `manual`, so the next round does not override the choice.',
+        params: versionParamsSchema,
+        response: { 200: federationSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.models.promote(request.principal, request.params.federationId, request.params.version),
+  );
+
+  app.put(
+    '/federations/:federationId/selection',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Set the model selection rule and early stopping (operator)',
+        description: 'With rule `best` the promoted version is recomputed at once from the scores already stored.',
+        params: federationParamsSchema,
+        body: putSelectionBodySchema,
+        response: { 200: federationSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.models.putSelection(request.principal, request.params.federationId, request.body.selection),
+  );
+
+  app.put(
+    '/federations/:federationId/validation',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Attach or replace the validation set (operator); every version is scored on it',
+        description:
+          'Labelled rows in the federation’s data layout, kept on the server and never shown to owners. Refused (422, nothing stored) when a line ' +
+          'does not fit the schema, a value is missing, or only one class is present. Existing versions are scored at once (once the federation has ' +
+          'its standardisation), and every version published afterwards when it is published.',
+        params: federationParamsSchema,
+        body: putValidationSetBodySchema,
+        response: { 200: validationSetSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.models.putValidationSet(request.principal, request.params.federationId, request.body.csv),
+  );
+
+  app.get(
+    '/federations/:federationId/validation',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Describe the validation set (operator): counts only, never rows',
+        params: federationParamsSchema,
+        response: { 200: validationSetSchema, ...problemResponses },
+      },
+    },
+    async (request) => app.services.models.validationSet(request.principal, request.params.federationId),
   );
 };
