@@ -18,6 +18,7 @@ import type { ModelSpec } from '../ml/model-spec.js';
 import {
   computeNumericStats,
   createEncoder,
+  encodeLabelledRecords,
   tryEncodeLabel,
   type RecordErrorReason,
   type RecordProblem,
@@ -160,27 +161,11 @@ export class RowProblemsError extends Error {
  * schema rather than a gap in the data, so it throws a RowProblemsError listing every such value by line.
  */
 export function encodeRows(schema: DatasetSchema, data: RecordSet): EncodedRows {
-  const encoder = createEncoder(schema);
-  const X: Float32Array[] = [];
-  const labels: number[] = [];
-  const lineNumbers: number[] = [];
-  const problems: RowProblem[] = [];
-  data.records.forEach((record, index) => {
-    const line = data.lineNumbers[index] as number;
-    const attempt = encoder.tryEncode(record);
-    const label = tryEncodeLabel(schema, record);
-    if (attempt.features !== null && label.label !== null) {
-      X.push(attempt.features);
-      labels.push(label.label);
-      lineNumbers.push(line);
-      return;
-    }
-    const found = label.problem === null ? attempt.problems : [...attempt.problems, label.problem];
-    // Only missing values: the row is dropped quietly (and counted).
-    for (const problem of found) if (problem.reason !== 'missing') problems.push(rowProblem(line, problem));
-  });
+  const encoded = encodeLabelledRecords(schema, data.records);
+  // Only missing values: the row is dropped quietly (and counted).
+  const problems = encoded.problems.filter(({ problem }) => problem.reason !== 'missing').map(({ index, problem }) => rowProblem(data.lineNumbers[index] as number, problem));
   if (problems.length > 0) throw new RowProblemsError(problems);
-  return { X, y: Uint8Array.from(labels), lineNumbers, dropped: data.records.length - X.length };
+  return { X: encoded.X, y: encoded.y, lineNumbers: encoded.kept.map((index) => data.lineNumbers[index] as number), dropped: data.records.length - encoded.X.length };
 }
 
 /**

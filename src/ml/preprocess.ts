@@ -420,3 +420,32 @@ export function computeNumericStats(schema: DatasetSchema, records: RawRecord[])
   return out;
 }
 
+export interface LabelledEncoding {
+  X: Float32Array[];
+  y: Uint8Array;
+  /** Index in `records` of each encoded row. */
+  kept: number[];
+  /** Every problem of the records left out (missing values included), by record index. */
+  problems: { index: number; problem: RecordProblem }[];
+}
+
+/** Features and label of every record that fits the schema completely; what is wrong with the others. */
+export function encodeLabelledRecords(schema: DatasetSchema, records: RawRecord[]): LabelledEncoding {
+  const encoder = createEncoder(schema);
+  const X: Float32Array[] = [];
+  const labels: number[] = [];
+  const kept: number[] = [];
+  const problems: LabelledEncoding['problems'] = [];
+  records.forEach((record, index) => {
+    const attempt = encoder.tryEncode(record);
+    const label = tryEncodeLabel(schema, record);
+    if (attempt.features !== null && label.label !== null) {
+      X.push(attempt.features);
+      labels.push(label.label);
+      kept.push(index);
+      return;
+    }
+    for (const problem of label.problem === null ? attempt.problems : [...attempt.problems, label.problem]) problems.push({ index, problem });
+  });
+  return { X, y: Uint8Array.from(labels), kept, problems };
+}

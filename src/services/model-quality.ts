@@ -14,7 +14,7 @@ import { bestVersion, DEFAULT_SELECTION, shouldStop, type ScoredVersion, type Se
 import { DataFileError, readDataset } from '../ml/csv.js';
 import type { DatasetSchema } from '../ml/dataset-schema.js';
 import { modelReport, type ModelReport } from '../ml/model-report.js';
-import { createEncoder, tryEncodeLabel } from '../ml/preprocess.js';
+import { encodeLabelledRecords } from '../ml/preprocess.js';
 import { withPlaceholderStatistics } from '../ml/standardisation.js';
 import { predictProba } from '../ml/train.js';
 
@@ -93,26 +93,13 @@ function parseValidation(schema: DatasetSchema, csv: string, fn: string): Valida
     if (error instanceof DataFileError) throw new ValidationError(`${fn}: the validation set does not fit the schema: ${error.detail}`, [{ path: 'body.csv', message: error.detail }]);
     throw error;
   }
-  const encoder = createEncoder(schema);
-  const X: Float32Array[] = [];
-  const labels: number[] = [];
-  const problems: string[] = [];
-  records.records.forEach((record, index) => {
-    const line = records.lineNumbers[index]!;
-    const attempt = encoder.tryEncode(record);
-    const label = tryEncodeLabel(schema, record);
-    const found = label.problem === null ? attempt.problems : [...attempt.problems, label.problem];
-    for (const problem of found) problems.push(`line ${line}, ${problem.column}: ${problem.message}`);
-    if (attempt.features !== null && label.label !== null) {
-      X.push(attempt.features);
-      labels.push(label.label);
-    }
-  });
+  const encoded = encodeLabelledRecords(schema, records.records);
+  const problems = encoded.problems.map(({ index, problem }) => `line ${records.lineNumbers[index]!}, ${problem.column}: ${problem.message}`);
   if (problems.length > 0) {
     throw new ValidationError(
       `${fn}: ${problems.length} value(s) of the validation set do not fit the schema (missing values included: validation rows must be complete)`,
       problems.slice(0, LISTED_PROBLEMS).map((message) => ({ path: 'body.csv', message })),
     );
   }
-  return { X, y: Uint8Array.from(labels) };
+  return { X: encoded.X, y: encoded.y };
 }

@@ -3,7 +3,7 @@
  * validation set every version is scored on, promotion, and the version predictions use by default.
  */
 import type { Db } from '../db/client.js';
-import { setPromotedModelVersion, setSelection } from '../db/federations.repository.js';
+import { setPromotedModelVersion, setSelection, type FederationRecord } from '../db/federations.repository.js';
 import { findModelVersion, findModelWeights, listModelVersions, listModelWeights, setValidationReport, type ModelVersionRecord } from '../db/models.repository.js';
 import { federationsWithValidationSets, findValidationSet, putValidationSet } from '../db/validation-sets.repository.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -14,7 +14,7 @@ import type { ModelVersion, ModelWeights } from '../schemas/models.schema.js';
 import { requireMember, requireOperator } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { defaultModelVersion, layoutOf, type FederationsService } from './federations.service.js';
-import { applySelection, checkValidationCsv, loadValidationRows, scoreVersion } from './model-quality.js';
+import { applySelection, checkValidationCsv, loadValidationRows, scoreVersion, selectionOf } from './model-quality.js';
 
 export type VersionRef = number | 'latest' | 'default';
 
@@ -40,8 +40,8 @@ export class ModelsService {
 
   async get(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelVersion> {
     requireMember(principal, federationId, 'getModel');
-    const version = await this.resolve(federationId, ref);
     const federation = await this.federations.load(federationId);
+    const version = await this.resolve(federation, ref);
     const model = await findModelVersion(this.db, federationId, version);
     if (!model) throw new NotFoundError('model-version', version);
     return toModelDto(model, federation.modelSpec, federation.promotedModelVersion, principal.kind === 'operator');
@@ -55,18 +55,18 @@ export class ModelsService {
 
   /** Weights and layout for internal use (predictions). */
   async load(federationId: string, ref: VersionRef) {
-    const version = await this.resolve(federationId, ref);
     const federation = await this.federations.load(federationId);
+    const version = await this.resolve(federation, ref);
     const weights = await findModelWeights(this.db, federationId, version);
     if (!weights) throw new NotFoundError('model-version', version);
     return { federation, version, weights, layout: layoutOf(federation) };
   }
 
   /** A version number for `ref`; `default` is refused with 409 while no version qualifies to be served. */
-  async resolve(federationId: string, ref: VersionRef): Promise<number> {
+  private async resolve(federation: FederationRecord, ref: VersionRef): Promise<number> {
     if (typeof ref === 'number') return ref;
-    const federation = await this.federations.load(federationId);
     if (ref === 'latest') return federation.latestModelVersion;
+    const federationId = federation.id;
     const version = defaultModelVersion(federation, (await federationsWithValidationSets(this.db, federationId)).has(federationId));
     if (version === null) {
       throw new ConflictError(
@@ -130,7 +130,7 @@ export class ModelsService {
         `promoteModel: version ${version} has validation accuracy ${report.accuracy} below the majority-class rate ${report.majorityRate}; it would be worse than always predicting the common class`,
       );
     }
-    const selection: SelectionConfig = { ...(federation.selection ?? { metric: 'logLoss', patience: null }), rule: 'manual' };
+    const selection: SelectionConfig = { ...selectionOf(federation), rule: 'manual' };
     await this.db.$transaction(async (tx) => {
       await setSelection(tx, federationId, selection);
       await setPromotedModelVersion(tx, federationId, version);
@@ -141,11 +141,11 @@ export class ModelsService {
   /** Replaces the selection rule; with `best` the promoted version is recomputed from the stored scores at once. */
   async putSelection(principal: Principal, federationId: string, selection: SelectionConfig): Promise<Federation> {
     requireOperator(principal, 'putSelection');
-    await this.federations.load(federationId);
+    const federation = await this.federations.load(federationId);
     await this.db.$transaction(async (tx) => {
       await setSelection(tx, federationId, selection);
-      const federation = await this.federations.load(federationId);
-      if (selection.rule === 'best') await applySelection(tx, federation);
+      // The new rule, not the stored one: the write above is not visible outside this transaction.
+      if (selection.rule === 'best') await applySelection(tx, { ...federation, selection });
     });
     return this.federations.dto(await this.federations.load(federationId));
   }

@@ -116,6 +116,17 @@ test('promotion by hand: a real version of this federation, not below the majori
   assert.deepEqual([promoted.promotedModelVersion, promoted.defaultModelVersion, promoted.selection.rule], [1, 1, 'manual']);
 });
 
+test('rule manual promotes nothing by itself; switching to best promotes the best scored version at once', async () => {
+  const { federationId, keys } = await setupFederation(t, 2, { training, selection: { rule: 'manual' } });
+  await t.http.put(`/v1/federations/${federationId}/validation`).set(bearer(ADMIN_KEY)).send({ csv: validationCsv }).expect(200);
+  await t.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  await submitBoth(federationId, 1, keys, trainedWeights());
+  const manual = await federation(federationId);
+  assert.deepEqual([manual.promotedModelVersion, manual.defaultModelVersion], [null, 1]);
+  const best = (await t.http.put(`/v1/federations/${federationId}/selection`).set(bearer(ADMIN_KEY)).send({ selection: { rule: 'best', metric: 'auc' } }).expect(200)).body;
+  assert.deepEqual([best.selection, best.promotedModelVersion], [{ rule: 'best', metric: 'auc', patience: null }, 1]);
+});
+
 test('a validation set that does not fit the schema, has a missing value or one class only is refused; nothing is stored', async () => {
   const { federationId } = await setupFederation(t, 2, { training });
   const put = (csv: string) => () => t.http.put(`/v1/federations/${federationId}/validation`).set(bearer(ADMIN_KEY)).send({ csv });
