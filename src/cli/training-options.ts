@@ -43,7 +43,7 @@ export const TRAINING_USAGE = `  --data FILE            delimited data file (e.g
   --activation NAME      mlp activation: relu, tanh, sigmoid, square or relu-poly (default ${DEFAULT_TRAINING.mlpActivation})
   --epochs E             epochs (train-central) or local epochs per round (simulate); default by model, see README
   --batch-size B         mini-batch size (default 32)
-  --lr X                 learning rate; default by model and setting (logreg: 0.1 centralised, 3 federated)
+  --lr X                 learning rate; default by model and setting (logreg: 0.1 centralised, 1 federated)
   --seed S               seed of the initial weights and shuffles (default ${DEFAULT_TRAINING.seed})
   --json                 print one JSON object as the last line of stdout instead of a table`;
 

@@ -267,6 +267,32 @@ describe('fedscore simulate', () => {
   });
 });
 
+describe('fedscore simulate --validation-fraction', () => {
+  it('holds validation rows out of the owners, reports the promoted version as final, and stops early', async () => {
+    // A learning rate far too high makes versions worse after round 2, so selection and early stopping have work to do.
+    const args = ['simulate', '--json', ...crxArgs, '--owners', '10', '--rounds', '6', '--epochs', '2', '--seed', '3', '--lr', '30'];
+    const result = await fedscore([...args, '--validation-fraction', '0.2', '--patience', '2']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = lastJsonLine(result.stdout) as {
+      trainRows: number;
+      validationRows: number;
+      final: { accuracy: number; auc: number; modelVersion: number; latestModelVersion: number };
+      rounds: { round: number; accuracy: number; auc: number; modelVersion: number }[];
+    };
+    assert.deepEqual([report.trainRows, report.validationRows], [417, 105]); // ⌈0.2 × 522⌉ held out
+    // Two scored versions without improvement after the best: training stopped before the 6 planned rounds.
+    const best = report.final.modelVersion;
+    assert.deepEqual(report.rounds.map((round) => round.modelVersion), Array.from({ length: best + 2 }, (_, i) => i + 1));
+    assert.equal(report.final.latestModelVersion, best + 2);
+    const promoted = report.rounds.find((round) => round.modelVersion === best)!;
+    assert.deepEqual([report.final.accuracy, report.final.auc], [promoted.accuracy, promoted.auc]);
+
+    const refused = await fedscore([...args, '--patience', '2']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--patience needs a validation set: add --validation-fraction/);
+  });
+});
+
 describe('fedscore migrate, admin create-key and serve', () => {
   let target: Awaited<ReturnType<typeof createTestDatabase>>;
   let env: NodeJS.ProcessEnv;

@@ -35,6 +35,7 @@ import {
 } from '../cli-io.js';
 import { createProgressBar } from '../progress.js';
 import { fixed, formatHeader, formatRow, type Column } from '../table.js';
+import { holdOutValidation, linesAsCsv, MODEL_QUALITY_OPTIONS, MODEL_QUALITY_USAGE, readModelQualityChoices } from '../model-quality-options.js';
 import {
   describeModel,
   initTfFromEnv,
@@ -46,6 +47,7 @@ import {
 
 const OPTIONS = {
   ...TRAINING_OPTIONS,
+  ...MODEL_QUALITY_OPTIONS,
   owners: { type: 'string' },
   rounds: { type: 'string' },
   mode: { type: 'string' },
@@ -95,6 +97,7 @@ ${TRAINING_USAGE}
                          the schema's, or computed here from the training rows and given to the federation as the
                          operator's) or federated (a statistics round over the owners' rows first; every numeric
                          column needs a "range" in the schema, and any mean/std there is ignored)
+${MODEL_QUALITY_USAGE}
   --processes            run every owner as its own 'fedscore owner run' process, with a state directory and
                          its rows in a CSV file, as real owners would (at most ${MAX_PROCESSES} owners; no dropouts)
   --server URL           use a running server (the federation is left there); default: start one in-process
@@ -103,6 +106,7 @@ ${TRAINING_USAGE}
 
 The same --seed gives the same model (with DP, the same noise-free part: the noise is fresh). With --json the
 last line of stdout is {federationId, mode, owners, trainRows, testRows, final, rounds, totalSeconds, …};
+final is the version predictions use by default (the promoted one with a validation set, else the latest);
 with DP also privacy {epsilon, delta, noiseMultiplier, clip}, final.epsilon and rounds[].epsilon.`;
 
 const COLUMNS: Column[] = [
@@ -128,6 +132,7 @@ export const simulateCommand: Command = {
     const concurrency = readNumber(values.concurrency, '--concurrency', DEFAULT_TRAINING.concurrency, { integer: true, min: 1, max: 1024 });
     const secure = readSecure(values, mode);
     const privacy = readPrivacy(values);
+    const quality = readModelQualityChoices(values);
     if (privacy && secure && (secure.dropout > 0 || secure.committeeDropout > 0)) {
       throw new UsageError('--dp-epsilon: with differential privacy owners take part by --sample-rate, not --dropout; committee dropouts are not simulated');
     }
@@ -136,7 +141,11 @@ export const simulateCommand: Command = {
     const ownersFlag = values.owners === undefined ? undefined : readNumber(values.owners, '--owners', 0, { integer: true, min: 1 });
 
     await initTfFromEnv(io);
-    const data = await loadExperimentData(choices, io, 'simulate');
+    const loaded = await loadExperimentData(choices, io, 'simulate');
+    // The operator's validation rows come out of the training rows: no owner holds them.
+    const held = quality.validationFraction === undefined ? undefined : holdOutValidation(loaded.train, quality.validationFraction, choices.seed);
+    const data = held ? { ...loaded, train: held.owners } : loaded;
+    const validationCsv = held && (await linesAsCsv(choices.dataFile, held.validationLines, data.schema.header));
     const owners = ownersFlag ?? data.train.X.length;
     if (owners > data.train.X.length) {
       throw new UsageError(`--owners: expected at most one owner per training row (${data.train.X.length}), got ${owners}`);
@@ -178,7 +187,7 @@ export const simulateCommand: Command = {
         writeLine(
           io.stdout,
           data.test
-            ? `rows: ${data.train.X.length} train, ${data.test.X.length} test`
+            ? `rows: ${data.train.X.length} train, ${data.test.X.length} test${held ? `, ${held.validationLines.length} validation (the operator's, held out of the training rows)` : ''}`
             : `rows: ${data.train.X.length} train (no split: scored on the training rows)`,
         );
         writeLine(io.stdout);
@@ -189,7 +198,16 @@ export const simulateCommand: Command = {
         name: `simulate ${path.basename(choices.dataFile)} ${new Date().toISOString()}`,
         schema: serverSchema,
         model: choices.model,
-        training: { rounds, epochs: choices.epochs, batchSize: choices.batchSize, learningRate: choices.learningRate, seed: choices.seed },
+        training: {
+          rounds,
+          epochs: choices.epochs,
+          batchSize: choices.batchSize,
+          learningRate: choices.learningRate,
+          seed: choices.seed,
+          ...(quality.serverOptimizer && { serverOptimizer: quality.serverOptimizer }),
+        },
+        ...(validationCsv && { validationCsv }),
+        ...(quality.selection && { selection: quality.selection }),
         mode,
         ...(secure && { secure }),
         ...(privacy && { privacy }),
@@ -229,6 +247,7 @@ export const simulateCommand: Command = {
             model: choices.model,
             owners: result.owners,
             trainRows: data.train.X.length,
+            ...(held && { validationRows: held.validationLines.length }),
             testRows: data.test?.X.length ?? 0,
             evaluatedOn: data.test ? 'test' : 'train',
             epochs: choices.epochs,
@@ -240,6 +259,7 @@ export const simulateCommand: Command = {
               auc: result.final.auc,
               logLoss: result.final.logLoss,
               modelVersion: result.final.modelVersion,
+              latestModelVersion: result.rounds.at(-1)?.modelVersion ?? 0,
               ...(result.privacy && { epsilon: result.privacy.spent }),
             },
             ...(result.privacy && {
@@ -268,7 +288,7 @@ export const simulateCommand: Command = {
         writeLine(io.stdout);
         writeLine(
           io.stdout,
-          `final (model version ${result.final.modelVersion}, ${result.final.n} rows): accuracy ${fixed(result.final.accuracy)}, ` +
+          `final (model version ${result.final.modelVersion}${held ? ', promoted on the validation set' : ''}, ${result.final.n} rows): accuracy ${fixed(result.final.accuracy)}, ` +
             `AUC ${fixed(result.final.auc)}, log loss ${fixed(result.final.logLoss)}`,
         );
         if (result.privacy) {
