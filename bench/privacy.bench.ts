@@ -13,7 +13,8 @@
  * BENCH_PRIVACY_ROUNDS_CRX (10), BENCH_PRIVACY_DRAWS_CRX (5), BENCH_PRIVACY_ROUNDS_UCI (1: a round of
  * 24,000 owners takes about three minutes plain and five secure on two cores, so the UCI runs take about
  * an hour), BENCH_PRIVACY_DRAWS_UCI (1: at 24,000 owners the noise on the average is ~10⁻³ per weight).
- * Both datasets use learning rate 3 (simulate's default for one-row owners) and C = 4, chosen on crx alone.
+ * Both datasets use learning rate 3 (simulate's default for one-row owners when this was measured; it is 1
+ * now) and C = 4, chosen on crx alone.
  */
 import path from 'node:path';
 import { DEFAULT_TRAINING } from '../src/client/defaults.js';

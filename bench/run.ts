@@ -4,6 +4,7 @@
  */
 import { heBench } from './he.bench.js';
 import { heHttpBench } from './he-http.bench.js';
+import { modelQualityBench } from './model-quality.bench.js';
 import { privacyBench } from './privacy.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { roundWaitsBench } from './round-waits.bench.js';
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<void>> = {
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,
   privacy: privacyBench,
+  'model-quality': modelQualityBench,
   he: heBench,
   'he-http': heHttpBench,
 };
