@@ -422,6 +422,7 @@ describe('operator tables', () => {
       heRefusal: null,
       privacy,
       validation: null,
+      federatedEvaluation: null,
       promoted: false,
       createdAt: '2026-01-01T00:00:00.000Z',
     });

@@ -363,6 +363,16 @@ export class FedscoreClient {
     });
   }
 
+  /** Owner only, plain mode, evaluation round: this owner's tallies of the round's version (see `scoreTallies`). */
+  submitEvaluation(federationId: string, roundNumber: number, body: { tallies: number[] }): Promise<UpdateReceipt> {
+    return this.#request({
+      method: 'POST',
+      path: `${roundPath(federationId, roundNumber)}/evaluation`,
+      body,
+      response: updateReceiptSchema,
+    });
+  }
+
   /** Owner only, plain mode, statistics round: this owner's moments (see `ownerMoments`). */
   submitStatistics(federationId: string, roundNumber: number, body: { moments: number[] }): Promise<UpdateReceipt> {
     return this.#request({

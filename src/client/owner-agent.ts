@@ -6,10 +6,13 @@
  *            weights in plain mode, encrypted Shamir shares of the clipped change in secure mode; a
  *            statistics round (the federation's first, when the operator gave no means and stds):
  *            submit, per column, the count, Σx′ and Σx′² of the local values clipped to its range — in
- *            the clear in plain mode, as shares in secure mode. The records themselves never leave;
+ *            the clear in plain mode, as shares in secure mode; an evaluation round: score the round's
+ *            version on the local rows and submit only tallies (per score bin the negatives, positives and
+ *            score sum; the summed log loss and Brier score). The records themselves never leave;
  *   summing  if this owner holds a committee seat, open the envelopes addressed to it, add them up and
  *            upload the partial sum;
- *   closed / failed  note it, and stop once the federation's planned rounds are over.
+ *   closed / failed  note it, and stop once the federation's planned rounds are over (or an evaluation
+ *            opened after them has settled).
  *
  * Every step is journalled, and an update is saved before it is sent, so an agent restarted after a crash
  * sends the update it already trained instead of training again, never submits twice (the server's
@@ -23,7 +26,8 @@ import { generateX25519KeyPair } from '../crypto/envelope.js';
 import { signCommitteeKey, type Ed25519KeyPair } from '../crypto/identity.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
 import { ownerMoments } from '../ml/standardisation.js';
-import { trainLocal } from '../ml/train.js';
+import { scoreTallies } from '../ml/federated-evaluation.js';
+import { predictProba, trainLocal } from '../ml/train.js';
 import { FedscoreApiError, type CommitteeDrawView, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
 import { encodeRows } from './local-data.js';
 import { committeeProblem } from './committee-trust.js';
@@ -98,7 +102,7 @@ export interface RoundFeed {
 }
 
 export type AgentEvent =
-  | { type: 'submitted'; round: number; kind: 'training' | 'statistics'; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
+  | { type: 'submitted'; round: number; kind: RoundView['kind']; samples: number; loss: number | null; uploadBytes?: number; resent: boolean }
   | { type: 'already-submitted'; round: number }
   | { type: 'missed'; round: number; reason: string }
   | { type: 'refused'; round: number; reason: string }
@@ -106,7 +110,7 @@ export type AgentEvent =
   | { type: 'not-sampled'; round: number; rate: number }
   | { type: 'summed'; round: number; position: number; owners: number | null; resumed: boolean }
   | { type: 'missed-sum'; round: number; reason: string }
-  | { type: 'round-ended'; round: number; status: 'closed' | 'failed'; modelVersion: number | null; failureReason: string | null };
+  | { type: 'round-ended'; round: number; kind: RoundView['kind']; status: 'closed' | 'failed'; modelVersion: number | null; failureReason: string | null };
 
 export interface AgentSummary {
   federationId: string;
@@ -117,7 +121,7 @@ export interface AgentSummary {
   committee: number[];
   /** Rounds it prepared an update for that closed without it. */
   missed: number[];
-  stoppedBy: 'planned-rounds-over' | 'training-stopped-early' | 'max-rounds' | 'signal';
+  stoppedBy: 'planned-rounds-over' | 'training-stopped-early' | 'evaluation-over' | 'max-rounds' | 'signal';
 }
 
 const DEFAULT_WAIT_SECONDS = 30;
@@ -292,9 +296,25 @@ export class OwnerAgent {
     return committeeProblem({ federationId: this.#federationId, charter: this.#o.charter, round, ...(draw && { draw }), pins: this.#o.journal.pins });
   }
 
-  /** Builds what goes to the server: moments in a statistics round, trained weights otherwise. */
+  /** Builds what goes to the server: moments in a statistics round, tallies in an evaluation round, trained weights otherwise. */
   async #prepare(round: RoundView): Promise<PendingUpload | undefined> {
-    return round.kind === 'statistics' ? this.#prepareStatistics(round) : this.#prepareTraining(round);
+    if (round.kind === 'statistics') return this.#prepareStatistics(round);
+    if (round.kind === 'evaluation') return this.#prepareEvaluation(round);
+    return this.#prepareTraining(round);
+  }
+
+  /** Scores the round's version on this owner's rows; only the tallies leave (summed by the committee in secure mode). */
+  async #prepareEvaluation(round: RoundView): Promise<PendingUpload> {
+    const evaluation = round.evaluation!;
+    const data = await this.#trainingRows();
+    const model = await this.#o.client.getModelWeights(this.#federationId, evaluation.modelVersion);
+    const tallies = scoreTallies(predictProba(this.#federation.model, Float32Array.from(model.weights), data.X), data.y, evaluation.bins);
+    const rows = data.X.length;
+    if (this.#federation.aggregation === 'secure') {
+      const upload = buildShareUpload({ federationId: this.#federationId, ownerId: this.#o.ownerId, round, sums: tallies });
+      return { kind: 'shares', round: round.number, samples: rows, loss: null, uploadBytes: upload.envelopeBytes, body: upload.body };
+    }
+    return { kind: 'evaluation', round: round.number, samples: rows, loss: null, body: { tallies: Array.from(tallies) } };
   }
 
   /** Per column of the round, the count, Σx′ and Σx′² of this owner's values clipped to the column's range. */
@@ -306,7 +326,7 @@ export class OwnerAgent {
     const moments = ownerMoments(this.#federation.datasetSchema, round.statistics!.columns, data.records);
     const rows = data.records.length;
     if (this.#federation.aggregation === 'secure') {
-      const upload = buildShareUpload({ federationId: this.#federationId, ownerId: this.#o.ownerId, round, moments });
+      const upload = buildShareUpload({ federationId: this.#federationId, ownerId: this.#o.ownerId, round, sums: moments });
       return { kind: 'shares', round: round.number, samples: rows, loss: null, uploadBytes: upload.envelopeBytes, body: upload.body };
     }
     return { kind: 'statistics', round: round.number, samples: rows, loss: null, body: { moments: Array.from(moments) } };
@@ -375,6 +395,7 @@ export class OwnerAgent {
     try {
       if (pending.kind === 'shares') await client.uploadShares(this.#federationId, number, pending.body);
       else if (pending.kind === 'statistics') await client.submitStatistics(this.#federationId, number, pending.body);
+      else if (pending.kind === 'evaluation') await client.submitEvaluation(this.#federationId, number, pending.body);
       else await client.submitUpdate(this.#federationId, number, pending.body);
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
@@ -476,7 +497,7 @@ export class OwnerAgent {
   #reportEnd(round: RoundView): void {
     if (this.#ended.has(round.number) || (round.status !== 'closed' && round.status !== 'failed')) return;
     this.#ended.add(round.number);
-    this.#o.onEvent?.({ type: 'round-ended', round: round.number, status: round.status, modelVersion: round.modelVersion, failureReason: round.failureReason });
+    this.#o.onEvent?.({ type: 'round-ended', round: round.number, kind: round.kind, status: round.status, modelVersion: round.modelVersion, failureReason: round.failureReason });
   }
 
   /** Why to stop now, if at all. */
@@ -484,6 +505,8 @@ export class OwnerAgent {
     const settled = round.status === 'closed' || round.status === 'failed';
     if (settled && round.kind === 'training' && round.trainingRound! >= this.#federation.training.rounds) return 'planned-rounds-over';
     if (round.endsTraining) return 'training-stopped-early';
+    // An evaluation opened after training: nothing follows it, so an agent started for it is done.
+    if (settled && round.kind === 'evaluation' && round.evaluation?.afterTraining) return 'evaluation-over';
     const maxRounds = this.#o.maxRounds;
     if (maxRounds === undefined) return undefined;
     const { submitted, committee } = journalSummary(this.#o.journal.entries());

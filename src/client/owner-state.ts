@@ -52,8 +52,9 @@ export type JournalEntry = z.infer<typeof journalEntrySchema>;
 /** A journal entry before it is stamped. */
 export type JournalRecord = JournalEntry extends infer E ? (E extends JournalEntry ? Omit<E, 'at'> : never) : never;
 
-/** What was prepared for a round and must reach the server exactly once: a plain update or moments, or secure shares. */
+/** What was prepared for a round and must reach the server exactly once: a plain update, moments or tallies, or secure shares. */
 export const pendingUploadSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('evaluation'), round: z.number().int(), samples: z.number().int(), loss: z.null(), body: z.object({ tallies: z.array(z.number()) }) }),
   z.object({ kind: z.literal('statistics'), round: z.number().int(), samples: z.number().int(), loss: z.null(), body: z.object({ moments: z.array(z.number()) }) }),
   z.object({ kind: z.literal('update'), round: z.number().int(), samples: z.number().int(), loss: z.number().nullable(), body: z.object({ weights: z.array(z.number()), numSamples: z.number().int(), metrics: z.record(z.string(), z.number()) }) }),
   z.object({ kind: z.literal('shares'), round: z.number().int(), samples: z.number().int(), loss: z.number().nullable(), uploadBytes: z.number().int(), body: z.object({ envelopes: z.array(z.object({ recipientId: z.string(), envelope: z.string() })) }) }),

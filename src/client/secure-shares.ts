@@ -20,8 +20,8 @@ export interface ShareUpload {
   clipped: boolean;
 }
 
-/** What an owner shares: its training result (training round) or its moments (statistics round). */
-export type ShareContent = { base: Float32Array; trained: Float32Array; numSamples: number } | { moments: Float64Array };
+/** What an owner shares: its training result (training round), or the sums a statistics round (moments) or an evaluation round (tallies) asks for. */
+export type ShareContent = { base: Float32Array; trained: Float32Array; numSamples: number } | { sums: Float64Array };
 
 export function buildShareUpload(args: { federationId: string; ownerId: string; round: RoundView; rng?: RandomBytes } & ShareContent): ShareUpload {
   const { round } = args;
@@ -55,11 +55,11 @@ export function buildShareUpload(args: { federationId: string; ownerId: string; 
 }
 
 function secureVector(round: RoundView, content: ShareContent, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
-  if ('moments' in content) {
-    if (round.kind !== 'statistics') throw new Error(`buildShareUpload: round ${round.number} is a ${round.kind} round, not a statistics round`);
-    return { vector: encodeSecureStatistics(content.moments), clipped: false };
+  if ('sums' in content) {
+    if (round.kind === 'training') throw new Error(`buildShareUpload: round ${round.number} is a training round: share weights, not sums`);
+    return { vector: encodeSecureStatistics(content.sums), clipped: false };
   }
-  if (round.kind === 'statistics') throw new Error(`buildShareUpload: round ${round.number} is a statistics round: share moments, not weights`);
+  if (round.kind !== 'training') throw new Error(`buildShareUpload: round ${round.number} is a ${round.kind} round: share its sums, not weights`);
   // A differentially private round: clip to the round's C and add this owner's share of the noise.
   const dp = round.privacy;
   return dp

@@ -379,8 +379,8 @@ export function inProcessFleet(): OwnerFleet {
             rounds: feed,
             gate,
             // Dropouts are simulated in training rounds; a statistics round waits for every owner.
-            ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind === 'statistics' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
-            ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind === 'statistics' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),
+            ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind !== 'training' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
+            ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind !== 'training' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),
             onEvent: (event: AgentEvent) => {
               if (event.type !== 'submitted') return;
               const done = (submitted.get(event.round) ?? 0) + 1;

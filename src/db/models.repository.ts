@@ -40,9 +40,14 @@ const toRecord = (row: {
   validation: row.validation === null ? null : (JSON.parse(row.validation) as StoredReport),
 });
 
+/** JSON text with every non-finite number as null (JSON has no NaN). */
+export function finiteJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'number' && !Number.isFinite(item) ? null : item));
+}
+
 /** JSON text of a report with every non-finite number as null. */
 export function reportJson(report: ModelReport): string {
-  return JSON.stringify(report, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value));
+  return finiteJson(report);
 }
 
 export async function insertModelVersion(

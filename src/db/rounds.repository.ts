@@ -9,17 +9,18 @@
  */
 import type { RoundConfig } from '../fl/strategy.js';
 import type { DbClient } from './db-client.js';
+import type { StoredReport } from './models.repository.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
 
 export type RoundStatus = 'open' | 'summing' | 'closed' | 'failed';
-export type RoundKind = 'training' | 'statistics';
+export type RoundKind = 'training' | 'statistics' | 'evaluation';
 
 export interface RoundRecord {
   id: string;
   federationId: string;
   number: number;
   kind: RoundKind;
-  /** 1, 2, … among training rounds; null for a statistics round. */
+  /** 1, 2, … among training rounds; null for a statistics or evaluation round. */
   trainingIndex: number | null;
   status: RoundStatus;
   /** Fixed at opening: differential privacy and sampling. */
@@ -40,6 +41,18 @@ export interface RoundRecord {
   committeeDraw: CommitteeDraw | null;
   /** Secure mode: seats whose member has published its signed key for this round. */
   keyedCount: number;
+  /** A closed evaluation round: what the owners' summed tallies showed. */
+  evaluationReport: StoredFederatedEvaluation | null;
+}
+
+/** A federated evaluation as stored with its round: JSON has no NaN, so undefined figures are null. */
+export interface StoredFederatedEvaluation {
+  modelVersion: number;
+  /** Owners whose tallies are in the sum. */
+  owners: number;
+  /** The largest possible |AUC − exact AUC| from scores sharing a histogram bin. */
+  aucResolution: number | null;
+  report: StoredReport;
 }
 
 /** The lottery's inputs for one round: the hash-chain value it revealed and the volunteers then registered. */
@@ -56,8 +69,13 @@ export interface UpdateRecord {
   metrics: { loss?: number; accuracy?: number };
 }
 
-const toRound = <T extends { status: string; kind: string; config: string | null; committeeDraw: string | null; trainingIndex: number | null; number: number }>(row: T) => ({
+const toRound = <
+  T extends { status: string; kind: string; config: string | null; committeeDraw: string | null; trainingIndex: number | null; number: number; evaluationReport: string | null },
+>(
+  row: T,
+) => ({
   ...row,
+  evaluationReport: row.evaluationReport === null ? null : (JSON.parse(row.evaluationReport) as StoredFederatedEvaluation),
   status: row.status as RoundStatus,
   kind: row.kind as RoundKind,
   config: row.config === null ? {} : (JSON.parse(row.config) as RoundConfig),
@@ -71,6 +89,31 @@ export async function insertRound(
   round: Pick<RoundRecord, 'id' | 'federationId' | 'number' | 'kind' | 'trainingIndex' | 'config' | 'targetOwners' | 'baseModelVersion' | 'minOwners' | 'deadline'>,
 ): Promise<RoundRecord> {
   return toRound(await db.round.create({ data: { ...round, config: Object.keys(round.config).length === 0 ? null : JSON.stringify(round.config), status: 'open' } }));
+}
+
+/** Stores a closed evaluation round's result (`json` from evaluationJson). */
+export async function setEvaluationReport(db: DbClient, roundId: string, json: string): Promise<void> {
+  await db.round.update({ where: { id: roundId }, data: { evaluationReport: json } });
+}
+
+/** The most recent closed evaluation of a model version, or null when it has had none. */
+export async function findLatestEvaluation(db: DbClient, federationId: string, version: number): Promise<{ round: number; evaluation: StoredFederatedEvaluation } | null> {
+  const row = await db.round.findFirst({
+    where: { federationId, kind: 'evaluation', status: 'closed', baseModelVersion: version, evaluationReport: { not: null } },
+    orderBy: { number: 'desc' },
+    select: { number: true, evaluationReport: true },
+  });
+  return row ? { round: row.number, evaluation: JSON.parse(row.evaluationReport!) as StoredFederatedEvaluation } : null;
+}
+
+/** Every version's most recent closed evaluation, by version. */
+export async function listLatestEvaluations(db: DbClient, federationId: string): Promise<Map<number, { round: number; evaluation: StoredFederatedEvaluation }>> {
+  const rows = await db.round.findMany({
+    where: { federationId, kind: 'evaluation', status: 'closed', evaluationReport: { not: null } },
+    orderBy: { number: 'asc' },
+    select: { number: true, baseModelVersion: true, evaluationReport: true },
+  });
+  return new Map(rows.map((row) => [row.baseModelVersion, { round: row.number, evaluation: JSON.parse(row.evaluationReport!) as StoredFederatedEvaluation }]));
 }
 
 export async function setCommitteeDraw(db: DbClient, roundId: string, draw: CommitteeDraw): Promise<void> {

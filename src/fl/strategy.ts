@@ -58,6 +58,12 @@ export interface RoundConfig {
   statistics?: { columns: string[] };
   /** A training round: the local learning rate owners use (the federation's schedule at this round). */
   learningRate?: number;
+  /**
+   * An evaluation round: owners score `modelVersion` on their rows and contribute tallies over `bins` score
+   * bins (src/ml/federated-evaluation.ts); `afterTraining` when it opened after the planned training was
+   * over, so agents know no training round follows it.
+   */
+  evaluation?: { modelVersion: number; bins: number; afterTraining: boolean };
 }
 
 /** What the secure stage hands a strategy: the decoded sum of every included owner's vector. */

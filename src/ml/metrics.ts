@@ -51,16 +51,30 @@ export function rocAuc(probs: ArrayLike<number>, y: ArrayLike<number>): number {
   return (rankSumPositives - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
+/** Probabilities are clipped to [LOG_LOSS_EPSILON, 1 − LOG_LOSS_EPSILON] for the log loss, as scikit-learn did. */
+export const LOG_LOSS_EPSILON = 1e-7;
+
+/** One row's binary cross-entropy, its probability clipped. */
+export function rowLogLoss(prob: number, label: number): number {
+  const p = Math.min(1 - LOG_LOSS_EPSILON, Math.max(LOG_LOSS_EPSILON, prob));
+  return label === 1 ? -Math.log(p) : -Math.log(1 - p);
+}
+
 /** Mean binary cross-entropy with probabilities clipped to [1e-7, 1 − 1e-7]. */
 export function logLoss(probs: ArrayLike<number>, y: ArrayLike<number>): number {
   if (!checkPair('logLoss', probs, y) || y.length === 0) return NaN;
-  const eps = 1e-7;
   let total = 0;
-  for (let i = 0; i < y.length; i++) {
-    const p = Math.min(1 - eps, Math.max(eps, probs[i] as number));
-    total += y[i] === 1 ? -Math.log(p) : -Math.log(1 - p);
-  }
+  for (let i = 0; i < y.length; i++) total += rowLogLoss(probs[i] as number, y[i] as number);
   return total / y.length;
+}
+
+/**
+ * Which of `bins` equal-width bins of [0, 1] a probability falls in ([b/bins, (b+1)/bins), the last one
+ * including 1). Every histogram and reliability bin in the product uses this one rule, so a histogram of
+ * 2·m bins merges pairwise into the m-bin one exactly (p·2m is 2·(p·m) in binary floating point).
+ */
+export function scoreBin(prob: number, bins: number): number {
+  return Math.min(bins - 1, Math.max(0, Math.floor(prob * bins)));
 }
 
 /** Mean squared difference between probability and label (lower is better). */
@@ -135,7 +149,7 @@ export function calibrationCurve(probs: ArrayLike<number>, y: ArrayLike<number>,
   const observed = new Array<number>(bins).fill(0);
   for (let i = 0; i < y.length; i++) {
     const p = probs[i] as number;
-    const bin = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
+    const bin = scoreBin(p, bins);
     count[bin]!++;
     predicted[bin]! += p;
     observed[bin]! += y[i] as number;

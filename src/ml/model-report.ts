@@ -3,7 +3,7 @@
  * headline metrics a lender's model-risk review asks for, the confusion counts at the 0.5 decision
  * threshold, and the curve points (ROC, reliability, score distribution per class) a console draws.
  */
-import { accuracy, brierScore, calibrationCurve, ksStatistic, logLoss, rocAuc, rocCurve, type CalibrationBin } from './metrics.js';
+import { accuracy, brierScore, calibrationCurve, ksStatistic, logLoss, rocAuc, rocCurve, scoreBin, type CalibrationBin } from './metrics.js';
 
 export const REPORT_ROC_POINTS = 101;
 export const REPORT_CALIBRATION_BINS = 10;
@@ -42,7 +42,7 @@ export function modelReport(probs: ArrayLike<number>, y: ArrayLike<number>): Mod
     if (label === 1) predicted ? confusion.truePositives++ : confusion.falseNegatives++;
     else predicted ? confusion.falsePositives++ : confusion.trueNegatives++;
     if (Number.isFinite(p)) {
-      const bin = Math.min(REPORT_HISTOGRAM_BINS - 1, Math.max(0, Math.floor(p * REPORT_HISTOGRAM_BINS)));
+      const bin = scoreBin(p, REPORT_HISTOGRAM_BINS);
       (label === 1 ? histogram.positives : histogram.negatives)[bin]!++;
     }
   }

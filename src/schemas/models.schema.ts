@@ -49,6 +49,21 @@ export const modelReportSchema = z
   })
   .meta({ id: 'ModelReport', description: 'A model version scored on labelled rows; a metric one class alone cannot define is null' });
 
+export const federatedEvaluationSchema = z
+  .object({
+    round: z.number().int().describe('The evaluation round that produced it'),
+    modelVersion: z.number().int(),
+    owners: z.number().int().describe('Owners whose tallies are in the sum'),
+    aucResolution: z
+      .number()
+      .nullable()
+      .describe('Largest possible |AUC − exact AUC|: scores sharing one of the twenty histogram bins count as ties (KS and the ROC points are at the bin edges too)'),
+    report: modelReportSchema.describe(
+      'Derived from the owners’ summed tallies alone: counts, confusion, histograms and reliability counts are exact; log loss and Brier up to rounding; AUC, KS and ROC to histogram resolution',
+    ),
+  })
+  .meta({ id: 'FederatedEvaluation', description: 'A version scored by the owners on their own rows; the server learnt only the sum of their tallies' });
+
 export const modelVersionSchema = z
   .object({
     version: z.number().int(),
@@ -63,6 +78,9 @@ export const modelVersionSchema = z
     validation: modelReportSchema
       .nullable()
       .describe('Scores on the federation’s validation set (operator only; null for owners, and for versions published before one was attached)'),
+    federatedEvaluation: federatedEvaluationSchema
+      .nullable()
+      .describe('The latest federated evaluation of this version (an evaluation round: POST …/rounds with kind "evaluation"); null when it has had none'),
     promoted: z.boolean().describe('Whether this is the federation’s promoted version'),
     createdAt: timestampSchema,
   })

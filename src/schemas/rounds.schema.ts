@@ -3,6 +3,7 @@
  * into a new model version (or fail, publishing nothing).
  */
 import { z } from 'zod';
+import { federatedEvaluationSchema } from './models.schema.js';
 import { idSchema, timestampSchema } from './common.schema.js';
 import { base64Schema } from './owners.schema.js';
 
@@ -67,13 +68,25 @@ export const roundSchema = z
   .object({
     number: z.number().int(),
     kind: z
-      .enum(['statistics', 'training'])
-      .describe('statistics: owners contribute per-column moments (federated standardisation), no model is published; training: owners train and the round publishes a model version'),
-    trainingRound: z.number().int().nullable().describe('1, 2, … among the federation’s training rounds; null for a statistics round'),
+      .enum(['statistics', 'training', 'evaluation'])
+      .describe(
+        'statistics: owners contribute per-column moments (federated standardisation), no model is published; training: owners train and the round publishes a model version; ' +
+          'evaluation: owners score `evaluation.modelVersion` on their rows and contribute tallies, the round stores the report derived from their sum',
+      ),
+    trainingRound: z.number().int().nullable().describe('1, 2, … among the federation’s training rounds; null for a statistics or evaluation round'),
     statistics: z
       .object({ columns: z.array(z.string()).describe('The numeric columns whose moments owners contribute, in order') })
       .nullable()
       .describe('A statistics round’s columns; null for a training round'),
+    evaluation: z
+      .object({
+        modelVersion: z.number().int().describe('The version owners score (also `baseModelVersion`)'),
+        bins: z.number().int().describe('Equal-width score bins of [0, 1] the tallies count in'),
+        afterTraining: z.boolean().describe('Opened after the planned training was over: no training round follows, agents stop once it settles'),
+        result: federatedEvaluationSchema.nullable().describe('Once closed: what the owners’ summed tallies show'),
+      })
+      .nullable()
+      .describe('An evaluation round’s version and, once closed, its result; null for other rounds'),
     status: roundStatusSchema,
     tag: z
       .string()
@@ -132,10 +145,19 @@ export const roundListSchema = z.object({ rounds: z.array(roundSchema) });
 
 export const openRoundBodySchema = z
   .strictObject({
+    kind: z
+      .enum(['training', 'evaluation'])
+      .optional()
+      .describe('training (default; a statistics round instead while the federation has no standardisation yet) or evaluation: every owner scores `modelVersion` on its own rows'),
+    modelVersion: z
+      .union([z.number().int().min(0), z.literal('default')])
+      .optional()
+      .describe('Evaluation rounds only: the version to evaluate, or "default" (the version predictions use); default "default"'),
     minOwners: z.number().int().min(1).max(1_000_000).optional().describe('Overrides the federation default'),
     deadlineSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
   })
   .default({});
+export type OpenRoundBody = z.infer<typeof openRoundBodySchema>;
 
 export const localMetricsSchema = z.strictObject({
   loss: z.number().min(0).optional(),
@@ -164,6 +186,19 @@ export const submitStatisticsBodySchema = z.strictObject({
     ),
 });
 export type SubmitStatisticsBody = z.infer<typeof submitStatisticsBodySchema>;
+
+export const submitEvaluationBodySchema = z.strictObject({
+  tallies: z
+    .array(z.number())
+    .min(1)
+    .max(4 + 3 * 1000)
+    .describe(
+      'This owner’s tallies of the round’s version scored on its rows, for B = `evaluation.bins` equal-width bins (bin b = [b/B, (b+1)/B), the last one including 1): ' +
+        'negatives per bin (B counts), positives per bin (B counts), the sum of the scores per bin (B values), Σ log loss (scores clipped to [1e-7, 1 − 1e-7]), Σ (score − label)², ' +
+        'then the negatives and the positives whose score was not finite',
+    ),
+});
+export type SubmitEvaluationBody = z.infer<typeof submitEvaluationBodySchema>;
 
 export const updateReceiptSchema = z
   .object({

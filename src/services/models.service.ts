@@ -8,7 +8,8 @@ import { findModelVersion, findModelWeights, listModelVersions, listModelWeights
 import { federationsWithValidationSets, findValidationSet, putValidationSet } from '../db/validation-sets.repository.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { isEligible, type SelectionConfig } from '../fl/model-selection.js';
-import { heEvaluability, type ModelSpec } from '../ml/model-spec.js';
+import { findLatestEvaluation, listLatestEvaluations, type StoredFederatedEvaluation } from '../db/rounds.repository.js';
+import { heEvaluability } from '../ml/model-spec.js';
 import type { Federation } from '../schemas/federations.schema.js';
 import type { ModelVersion, ModelWeights } from '../schemas/models.schema.js';
 import { requireMember, requireOperator } from './auth.service.js';
@@ -35,16 +36,19 @@ export class ModelsService {
   async list(principal: Principal, federationId: string): Promise<ModelVersion[]> {
     requireMember(principal, federationId, 'listModels');
     const federation = await this.federations.load(federationId);
-    return (await listModelVersions(this.db, federationId)).map((model) => toModelDto(model, federation.modelSpec, federation.promotedModelVersion, principal.kind === 'operator'));
+    const evaluations = await listLatestEvaluations(this.db, federationId);
+    return (await listModelVersions(this.db, federationId)).map((model) =>
+      toModelDto(model, federation, principal.kind === 'operator', evaluations.get(model.version) ?? null),
+    );
   }
 
   async get(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelVersion> {
     requireMember(principal, federationId, 'getModel');
     const federation = await this.federations.load(federationId);
-    const version = await this.resolve(federation, ref);
+    const version = await resolveVersion(this.db, federation, ref);
     const model = await findModelVersion(this.db, federationId, version);
     if (!model) throw new NotFoundError('model-version', version);
-    return toModelDto(model, federation.modelSpec, federation.promotedModelVersion, principal.kind === 'operator');
+    return toModelDto(model, federation, principal.kind === 'operator', await findLatestEvaluation(this.db, federationId, version));
   }
 
   async weights(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelWeights> {
@@ -56,27 +60,12 @@ export class ModelsService {
   /** Weights and layout for internal use (predictions). */
   async load(federationId: string, ref: VersionRef) {
     const federation = await this.federations.load(federationId);
-    const version = await this.resolve(federation, ref);
+    const version = await resolveVersion(this.db, federation, ref);
     const weights = await findModelWeights(this.db, federationId, version);
     if (!weights) throw new NotFoundError('model-version', version);
     return { federation, version, weights, layout: layoutOf(federation) };
   }
 
-  /** A version number for `ref`; `default` is refused with 409 while no version qualifies to be served. */
-  private async resolve(federation: FederationRecord, ref: VersionRef): Promise<number> {
-    if (typeof ref === 'number') return ref;
-    if (ref === 'latest') return federation.latestModelVersion;
-    const federationId = federation.id;
-    const version = defaultModelVersion(federation, (await federationsWithValidationSets(this.db, federationId)).has(federationId));
-    if (version === null) {
-      throw new ConflictError(
-        'no-eligible-model',
-        'No model version qualifies to be served',
-        `federation ${federationId}: no version has yet reached the majority-class rate on the validation set, so none is served by default; name a version explicitly, or wait for more rounds`,
-      );
-    }
-    return version;
-  }
 
   /**
    * Attaches (or replaces) the operator's validation set: checked against the schema, then every existing
@@ -151,8 +140,29 @@ export class ModelsService {
   }
 }
 
-function toModelDto(model: ModelVersionRecord, spec: ModelSpec, promoted: number | null, operator: boolean): ModelVersion {
-  const he = heEvaluability(spec);
+/** A version number for `ref` (not checked to exist); `default` is refused with 409 while no version qualifies to be served. */
+export async function resolveVersion(db: Db, federation: FederationRecord, ref: VersionRef): Promise<number> {
+  if (typeof ref === 'number') return ref;
+  if (ref === 'latest') return federation.latestModelVersion;
+  const federationId = federation.id;
+  const version = defaultModelVersion(federation, (await federationsWithValidationSets(db, federationId)).has(federationId));
+  if (version === null) {
+    throw new ConflictError(
+      'no-eligible-model',
+      'No model version qualifies to be served',
+      `federation ${federationId}: no version has yet reached the majority-class rate on the validation set, so none is served by default; name a version explicitly, or wait for more rounds`,
+    );
+  }
+  return version;
+}
+
+function toModelDto(
+  model: ModelVersionRecord,
+  federation: FederationRecord,
+  operator: boolean,
+  evaluation: { round: number; evaluation: StoredFederatedEvaluation } | null,
+): ModelVersion {
+  const he = heEvaluability(federation.modelSpec);
   return {
     version: model.version,
     roundNumber: model.roundNumber,
@@ -161,7 +171,9 @@ function toModelDto(model: ModelVersionRecord, spec: ModelSpec, promoted: number
     heRefusal: he.reason,
     privacy: model.epsilon === null || model.delta === null ? null : { epsilon: model.epsilon, delta: model.delta },
     validation: operator ? model.validation : null,
-    promoted: model.version === promoted,
+    // The owners' own aggregate: every member sees it (validation is the operator's data, federated evaluation theirs).
+    federatedEvaluation: evaluation && { round: evaluation.round, ...evaluation.evaluation },
+    promoted: model.version === federation.promotedModelVersion,
     createdAt: model.createdAt.toISOString(),
   };
 }

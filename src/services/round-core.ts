@@ -17,7 +17,7 @@ import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { DbClient } from '../db/db-client.js';
 import { advanceLatestModelVersion, findFederation, setStandardisation, type FederationRecord } from '../db/federations.repository.js';
-import { findModelWeights, findOptimizerState, insertModelVersion } from '../db/models.repository.js';
+import { finiteJson, findModelWeights, findOptimizerState, insertModelVersion } from '../db/models.repository.js';
 import { findOwner, listCommitteeCandidates } from '../db/owners.repository.js';
 import {
   countDataOwners,
@@ -36,6 +36,7 @@ import {
   listUpdates,
   recordIncludedSet,
   setCommitteeDraw,
+  setEvaluationReport,
   startSumming,
   type RoundRecord,
 } from '../db/rounds.repository.js';
@@ -46,6 +47,7 @@ import { applyServerOptimizer } from '../fl/server-optimizer.js';
 import { includedSetHash, reconstructSum } from '../fl/secure-aggregation.js';
 import type { AggregateResult, RoundConfig, Strategy } from '../fl/strategy.js';
 import { federatedStatisticsColumns } from '../ml/dataset-schema.js';
+import { EVALUATION_BINS, federatedReport, tallyLength, tallyProblems } from '../ml/federated-evaluation.js';
 import { parameterCount } from '../ml/model-spec.js';
 import { applyFederatedStatistics, momentProblems, momentsLength } from '../ml/standardisation.js';
 import { FIXED_POINT_BITS } from '../crypto/fixed-point.js';
@@ -70,11 +72,13 @@ export type Stage = 'collecting' | 'summing';
 /**
  * Values one owner contributes to this round: the model's parameters in a training round, three moments
  * per column in a statistics round (fixed when it opened, so it stays right after the schema gains its
- * statistics). Secure mode shares these plus one weight coordinate.
+ * statistics), its score tallies in an evaluation round. Secure mode shares these plus one weight coordinate.
  */
 export function contributionLength(federation: FederationRecord, round: Pick<RoundRecord, 'config'>): number {
-  const statistics = round.config.statistics;
-  return statistics ? momentsLength(statistics.columns) : parameterCount(layoutOf(federation));
+  const { statistics, evaluation } = round.config;
+  if (statistics) return momentsLength(statistics.columns);
+  if (evaluation) return tallyLength(evaluation.bins);
+  return parameterCount(layoutOf(federation));
 }
 
 export function secureLengthOf(federation: FederationRecord, round: Pick<RoundRecord, 'config'>): number {
@@ -91,6 +95,8 @@ export interface RoundOpening {
   baseModelVersion: number;
   minOwners: number;
   deadlineSeconds: number;
+  /** Open an evaluation round of this model version instead of a training round. */
+  evaluate?: number;
 }
 
 export class RoundCore {
@@ -110,6 +116,7 @@ export class RoundCore {
    * not when a secure round cannot seat a committee (the caller decides what that means).
    */
   async create(tx: DbClient, federation: FederationRecord, opening: RoundOpening): Promise<RoundRecord | CommitteeShortfall> {
+    if (opening.evaluate !== undefined) return this.createEvaluationRound(tx, federation, opening, opening.evaluate);
     if (federation.standardisation === null) return this.createStatisticsRound(tx, federation, opening);
     const owners = await countDataOwners(tx, federation.id);
     const config = strategyFor(federation, this.strategy).configure({
@@ -166,6 +173,28 @@ export class RoundCore {
       config: { statistics: { columns: federatedStatisticsColumns(federation.datasetSchema).map((column) => column.name) } },
       targetOwners: await countDataOwners(tx, federation.id),
       baseModelVersion: opening.baseModelVersion,
+      minOwners: opening.minOwners,
+      deadline: new Date(this.clock().getTime() + opening.deadlineSeconds * 1000),
+    });
+    return federation.secureConfig ? ((await this.seatCommittee(tx, federation, round)) ?? round) : round;
+  }
+
+  /**
+   * Federated evaluation: every owner enrolled scores `modelVersion` on its rows (it closes early once all
+   * are in) and contributes tallies; nothing is published but the report. Its base model is the version
+   * evaluated, so owners fetch it as they fetch a training round's.
+   */
+  private async createEvaluationRound(tx: DbClient, federation: FederationRecord, opening: RoundOpening, modelVersion: number): Promise<RoundRecord | CommitteeShortfall> {
+    const afterTraining = federation.trainingStop !== null || (await countTrainingRounds(tx, federation.id)) >= federation.trainingConfig.rounds;
+    const round = await insertRound(tx, {
+      id: newId(),
+      federationId: federation.id,
+      number: opening.number,
+      kind: 'evaluation',
+      trainingIndex: null,
+      config: { evaluation: { modelVersion, bins: EVALUATION_BINS, afterTraining } },
+      targetOwners: await countDataOwners(tx, federation.id),
+      baseModelVersion: modelVersion,
       minOwners: opening.minOwners,
       deadline: new Date(this.clock().getTime() + opening.deadlineSeconds * 1000),
     });
@@ -320,7 +349,12 @@ export class RoundCore {
       case 'freeze':
         return this.freeze(federation, round, now);
       case 'aggregate':
-        if (round.config.statistics) return this.transaction(async (tx) => this.settleStatistics(tx, federation, round, 'open', sumVectors(await listMoments(tx, round.id), contributionLength(federation, round)), now));
+        if (round.config.statistics || round.config.evaluation) {
+          return this.transaction(async (tx) => {
+            const vectors = await listMoments(tx, round.id);
+            return this.settleSum(tx, federation, round, 'open', { values: sumVectors(vectors, contributionLength(federation, round)), owners: vectors.length }, now);
+          });
+        }
         return this.transaction(async (tx) => {
           if (!(await finishRound(tx, round.id, 'open', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
@@ -331,9 +365,9 @@ export class RoundCore {
       case 'reconstruct':
         return this.transaction(async (tx) => {
           const threshold = federation.secureConfig!.committee.threshold;
-          if (round.config.statistics) {
+          if (round.config.statistics || round.config.evaluation) {
             const sum = reconstructSum(contributionLength(federation, round), await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
-            return this.settleStatistics(tx, federation, round, 'summing', sum.delta, now);
+            return this.settleSum(tx, federation, round, 'summing', { values: sum.delta, owners: sum.owners }, now);
           }
           if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
@@ -342,6 +376,29 @@ export class RoundCore {
           return true;
         });
     }
+  }
+
+  /** A round whose owners contribute sums rather than weights (statistics, evaluation) ends. */
+  private settleSum(tx: DbClient, federation: FederationRecord, round: RoundRecord, from: 'open' | 'summing', sum: { values: Float64Array; owners: number }, now: Date): Promise<boolean> {
+    return round.config.evaluation ? this.settleEvaluation(tx, round, from, sum, now) : this.settleStatistics(tx, federation, round, from, sum.values, now);
+  }
+
+  /**
+   * An evaluation round ends: the report derived from the owners' summed tallies is stored with the round,
+   * or — if the sum is impossible (an owner sent tallies no rows could give) — the round fails and
+   * nothing is stored. Nothing else changes: no version, no promotion, no next round.
+   */
+  private async settleEvaluation(tx: DbClient, round: RoundRecord, from: 'open' | 'summing', sum: { values: Float64Array; owners: number }, now: Date): Promise<boolean> {
+    const { modelVersion, bins } = round.config.evaluation!;
+    // Secure sums carry each owner's fixed-point rounding (at most half a unit per value).
+    const problems = tallyProblems(sum.values, bins, from === 'summing' ? sum.owners * 2 ** -FIXED_POINT_BITS : 0);
+    if (problems.length > 0) {
+      return finishRound(tx, round.id, from, { status: 'failed', reason: `the summed evaluation tallies are impossible (${problems[0]}); an owner sent tallies that no rows could give` }, now);
+    }
+    if (!(await finishRound(tx, round.id, from, { status: 'closed' }, now))) return false;
+    const { report, aucResolution } = federatedReport(sum.values, bins);
+    await setEvaluationReport(tx, round.id, finiteJson({ modelVersion, owners: sum.owners, aucResolution, report }));
+    return true;
   }
 
   /**

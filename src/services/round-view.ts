@@ -44,6 +44,7 @@ export class RoundViews {
       kind: round.kind,
       trainingRound: round.trainingIndex,
       statistics: round.config.statistics ?? null,
+      evaluation: round.config.evaluation ? { ...round.config.evaluation, result: round.evaluationReport && { round: round.number, ...round.evaluationReport } } : null,
       status: round.status,
       tag: roundTag(round),
       baseModelVersion: round.baseModelVersion,

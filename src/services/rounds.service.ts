@@ -13,7 +13,10 @@ import { decideRound } from '../fl/round-rules.js';
 import type { Strategy } from '../fl/strategy.js';
 import { parameterCount } from '../ml/model-spec.js';
 import { momentProblems } from '../ml/standardisation.js';
-import type { Round, SubmitStatisticsBody, SubmitUpdateBody } from '../schemas/rounds.schema.js';
+import { tallyProblems } from '../ml/federated-evaluation.js';
+import { findModelVersion } from '../db/models.repository.js';
+import { resolveVersion } from './models.service.js';
+import type { OpenRoundBody, Round, SubmitEvaluationBody, SubmitStatisticsBody, SubmitUpdateBody } from '../schemas/rounds.schema.js';
 import { requireMember, requireOperator, requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { layoutOf, type FederationsService } from './federations.service.js';
@@ -56,9 +59,15 @@ export class RoundsService {
     this.views = new RoundViews(db);
   }
 
-  async open(principal: Principal, federationId: string, body: { minOwners?: number; deadlineSeconds?: number }): Promise<Round> {
+  async open(principal: Principal, federationId: string, body: OpenRoundBody): Promise<Round> {
     requireOperator(principal, 'openRound');
     const federation = await this.federations.load(federationId);
+    const evaluate = body.kind === 'evaluation' ? await this.versionToEvaluate(federation, body.modelVersion ?? 'default') : undefined;
+    if (body.kind !== 'evaluation' && body.modelVersion !== undefined) {
+      throw new DomainError('validation-failed', 'Request validation failed', 422, 'openRound: modelVersion names the version an evaluation round scores; a training round always starts from the latest', [
+        { path: 'body.modelVersion', message: 'only with kind "evaluation"' },
+      ]);
+    }
     const latest = await findLatestRound(this.db, federationId);
     if (latest && (latest.status === 'open' || latest.status === 'summing')) {
       throw new ConflictError('round-already-open', 'A round is already open', `openRound: round ${latest.number} is still ${latest.status}`);
@@ -74,8 +83,29 @@ export class RoundsService {
       baseModelVersion: federation.latestModelVersion,
       minOwners,
       deadlineSeconds: body.deadlineSeconds ?? federation.trainingConfig.roundDeadlineSeconds,
+      ...(evaluate !== undefined && { evaluate }),
     });
     return this.views.show(federation, round, principal);
+  }
+
+  /**
+   * The version an evaluation round may score: one that exists, in a federation whose owners can encode
+   * their rows (its statistics are in) and whose privacy promise it would not break.
+   */
+  private async versionToEvaluate(federation: FederationRecord, ref: number | 'default'): Promise<number> {
+    if (federation.privacyConfig) {
+      throw new ConflictError(
+        'evaluation-not-private',
+        'Federated evaluation is not differentially private',
+        `openRound: federation ${federation.id} promises differential privacy, and an evaluation round releases exact per-class counts of the owners' rows, which its budget does not cover; evaluate on the operator's validation set (PUT …/validation) instead`,
+      );
+    }
+    if (federation.standardisation === null) {
+      throw new ConflictError('statistics-pending', 'The federation has no standardisation yet', `openRound: federation ${federation.id} has not computed its means and standard deviations yet, so owners cannot encode their rows; evaluate after the statistics round`);
+    }
+    const version = await resolveVersion(this.db, federation, ref);
+    if (!(await findModelVersion(this.db, federation.id, version))) throw new NotFoundError('model-version', version);
+    return version;
   }
 
   async get(principal: Principal, federationId: string, number: number): Promise<Round> {
@@ -171,6 +201,42 @@ export class RoundsService {
     return this.show(federation, accepted.round, principal, { submitted: true });
   }
 
+  /**
+   * Plain mode, evaluation round: one owner's tallies of the round's version scored on its rows. Tallies no
+   * rows could give (wrong length, fractional or negative counts, a bin's score sum outside its edges) are
+   * refused before anything is stored.
+   */
+  async submitEvaluation(principal: Principal, federationId: string, number: number, body: SubmitEvaluationBody): Promise<Round> {
+    const ownerId = requireOwner(principal, federationId, 'submitEvaluation');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'plain', 'submitEvaluation');
+    const round = await this.find(federationId, number);
+    assertKind(round, 'evaluation', 'submitEvaluation');
+    assertCollecting(round, this.clock(), 'submitEvaluation');
+    const { bins } = round.config.evaluation!;
+    const problems = tallyProblems(body.tallies, bins);
+    if (problems.length > 0) {
+      throw new DomainError(
+        'implausible-tallies',
+        'Evaluation tallies no rows could give',
+        422,
+        `submitEvaluation: ${problems.length} problem(s) with the tallies over ${bins} bins`,
+        problems.slice(0, 20).map((message) => ({ path: 'tallies', message })),
+      );
+    }
+    if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
+    const values = Float64Array.from(body.tallies);
+    const rows = Math.round(values.slice(0, 2 * bins).reduce((a, b) => a + b, 0) + values[3 * bins + 2]! + values[3 * bins + 3]!);
+    const accepted = await this.core.accept(
+      federation,
+      round,
+      'collecting',
+      (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
+      { closed: () => roundNotOpen('submitEvaluation', number, 'closed'), duplicate: () => duplicateSubmission(number) },
+    );
+    return this.show(federation, accepted.round, principal, { submitted: true });
+  }
+
   /** The operator ends the current stage now: move on if enough is in, otherwise fail the round. */
   async close(principal: Principal, federationId: string, number: number): Promise<Round> {
     requireOperator(principal, 'closeRound');
@@ -233,10 +299,10 @@ export function assertCollecting(round: RoundRecord, now: Date, action: string):
   }
 }
 
-/** Training rounds take weights, statistics rounds moments: the owner's agent chose the wrong call. */
+/** Training rounds take weights, statistics rounds moments, evaluation rounds tallies: the owner's agent chose the wrong call. */
 export function assertKind(round: RoundRecord, kind: RoundRecord['kind'], action: string): void {
   if (round.kind === kind) return;
-  const instead = round.kind === 'statistics' ? 'submit its moments to …/statistics' : 'submit its weights to …/updates';
+  const instead = { statistics: 'submit its moments to …/statistics', evaluation: 'submit its tallies to …/evaluation', training: 'submit its weights to …/updates' }[round.kind];
   throw new ConflictError('wrong-round-kind', `Not a ${kind} round`, `${action}: round ${round.number} is a ${round.kind} round; ${instead} (secure mode: shares, as always)`);
 }
 

@@ -189,7 +189,7 @@ describe('a secure statistics round', () => {
     let view = round;
     for (let owner = 0; owner < 4; owner++) {
       const moments = ownerMoments(pendingSchema, numericColumns, rowsOf(owner));
-      const upload = buildShareUpload({ federationId: setup.federationId, ownerId: setup.ownerIds[owner]!, round, moments });
+      const upload = buildShareUpload({ federationId: setup.federationId, ownerId: setup.ownerIds[owner]!, round, sums: moments });
       view = (await t.http.post(`/v1/federations/${setup.federationId}/rounds/1/shares`).set(bearer(setup.keys[owner]!)).send(upload.body).expect(201)).body.round;
     }
     assert.equal(view.status, 'summing', 'every enrolled owner in: the included set freezes');

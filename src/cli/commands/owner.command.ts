@@ -340,6 +340,10 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
         const how = federation.aggregation === 'secure' ? `as encrypted shares${event.uploadBytes !== undefined ? ` (${event.uploadBytes} bytes)` : ''}` : 'in the clear';
         return `round ${event.round} (statistics): submitted the count, sum and sum of squares of ${event.samples} rows' values ${how}${event.resent ? ' (prepared before a restart, sent now)' : ''}`;
       }
+      if (event.kind === 'evaluation') {
+        const how = federation.aggregation === 'secure' ? `as encrypted shares${event.uploadBytes !== undefined ? ` (${event.uploadBytes} bytes)` : ''}` : 'in the clear';
+        return `round ${event.round} (evaluation): scored ${event.samples} rows; submitted only per-class score histograms and loss sums ${how}${event.resent ? ' (prepared before a restart, sent now)' : ''}`;
+      }
       const what = federation.aggregation === 'secure' ? `encrypted shares of ${event.samples} samples${event.uploadBytes !== undefined ? ` (${event.uploadBytes} bytes)` : ''}` : `an update of ${event.samples} samples`;
       return `round ${event.round}: submitted ${what}${loss(event.loss)}${event.resent ? ' (prepared before a restart, sent now)' : ''}`;
     }
@@ -358,14 +362,15 @@ export function describeEvent(event: AgentEvent, federation: FederationView): st
     case 'missed-sum':
       return `round ${event.round}: committee seat: no partial sum from this member: ${event.reason}`;
     case 'round-ended':
-      return event.status === 'closed'
-        ? `round ${event.round}: closed, ${event.modelVersion === null ? 'means and standard deviations computed' : `model version ${event.modelVersion} published`}`
-        : `round ${event.round}: failed: ${event.failureReason ?? 'no reason given'}`;
+      if (event.status === 'failed') return `round ${event.round}: failed: ${event.failureReason ?? 'no reason given'}`;
+      if (event.kind === 'statistics') return `round ${event.round}: closed, means and standard deviations computed`;
+      if (event.kind === 'evaluation') return `round ${event.round}: closed, federated evaluation stored (fedscore operator model show)`;
+      return `round ${event.round}: closed, model version ${event.modelVersion} published`;
   }
 }
 
 function describeStop(summary: AgentSummary, signalled: string | undefined): string {
-  const why = { 'planned-rounds-over': "the federation's planned rounds are over", 'training-stopped-early': 'the federation stopped training early (its validation metric stopped improving)', 'max-rounds': 'reached --max-rounds', signal: `stopped by ${signalled ?? 'a signal'}` }[summary.stoppedBy];
+  const why = { 'planned-rounds-over': "the federation's planned rounds are over", 'training-stopped-early': 'the federation stopped training early (its validation metric stopped improving)', 'evaluation-over': 'the evaluation opened after training has settled', 'max-rounds': 'reached --max-rounds', signal: `stopped by ${signalled ?? 'a signal'}` }[summary.stoppedBy];
   return `done: ${why}; submitted to rounds ${list(summary.submitted)}; summed in rounds ${list(summary.committee)}`;
 }
 

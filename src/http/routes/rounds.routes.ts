@@ -1,4 +1,4 @@
-/** Rounds: open, read, submit an update (or a statistics round's moments), close. */
+/** Rounds: open, read, submit an update (or a statistics round's moments, an evaluation round's tallies), close. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses, problemSchema, roundParamsSchema } from '../../schemas/common.schema.js';
 import {
@@ -9,6 +9,7 @@ import {
   openRoundBodySchema,
   roundListSchema,
   roundSchema,
+  submitEvaluationBodySchema,
   submitStatisticsBodySchema,
   submitUpdateBodySchema,
   updateReceiptSchema,
@@ -115,6 +116,31 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) =>
       reply.code(201).send({
         round: await app.services.rounds.submitStatistics(request.principal, request.params.federationId, request.params.roundNumber, request.body),
+      }),
+  );
+
+  app.post(
+    '/federations/:federationId/rounds/:roundNumber/evaluation',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Submit this owner’s tallies for an evaluation round (owner, plain mode)',
+        description:
+          'Federated evaluation: the operator opens a round with `{"kind": "evaluation", "modelVersion": V}`; each owner scores version V ' +
+          'on its own rows and submits only tallies — per score bin its negatives, positives and sum of scores, its summed log loss and ' +
+          'Brier score. The round closes once every owner is in (or at its deadline with the minimum) and stores the report derived ' +
+          'from the sum: accuracy, confusion counts and histograms exactly as a central computation on the same rows would give them, ' +
+          'AUC, KS and ROC to histogram resolution. In secure mode owners upload shares of the same vector followed by a 1, so the ' +
+          'server learns only the sum. Not offered in differentially private federations (the counts are exact).',
+        params: roundParamsSchema,
+        body: submitEvaluationBodySchema,
+        response: { 201: updateReceiptSchema, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send({
+        round: await app.services.rounds.submitEvaluation(request.principal, request.params.federationId, request.params.roundNumber, request.body),
       }),
   );
 
