@@ -13,6 +13,7 @@ export const MODEL_QUALITY_OPTIONS = {
   'validation-fraction': { type: 'string' },
   'select-metric': { type: 'string' },
   patience: { type: 'string' },
+  evaluate: { type: 'boolean' },
 } as const;
 
 export const MODEL_QUALITY_USAGE = `  --server-optimizer S   how the server steps each round: fedavg, fedavgm, fedadam or fedyogi, optionally
@@ -21,7 +22,10 @@ export const MODEL_QUALITY_USAGE = `  --server-optimizer S   how the server step
                          owners get the rest): every version is scored on it, the best is promoted and 'final'
                          reports the promoted version
   --select-metric M      validation metric that picks the promoted version: logLoss (default), auc, accuracy, brier, ks
-  --patience N           early stopping: stop after N scored versions without improving the metric`;
+  --patience N           early stopping: stop after N scored versions without improving the metric
+  --evaluate             after training, a federated evaluation: every owner scores the final version on its own
+                         rows and the server learns only the sum of their tallies (per-class score histograms,
+                         loss sums); printed beside the test-row figures (not with --dp-epsilon)`;
 
 const OPTIMIZERS = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi'] as const;
 const METRICS = ['logLoss', 'auc', 'accuracy', 'brier', 'ks'] as const;
@@ -30,10 +34,12 @@ export interface ModelQualityChoices {
   serverOptimizer?: ServerOptimizerSetting;
   validationFraction?: number;
   selection?: SelectionInput;
+  evaluate?: boolean;
 }
 
-export function readModelQualityChoices(values: { 'server-optimizer'?: string; 'validation-fraction'?: string; 'select-metric'?: string; patience?: string }): ModelQualityChoices {
+export function readModelQualityChoices(values: { 'server-optimizer'?: string; 'validation-fraction'?: string; 'select-metric'?: string; patience?: string; evaluate?: boolean }): ModelQualityChoices {
   const choices: ModelQualityChoices = {};
+  if (values.evaluate) choices.evaluate = true;
   const optimizer = values['server-optimizer'];
   if (optimizer !== undefined) {
     const [kindText, rateText, ...rest] = optimizer.split(':');

@@ -14,6 +14,9 @@ import { featureNamesOf, type DatasetSchema } from '../ml/dataset-schema.js';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { createRng, shuffleInPlace } from '../ml/random.js';
 import type { CommitteeDrawView, FederationView, FedscoreClient, RoundView } from './http-client.js';
+
+/** A federated evaluation as the round shows it once closed. */
+export type FederatedEvaluationView = NonNullable<NonNullable<RoundView['evaluation']>['result']>;
 import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.js';
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { FIELD_BYTES } from '../crypto/field.js';
@@ -52,7 +55,8 @@ export interface SimulationTraining {
 export type SimulationProgress =
   | { phase: 'enrol'; done: number; total: number }
   | { phase: 'statistics'; round: number; done: number; total: number }
-  | { phase: 'round'; round: number; done: number; total: number };
+  | { phase: 'round'; round: number; done: number; total: number }
+  | { phase: 'evaluation'; round: number; done: number; total: number };
 
 export interface SimulationRound {
   round: number;
@@ -119,6 +123,11 @@ export interface SimulationOptions {
   validationCsv?: string;
   /** Model selection and early stopping; omitted, the server's default (best by validation log loss). */
   selection?: SelectionInput;
+  /**
+   * After training, a federated evaluation of the version predictions use by default: every owner scores
+   * it on its own rows and the server learns only the sum of their tallies (not with differential privacy).
+   */
+  evaluate?: boolean;
   concurrency: number;
   /**
    * Who the owners are: by default agents in this process (`inProcessFleet`); `fedscore simulate
@@ -166,6 +175,8 @@ export interface SimulationResult {
   statistics?: SimulationStatistics;
   /** The noise multiplier the server chose for the budget, and the final ε. */
   privacy?: { epsilon: number; delta: number; noiseMultiplier: number; clipNorm: number; spent: number };
+  /** With `evaluate`: the owners' evaluation of the final version on their own rows, as the server derived it. */
+  federatedEvaluation?: FederatedEvaluationView;
 }
 
 /**
@@ -208,6 +219,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const privacy = options.privacy;
   if (privacy && dropouts > 0) throw new Error('runSimulation: with differential privacy, owners take part by Poisson sampling (sampleRate), not by simulated dropouts');
   const sampled = privacy?.sampleRate !== undefined && privacy.sampleRate < 1;
+  if (privacy && options.evaluate) throw new Error('runSimulation: federated evaluation releases exact counts, which a differentially private federation does not allow');
 
   // Everything stops with the first failure, an owner's or the operator's.
   const stop = new AbortController();
@@ -316,7 +328,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       final = { ...evaluate(options.model, weights, scored.X, scored.y), modelVersion: served };
     }
     const state = privacy ? (await operator.getFederation(federation.id)).privacy : null;
+    const federatedEvaluation = options.evaluate ? await evaluateFederated(run, fleet, final.modelVersion, stop) : undefined;
     return {
+      ...(federatedEvaluation && { federatedEvaluation }),
       ...(statistics && { statistics }),
       ...(state && { privacy: { epsilon: state.epsilon, delta: state.delta, noiseMultiplier: state.noiseMultiplier, clipNorm: state.clipNorm, spent: state.spent.epsilon } }), federationId: federation.id, mode: options.mode, owners: shards.length, rounds, final, finalWeights, totalSeconds: (performance.now() - started) / 1000 };
   } catch (error) {
@@ -326,6 +340,27 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     stop.abort(new Error('runSimulation: finished'));
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/**
+ * An evaluation round of `modelVersion`, opened after training so the owners — started again, as real ones
+ * would be — find it as the current round, score the version on their rows and stop once it settles.
+ */
+async function evaluateFederated(run: FleetRun, fleet: OwnerFleet, modelVersion: number, stop: AbortController): Promise<FederatedEvaluationView> {
+  const { operator, federation, feed, options } = run;
+  const opened = await operator.openRound(federation.id, { kind: 'evaluation', modelVersion });
+  // In-process owners read the shared feed: start them once it shows the new round, or they would see
+  // the last training round, find the planned rounds over and stop.
+  let seen = await feed.next('none');
+  while (!seen || seen.number < opened.number) seen = await feed.next(seen?.tag ?? 'none');
+  const running = fleet.run(run).catch((error: unknown) => {
+    stop.abort(error);
+    throw error;
+  });
+  const settled = await followRound(operator, feed, federation.id, opened.number, options.mode === 'secure' ? options.secure : undefined);
+  await running;
+  if (settled.status !== 'closed' || !settled.evaluation?.result) throw new Error(`runSimulation: the evaluation round ${opened.number} failed: ${settled.failureReason ?? 'no reason given'}`);
+  return settled.evaluation.result;
 }
 
 /**
@@ -386,6 +421,7 @@ export function inProcessFleet(): OwnerFleet {
               const done = (submitted.get(event.round) ?? 0) + 1;
               submitted.set(event.round, done);
               if (event.kind === 'statistics') options.onProgress?.({ phase: 'statistics', round: event.round, done, total: shards.length });
+              else if (event.kind === 'evaluation') options.onProgress?.({ phase: 'evaluation', round: event.round, done, total: shards.length });
               else options.onProgress?.({ phase: 'round', round: event.round, done, total: participants });
             },
             signal,
@@ -443,7 +479,7 @@ function assertSameFeatures(federation: FederationView, schema: DatasetSchema): 
  * Waits until round `number` is closed or failed. A secure round whose committee dropped below t cannot
  * close by itself: once every member still present has uploaded, the operator closes it (it fails).
  */
-async function followRound(operator: FedscoreClient, feed: SharedRoundFeed, federationId: string, number: number, secure: SecureSimulation | undefined): Promise<RoundView> {
+async function followRound(operator: FedscoreClient, feed: RoundFeed, federationId: string, number: number, secure: SecureSimulation | undefined): Promise<RoundView> {
   const present = secure ? secure.committee - secure.committeeDropout : 0;
   let after = 'none';
   for (;;) {

@@ -29,7 +29,9 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
 import { FIXED_POINT_BITS } from '../../src/crypto/fixed-point.js';
 import { computeNumericStats } from '../../src/ml/preprocess.js';
+import { modelReport } from '../../src/ml/model-report.js';
 import { initTf } from '../../src/ml/tf.js';
+import { predictProba } from '../../src/ml/train.js';
 import { startServer } from '../../src/server.js';
 import { createTestDatabase } from '../helpers/database.js';
 
@@ -135,6 +137,28 @@ describe('a secure federated run over HTTP', () => {
     ]);
     assert.ok(result.final.auc > 0.75, `AUC ${result.final.auc}`);
   });
+});
+
+describe('federated evaluation over HTTP', () => {
+  for (const mode of ['plain', 'secure'] as const) {
+    it(`${mode}: the owners' agents score the final version on their own rows, and the server's report is the central one`, async () => {
+      const secure = { committee: 5, threshold: 3, dropout: 0.1, committeeDropout: 2, clipNorm: 1000 };
+      const result = await runSimulation(smallRun({ mode, ...(mode === 'secure' && { secure }), evaluate: true }));
+      const evaluation = result.federatedEvaluation!;
+      assert.deepEqual([evaluation.round, evaluation.modelVersion, evaluation.owners], [4, result.final.modelVersion, 20], 'every owner, dropouts of training rounds included');
+      const weights = Float32Array.from((await operator.getModelWeights(result.federationId, evaluation.modelVersion)).weights);
+      const central = modelReport(predictProba({ kind: 'logreg' }, weights, train.X), train.y);
+      const report = evaluation.report;
+      assert.deepEqual([report.rows, report.positives], [central.rows, central.positives]);
+      assert.deepEqual(report.confusion, central.confusion);
+      assert.deepEqual(report.scoreHistogram, central.scoreHistogram);
+      assert.equal(report.accuracy, central.accuracy);
+      assert.ok(Math.abs(report.auc! - central.auc) <= evaluation.aucResolution!, `AUC ${report.auc} vs ${central.auc} ± ${evaluation.aucResolution}`);
+      assert.ok(Math.abs(report.logLoss! - central.logLoss) < 1e-6, `log loss ${report.logLoss} vs ${central.logLoss}`);
+      const round = await operator.getRound(result.federationId, evaluation.round);
+      assert.deepEqual([round.kind, round.status, round.evaluation?.afterTraining], ['evaluation', 'closed', true]);
+    });
+  }
 });
 
 describe('differentially private runs over HTTP', () => {

@@ -133,6 +133,7 @@ export const simulateCommand: Command = {
     const secure = readSecure(values, mode);
     const privacy = readPrivacy(values);
     const quality = readModelQualityChoices(values);
+    if (privacy && quality.evaluate) throw new UsageError('--evaluate: a federated evaluation releases exact counts of the owners’ rows, which --dp-epsilon does not cover');
     if (privacy && secure && (secure.dropout > 0 || secure.committeeDropout > 0)) {
       throw new UsageError('--dp-epsilon: with differential privacy owners take part by --sample-rate, not --dropout; committee dropouts are not simulated');
     }
@@ -208,6 +209,7 @@ export const simulateCommand: Command = {
         },
         ...(validationCsv && { validationCsv }),
         ...(quality.selection && { selection: quality.selection }),
+        ...(quality.evaluate && { evaluate: true }),
         mode,
         ...(secure && { secure }),
         ...(privacy && { privacy }),
@@ -218,7 +220,8 @@ export const simulateCommand: Command = {
         signal: controller.signal,
         onProgress: (event: SimulationProgress) => {
           if (event.done === 1) {
-            progress.start(event.phase === 'enrol' ? 'enrolling' : event.phase === 'statistics' ? 'statistics' : `round ${event.round}/${rounds}`, event.total);
+            const label = event.phase === 'round' ? `round ${event.round}/${rounds}` : event.phase === 'enrol' ? 'enrolling' : event.phase;
+            progress.start(label, event.total);
           }
           progress.update(event.done);
         },
@@ -267,6 +270,7 @@ export const simulateCommand: Command = {
             }),
             ...(secure && { secure }),
             statistics: result.statistics ? { source: 'federated', ...result.statistics } : { source: 'operator' },
+            ...(result.federatedEvaluation && { federatedEvaluation: result.federatedEvaluation }),
             rounds: result.rounds.map((round) => ({
               round: round.round,
               status: round.status,
@@ -291,6 +295,15 @@ export const simulateCommand: Command = {
           `final (model version ${result.final.modelVersion}${held ? ', promoted on the validation set' : ''}, ${result.final.n} rows): accuracy ${fixed(result.final.accuracy)}, ` +
             `AUC ${fixed(result.final.auc)}, log loss ${fixed(result.final.logLoss)}`,
         );
+        const owned = result.federatedEvaluation;
+        if (owned) {
+          const { report } = owned;
+          writeLine(
+            io.stdout,
+            `federated evaluation (round ${owned.round}, version ${owned.modelVersion}, ${owned.owners} owners' own ${report.rows} rows; the server saw only summed tallies): ` +
+              `accuracy ${fixed(report.accuracy ?? NaN)}, AUC ${fixed(report.auc ?? NaN)} ± ${fixed(owned.aucResolution ?? NaN)}, log loss ${fixed(report.logLoss ?? NaN)}`,
+          );
+        }
         if (result.privacy) {
           writeLine(
             io.stdout,
