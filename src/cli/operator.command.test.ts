@@ -427,7 +427,7 @@ describe('operator tables', () => {
       createdAt: '2026-01-01T00:00:00.000Z',
     });
     const withBudget = modelTable([model(0, null), model(1, { epsilon: 1.23456, delta: 1e-5 })]);
-    assert.match(withBudget[0]!, /train accuracy +ε spent +HE/);
+    assert.match(withBudget[0]!, /train accuracy +ε spent +served +HE/);
     assert.match(withBudget[1]!, /- +- +yes/);
     assert.match(withBudget[2]!, /1\.2346 +yes/);
     assert.doesNotMatch(modelTable([model(0, null)])[0]!, /ε/);

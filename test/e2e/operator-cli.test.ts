@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,11 +20,18 @@ import { loadConfig } from '../../src/config.js';
 import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
 import { generateX25519KeyPair, type X25519KeyPair } from '../../src/crypto/envelope.js';
 import { generateIdentityKeyPair, signCommitteeKey, type Ed25519KeyPair } from '../../src/crypto/identity.js';
+import { readDataset } from '../../src/ml/csv.js';
+import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
+import { scoreTallies } from '../../src/ml/federated-evaluation.js';
+import { encodeLabelledRecords } from '../../src/ml/preprocess.js';
+import { predictProba } from '../../src/ml/train.js';
 import { startServer } from '../../src/server.js';
 import { createTestDatabase } from '../helpers/database.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const crxSchema = path.join(repoRoot, 'schemas', 'crx.json');
+const crxSchemaJson = JSON.parse(readFileSync(crxSchema, 'utf8')) as DatasetSchema;
+const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
 
 let server: { url: string; close(): Promise<void> };
 let cleanupDatabase: () => Promise<void>;
@@ -190,7 +198,7 @@ describe('a plain federation run from the CLI', () => {
       ],
     );
     const table = ok(await op(['models', 'list', '--federation', federationId])).stdout.split('\n');
-    assert.match(table[0]!, /^version +round +owners +samples +train loss +train accuracy +HE +created$/);
+    assert.match(table[0]!, /^version +round +owners +samples +train loss +train accuracy +served +HE +created$/);
     assert.match(table[2]!, /^ +1 +1 +2 +21 +0\.5000 +0\.7500 +yes +\d{4}-/);
 
     const latest = lastJson<{ version: number; parameterCount: number; layout: { name: string }[]; heEvaluable: boolean }>(
@@ -241,6 +249,66 @@ describe('a plain federation run from the CLI', () => {
     assert.equal(rotated.federationId, federationId);
     assert.equal(occurrences(json.stdout, rotated.enrolmentToken), 1);
     assert.equal(json.stdout.trimEnd().split('\n').length, 1, 'with --json only the JSON line');
+  });
+});
+
+describe('model quality from the CLI: validation, selection, promotion, federated evaluation', () => {
+  it('attaches a validation set, chooses the served version, and shows the owners’ own evaluation', async () => {
+    const created = lastJson<{ federationId: string; enrolmentToken: string }>(
+      ok(await op(['federation', 'create', '--schema', crxSchema, '--no-auto-advance', '--rounds', '2', '--json'])).stdout,
+    );
+    const { federationId } = created;
+    const keys: string[] = [];
+    for (const name of ['bank one', 'bank two']) keys.push((await anonymous.enrolOwner(federationId, { enrolmentToken: created.enrolmentToken, name })).apiKey);
+
+    // The validation rows: every tenth complete line of crx (the file is sorted by class).
+    const lines = readFileSync(path.join(sharedData, 'crx.data'), 'utf8').split('\n').filter((line) => line !== '' && !line.includes('?')).filter((_, i) => i % 10 === 0).slice(0, 60);
+    const csv = path.join(scratch, 'validation.csv');
+    await writeFile(csv, lines.join('\n') + '\n');
+    const attached = ok(await op(['models', 'validation', '--federation', federationId, '--file', csv])).stdout;
+    assert.match(attached, /^Attached the validation set/m);
+    assert.match(attached, /^60 rows, \d+ positive; majority-class rate 0\.\d{4}/m);
+    assert.match(attached, /^1 version\(s\) scored on it so far/m);
+    const bad = path.join(scratch, 'bad-validation.csv');
+    await writeFile(bad, 'b,30.83,0,u\n');
+    const refused = await op(['models', 'validation', '--federation', federationId, '--file', bad]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /422 validation-failed/);
+
+    // One round with a useful model (a tiny step from zero in the direction of the data), one evaluation.
+    ok(await op(['round', 'open', '--federation', federationId]));
+    const weights = Array.from({ length: 44 }, (_, i) => (i % 7 === 0 ? 0.3 : -0.05));
+    for (const key of keys) await anonymous.withApiKey(key).submitUpdate(federationId, 1, { weights, numSamples: 5, metrics: {} });
+    const selection = ok(await op(['models', 'selection', '--federation', federationId, '--rule', 'best', '--metric', 'auc', '--patience', '3'])).stdout;
+    assert.match(selection, /^Selection: best by validation auc; early stopping after 3 versions without improvement\.$/m);
+
+    const opened = ok(await op(['round', 'open', '--federation', federationId, '--evaluate', '1'])).stdout;
+    assert.match(opened, /^Opened round 2 \(evaluation of model version 1\)\.$/m);
+    assert.match(opened, /^evaluates +model version 1 on every owner's own rows/m);
+    const model = await anonymous.withApiKey(keys[0]!).getModelWeights(federationId, 1);
+    const probs = predictProba({ kind: 'logreg' }, Float32Array.from(model.weights), encodeLabelledRecords(crxSchemaJson, readDataset(lines.join('\n') + '\n', crxSchemaJson).records).X);
+    const labels = encodeLabelledRecords(crxSchemaJson, readDataset(lines.join('\n') + '\n', crxSchemaJson).records).y;
+    for (const [i, key] of keys.entries()) {
+      const mine = (_: unknown, row: number) => row % 2 === i;
+      await anonymous.withApiKey(key).submitEvaluation(federationId, 2, { tallies: Array.from(scoreTallies(probs.filter(mine), labels.filter(mine))) });
+    }
+    const rounds = ok(await op(['round', 'list', '--federation', federationId])).stdout.split('\n');
+    assert.match(rounds[2]!, /^ +2 +closed +2\/2 +eval 1 /);
+
+    const table = ok(await op(['models', 'list', '--federation', federationId])).stdout.split('\n');
+    assert.match(table[0]!, /^version +round +owners +samples +train loss +train accuracy +val acc +val AUC +val log loss +owners’ AUC +served +HE +created$/);
+    const shown = ok(await op(['models', 'show', '--federation', federationId, '--version', '1'])).stdout;
+    assert.match(shown, /^validation +60 rows: accuracy 0\.\d{4} \(majority rate 0\.\d{4}\), AUC 0\.\d{4}, log loss /m);
+    assert.match(shown, /^owners’ evaluation +round 2: 2 owners scored version 1 on their own 60 rows \(\d+ positive\): accuracy 0\.\d{4}, AUC 0\.\d{4} ± 0\.\d{4}/m);
+
+    // Promotion by hand: a version that does not exist is refused, an existing one becomes the served one.
+    const missing = await op(['models', 'promote', '--federation', federationId, '--version', '9']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /404 model-version-not-found/);
+    const promoted = ok(await op(['models', 'promote', '--federation', federationId, '--version', '1', '--json'])).stdout;
+    const federation = lastJson<{ promotedModelVersion: number; selection: { rule: string } }>(promoted);
+    assert.deepEqual([federation.promotedModelVersion, federation.selection.rule], [1, 'manual']);
+    assert.match(ok(await op(['federation', 'show', '--federation', federationId])).stdout, /^selection +manual \(only the operator promotes\)/m);
   });
 });
 

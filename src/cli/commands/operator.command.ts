@@ -12,6 +12,7 @@ import {
   CONNECTION_OPTIONS,
   CONNECTION_USAGE,
   CREATE_OPTIONS,
+  FEDERATION_OPTIONS,
   createFederationBody,
   loadSchemaFile,
   readConnection,
@@ -35,7 +36,8 @@ import {
   roundShowLines,
   roundTable,
 } from '../operator/format.js';
-import { describeServerFailure } from '../operator/problems.js';
+import { promoteCommand, PROMOTE_USAGE, selectionCommand, SELECTION_USAGE, validationCommand, VALIDATION_USAGE } from '../operator/model-quality.commands.js';
+import { withServer, writeJson, writeLines } from '../operator/with-server.js';
 
 /** The server's own defaults, read from its schema so the help cannot drift from what it does. */
 const TRAINING_DEFAULTS = trainingConfigSchema.parse({});
@@ -50,11 +52,14 @@ Subcommands:
   federation create --schema FILE            create a federation; prints its enrolment token once
   federation list                            every federation on the server
   federation show --federation ID            schema, model, settings, latest version, current round, owners
-  round open --federation ID                 open the next round
+  round open --federation ID                 open the next round (--evaluate V: an evaluation round of version V)
   round list --federation ID                 every round: status, submissions, secure progress, times
   round close --federation ID --round N      end a round now: aggregate if enough is in, otherwise fail it
   models list --federation ID                published model versions and their training metrics
-  models show --federation ID [--version V]  one model version (default: the latest)
+  models show --federation ID [--version V]  one model version (default: the latest), its validation and owners' evaluation
+  models validation --federation ID --file F attach the labelled validation set every version is scored on
+  models promote --federation ID --version V serve this version by default (selection becomes manual)
+  models selection --federation ID --rule R  best (by a validation metric, with early stopping) or manual
   enrolment-token rotate --federation ID     issue a new enrolment token; the old one stops working
 
 Options (every subcommand):
@@ -129,8 +134,15 @@ const ROUND_OPEN_USAGE = `Usage: fedscore operator round open --federation ID [o
 Opens the federation's next round; owners pick it up and train from the latest model version. A secure
 round also seats its committee, so enough owners must have volunteered with a registered key first.
 
+With --evaluate, an evaluation round instead: every owner scores the version on its own rows and sends only
+tallies (per-class score histograms and loss sums; secret-shared in secure mode); the server stores the
+accuracy, confusion counts, AUC, log loss, Brier, KS, ROC and reliability derived from their sum, shown by
+'models show'. Owners take part with 'fedscore owner run' (started after the round opens, they stop once
+it settles). Not in differentially private federations: the counts are exact.
+
 Options:
   --federation ID        the federation
+  --evaluate V           open an evaluation round of version V (a number, or default: the served version)
   --min-owners N         updates that complete this round [the federation's min owners]
   --deadline-seconds S   this round fails if still short of owners after S seconds [the federation's deadline]
 ${CONNECTION_USAGE}
@@ -163,8 +175,9 @@ With --json the last line of stdout is the array of rounds as the API returns th
 const MODELS_LIST_USAGE = `Usage: fedscore operator models list --federation ID [options]
 
 Lists the published model versions: version, the round that published it, owners and samples aggregated,
-the owners' sample-weighted training loss and accuracy when they reported them, whether encrypted scoring
-(HE) can evaluate it. Version 0 is the seeded initial model.
+the owners' sample-weighted training loss and accuracy when they reported them, its validation accuracy,
+AUC and log loss once a validation set is attached, the owners' AUC from a federated evaluation, which one
+is served by default, whether encrypted scoring (HE) can evaluate it. Version 0 is the seeded initial model.
 
 Options:
   --federation ID        the federation
@@ -174,12 +187,13 @@ With --json the last line of stdout is the array of model versions as the API re
 
 const MODELS_SHOW_USAGE = `Usage: fedscore operator models show --federation ID [--version V] [options]
 
-Shows one model version: when and by which round it was published, its training metrics, whether it can
-score under encryption (and why not), and its parameter layout.
+Shows one model version: when and by which round it was published, its training metrics, whether it is
+served by default, its scores on the validation set and in the owners' latest federated evaluation,
+whether it can score under encryption (and why not), and its parameter layout.
 
 Options:
   --federation ID        the federation
-  --version V            a version number, or latest [latest]
+  --version V            a version number, latest or default (the served one) [latest]
 ${CONNECTION_USAGE}
 
 With --json the last line of stdout is the model version as the API returns it, plus its layout and
@@ -203,7 +217,6 @@ interface Subcommand {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-const FEDERATION_OPTIONS = { ...CONNECTION_OPTIONS, federation: { type: 'string' } } as const;
 
 const SUBCOMMANDS: Subcommand[] = [
   { resource: 'federation', action: 'create', usage: CREATE_USAGE, run: createFederation },
@@ -214,6 +227,9 @@ const SUBCOMMANDS: Subcommand[] = [
   { resource: 'round', action: 'list', usage: ROUND_LIST_USAGE, run: listRounds },
   { resource: 'models', action: 'list', usage: MODELS_LIST_USAGE, run: listModels },
   { resource: 'models', action: 'show', usage: MODELS_SHOW_USAGE, run: showModel },
+  { resource: 'models', action: 'validation', usage: VALIDATION_USAGE, run: validationCommand },
+  { resource: 'models', action: 'promote', usage: PROMOTE_USAGE, run: promoteCommand },
+  { resource: 'models', action: 'selection', usage: SELECTION_USAGE, run: selectionCommand },
   { resource: 'enrolment-token', action: 'rotate', usage: ROTATE_USAGE, run: rotateToken },
 ];
 
@@ -247,28 +263,6 @@ export const operatorCommand: Command = {
     }
   },
 };
-
-/** Runs `work` against the server; a refusal or an unreachable server becomes lines on stderr and exit 1. */
-async function withServer(io: CliIo, connection: Connection, what: string, work: (client: FedscoreClient) => Promise<void>): Promise<number> {
-  const client = new FedscoreClient({ baseUrl: connection.server, apiKey: connection.apiKey });
-  try {
-    await work(client);
-    return EXIT_OK;
-  } catch (error) {
-    const lines = describeServerFailure(error, what, connection.server);
-    if (lines === null) throw error;
-    for (const line of lines) writeLine(io.stderr, `fedscore operator: ${line}`);
-    return EXIT_FAILURE;
-  }
-}
-
-function writeLines(io: CliIo, lines: string[]): void {
-  for (const line of lines) writeLine(io.stdout, line);
-}
-
-function writeJson(io: CliIo, value: unknown): void {
-  writeLine(io.stdout, JSON.stringify(value));
-}
 
 // --- federations --------------------------------------------------------------------------------------
 
@@ -385,22 +379,28 @@ async function currentRoundOrNull(client: FedscoreClient, federationId: string):
 // --- rounds -------------------------------------------------------------------------------------------
 
 async function openRound(args: string[], io: CliIo): Promise<number> {
-  const options = { ...FEDERATION_OPTIONS, 'min-owners': { type: 'string' }, 'deadline-seconds': { type: 'string' } } as const;
+  const options = { ...FEDERATION_OPTIONS, evaluate: { type: 'string' }, 'min-owners': { type: 'string' }, 'deadline-seconds': { type: 'string' } } as const;
   const values = parseCommandArgs(ROUND_OPEN_USAGE, args, options, io);
   if (values === null) return EXIT_OK;
   const connection = readConnection(values, io.env);
   const federationId = requireString(values.federation, '--federation');
+  const evaluate = values.evaluate;
   const body = {
+    ...(evaluate !== undefined && {
+      kind: 'evaluation' as const,
+      modelVersion: evaluate === 'default' ? ('default' as const) : readNumber(evaluate, '--evaluate', 0, { integer: true, min: 0 }),
+    }),
     ...(values['min-owners'] !== undefined && { minOwners: wholeNumber(values['min-owners'], '--min-owners') }),
     ...(values['deadline-seconds'] !== undefined && { deadlineSeconds: wholeNumber(values['deadline-seconds'], '--deadline-seconds') }),
   };
   return withServer(io, connection, 'to open a round', async (client) => {
     const round = await client.openRound(federationId, body);
     if (values.json) return writeJson(io, round);
-    writeLine(io.stdout, `Opened round ${round.number}.`);
+    writeLine(io.stdout, `Opened round ${round.number}${round.kind === 'evaluation' ? ` (evaluation of model version ${round.baseModelVersion})` : ''}.`);
     writeLines(io, roundShowLines(round, federationId));
     writeLine(io.stdout);
     writeLine(io.stdout, `Owners pick it up on their own. Follow it with: fedscore operator round list --federation ${federationId}`);
+    if (round.kind === 'evaluation') writeLine(io.stdout, `Once it closes: fedscore operator models show --federation ${federationId} --version ${round.baseModelVersion}`);
   });
 }
 
@@ -454,8 +454,10 @@ async function showModel(args: string[], io: CliIo): Promise<number> {
   const connection = readConnection(values, io.env);
   const federationId = requireString(values.federation, '--federation');
   const version: ModelRef =
-    values.version === undefined || values.version === 'latest' ? 'latest' : readNumber(values.version, '--version', 0, { integer: true, min: 0 });
-  const what = version === 'latest' ? 'to show the latest model version' : `to show model version ${version}`;
+    values.version === undefined || values.version === 'latest' || values.version === 'default'
+      ? (values.version ?? 'latest')
+      : readNumber(values.version, '--version', 0, { integer: true, min: 0 });
+  const what = typeof version === 'number' ? `to show model version ${version}` : `to show the ${version} model version`;
   return withServer(io, connection, what, async (client) => {
     const model = await client.getModel(federationId, version);
     // The weights of the version just read, not whatever `latest` is a moment later.

@@ -20,6 +20,9 @@ export const CONNECTION_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
+/** Every subcommand about one federation. */
+export const FEDERATION_OPTIONS = { ...CONNECTION_OPTIONS, federation: { type: 'string' } } as const;
+
 export const CONNECTION_USAGE = `  --server URL           the fedscore server, e.g. http://127.0.0.1:3000 (or FEDSCORE_SERVER)
   --api-key KEY          an operator key (or FEDSCORE_API_KEY); \`fedscore admin create-key\` issues one
   --json                 print one JSON value as the last line of stdout instead of text

@@ -70,7 +70,8 @@ export function trainingPairs(training: FederationView['training']): [string, st
 
 /** One line on where a round stands. */
 export function describeRound(round: RoundView): string {
-  const name = round.kind === 'statistics' ? `round ${round.number} (statistics)` : `round ${round.number}`;
+  const name =
+    round.kind === 'statistics' ? `round ${round.number} (statistics)` : round.kind === 'evaluation' ? `round ${round.number} (evaluation of version ${round.baseModelVersion})` : `round ${round.number}`;
   switch (round.status) {
     case 'open':
       return `${name} open: ${round.submissionCount} of ${round.minOwners} owners submitted, deadline ${timestamp(round.deadline)}`;
@@ -80,13 +81,37 @@ export function describeRound(round: RoundView): string {
       const deadline = secure?.summingDeadline ? `, deadline ${timestamp(secure.summingDeadline)}` : '';
       return `${name} summing: ${secure?.includedCount ?? round.submissionCount} owners included, ${sums}${deadline}`;
     }
-    case 'closed':
-      return round.kind === 'statistics'
-        ? `${name} closed: means and standard deviations computed from ${round.secure?.includedCount ?? round.submissionCount} owners`
-        : `${name} closed: published model version ${round.modelVersion} from ${round.secure?.includedCount ?? round.submissionCount} owners`;
+    case 'closed': {
+      const owners = round.secure?.includedCount ?? round.submissionCount;
+      if (round.kind === 'statistics') return `${name} closed: means and standard deviations computed from ${owners} owners`;
+      if (round.kind === 'evaluation') return `${name} closed: ${round.evaluation?.result ? describeFederatedEvaluation(round.evaluation.result) : `evaluated by ${owners} owners`}`;
+      return `${name} closed: published model version ${round.modelVersion} from ${owners} owners`;
+    }
     case 'failed':
-      return `${name} failed: ${round.failureReason ?? 'no reason recorded'}; ${round.kind === 'statistics' ? 'nothing computed' : 'the previous model stays'}`;
+      return `${name} failed: ${round.failureReason ?? 'no reason recorded'}; ${round.kind === 'training' ? 'the previous model stays' : round.kind === 'statistics' ? 'nothing computed' : 'nothing stored'}`;
   }
+}
+
+type Report = NonNullable<ModelVersionView['validation']>;
+type FederatedEvaluation = NonNullable<ModelVersionView['federatedEvaluation']>;
+const metric = (value: number | null) => (value === null ? '-' : fixed(value));
+
+/** A report's headline figures in one line. */
+export function describeReport(report: Report): string {
+  return `accuracy ${metric(report.accuracy)} (majority rate ${metric(report.majorityRate)}), AUC ${metric(report.auc)}, log loss ${metric(report.logLoss)}, Brier ${metric(report.brier)}, KS ${metric(report.ks)}`;
+}
+
+export function describeFederatedEvaluation(evaluation: FederatedEvaluation): string {
+  const { report } = evaluation;
+  return (
+    `${evaluation.owners} owners scored version ${evaluation.modelVersion} on their own ${report.rows} rows (${report.positives} positive): ` +
+    `accuracy ${metric(report.accuracy)}, AUC ${metric(report.auc)} ± ${metric(evaluation.aucResolution)}, log loss ${metric(report.logLoss)}`
+  );
+}
+
+export function describeSelection(selection: FederationView['selection']): string {
+  const stop = selection.patience === null ? 'no early stopping' : `early stopping after ${selection.patience} versions without improvement`;
+  return selection.rule === 'manual' ? `manual (only the operator promotes); ${stop}` : `best by validation ${selection.metric}; ${stop}`;
 }
 
 export function ownerSummary(owners: OwnerView[], federation: Pick<FederationView, 'secure'>): string {
@@ -115,6 +140,9 @@ export function federationShowLines(
     ['standardisation', describeStandardisation(federation)],
     ['privacy', describePrivacy(federation)],
     ['latest model', `version ${federation.latestModelVersion}${federation.latestModelVersion === 0 ? ' (the seeded initial weights)' : ''}`],
+    ['served', federation.defaultModelVersion === null ? 'no version yet (none reaches the majority-class rate on the validation set)' : `version ${federation.defaultModelVersion}${federation.promotedModelVersion === null ? ' (the latest: no validation set)' : ' (promoted)'}`],
+    ['selection', describeSelection(federation.selection)],
+    ...(federation.trainingStop ? [['training stopped', `early at version ${federation.trainingStop.atVersion} (best ${federation.trainingStop.bestVersion ?? 'none'} by ${federation.trainingStop.metric})`] as [string, string]] : []),
     ['current round', currentRound === null ? 'none opened yet' : describeRound(currentRound)],
     ['owners', ownerSummary(owners, federation)],
   ]);
@@ -211,7 +239,7 @@ export function roundTable(rounds: RoundView[]): string[] {
               round.secure ? `${round.secure.partialSumCount}/${round.secure.threshold}` : '-',
             ]
           : []),
-        round.kind === 'statistics' ? 'stats' : round.modelVersion === null ? '-' : String(round.modelVersion),
+        round.kind === 'statistics' ? 'stats' : round.kind === 'evaluation' ? `eval ${round.baseModelVersion}` : round.modelVersion === null ? '-' : String(round.modelVersion),
         timestamp(round.openedAt),
         timestamp(round.closedAt),
         round.failureReason ?? '',
@@ -227,7 +255,9 @@ export function roundShowLines(round: RoundView, federationId: string): string[]
     ['owners needed', String(round.minOwners)],
     round.kind === 'statistics'
       ? ['computes', `count, sum and sum of squares of ${round.statistics?.columns.join(', ') ?? 'the numeric columns'}`]
-      : ['trains from', `model version ${round.baseModelVersion}`],
+      : round.kind === 'evaluation'
+        ? ['evaluates', `model version ${round.baseModelVersion} on every owner's own rows; only summed score histograms and loss sums reach the server`]
+        : ['trains from', `model version ${round.baseModelVersion}`],
     ['opened', timestamp(round.openedAt)],
     ['deadline', timestamp(round.deadline)],
   ];
@@ -248,6 +278,8 @@ export function roundShowLines(round: RoundView, federationId: string): string[]
 
 export function modelTable(models: ModelVersionView[]): string[] {
   const charged = models.some((model) => model.privacy !== null);
+  const validated = models.some((model) => model.validation !== null);
+  const evaluated = models.some((model) => model.federatedEvaluation !== null);
   const columns: Column[] = [
     { header: 'version', width: 0 },
     { header: 'round', width: 0 },
@@ -256,6 +288,9 @@ export function modelTable(models: ModelVersionView[]): string[] {
     { header: 'train loss', width: 0 },
     { header: 'train accuracy', width: 0 },
     ...(charged ? [{ header: 'ε spent', width: 0 }] : []),
+    ...(validated ? [{ header: 'val acc', width: 0 }, { header: 'val AUC', width: 0 }, { header: 'val log loss', width: 0 }] : []),
+    ...(evaluated ? [{ header: 'owners’ AUC', width: 0 }] : []),
+    { header: 'served', width: 6, align: 'left' },
     { header: 'HE', width: 3, align: 'left' },
     { header: 'created', width: 20, align: 'left' },
   ];
@@ -270,6 +305,9 @@ export function modelTable(models: ModelVersionView[]): string[] {
         model.metrics.trainLoss === null ? '-' : fixed(model.metrics.trainLoss),
         model.metrics.trainAccuracy === null ? '-' : fixed(model.metrics.trainAccuracy),
         ...(charged ? [model.privacy === null ? '-' : fixed(model.privacy.epsilon)] : []),
+        ...(validated ? [metric(model.validation?.accuracy ?? null), metric(model.validation?.auc ?? null), metric(model.validation?.logLoss ?? null)] : []),
+        ...(evaluated ? [metric(model.federatedEvaluation?.report.auc ?? null)] : []),
+        model.promoted ? 'yes' : '',
         model.heEvaluable ? 'yes' : 'no',
         timestamp(model.createdAt),
       ]),
@@ -288,6 +326,9 @@ export function modelShowLines(model: ModelVersionView, weights: ModelWeightsVie
     ['train accuracy', model.metrics.trainAccuracy === null ? '- (no owner reported one)' : fixed(model.metrics.trainAccuracy)],
     ['privacy', model.privacy === null ? 'none' : `ε = ${fixed(model.privacy.epsilon)}, δ = ${model.privacy.delta} spent by the federation up to this version`],
     ['encrypted scoring', model.heEvaluable ? 'yes (fedscore predict --encrypted can use it)' : `no: ${model.heRefusal ?? 'not evaluable under CKKS'}`],
+    ['promoted', model.promoted ? 'yes: predictions use it by default' : 'no'],
+    ['validation', model.validation === null ? '- (not scored: no validation set, or not shown to owners)' : `${model.validation.rows} rows: ${describeReport(model.validation)}`],
+    ['owners’ evaluation', model.federatedEvaluation === null ? '- (none: open one with round open --evaluate)' : `round ${model.federatedEvaluation.round}: ${describeFederatedEvaluation(model.federatedEvaluation)}`],
     ['parameters', `${weights.weights.length} in ${weights.layout.length} tensors`],
   ];
   for (const tensor of weights.layout) pairs.push(['', `${tensor.name} [${tensor.shape.join(', ')}]`]);
