@@ -367,6 +367,7 @@ describe('operator tables', () => {
       kind: 'training',
       trainingRound: 1,
       statistics: null,
+      evaluation: null,
       privacy: null,
       sampling: null,
       participation: null,

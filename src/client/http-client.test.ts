@@ -48,6 +48,7 @@ const round = {
   kind: 'training',
   trainingRound: 2,
   statistics: null,
+  evaluation: null,
   status: 'open',
   baseModelVersion: 1,
   modelVersion: null,

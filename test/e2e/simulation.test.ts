@@ -314,7 +314,7 @@ describe('the owner agent at the edges of a round', () => {
     const closed = await operator.getRound(federation.id, 1);
     assert.deepEqual([closed.status, closed.submissionCount, closed.modelVersion], ['closed', 2, 1]);
     await agent.handle(closed);
-    assert.deepEqual(events.at(-1), { type: 'round-ended', round: 1, status: 'closed', modelVersion: 1, failureReason: null });
+    assert.deepEqual(events.at(-1), { type: 'round-ended', round: 1, kind: 'training', status: 'closed', modelVersion: 1, failureReason: null });
   });
 
   it('sends the update it prepared before a crash instead of training again', async () => {
