@@ -5,6 +5,7 @@
 import { heBench } from './he.bench.js';
 import { heHttpBench } from './he-http.bench.js';
 import { modelQualityBench } from './model-quality.bench.js';
+import { modelQualityCreditCardBench } from './model-quality-credit-card.bench.js';
 import { privacyBench } from './privacy.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { roundWaitsBench } from './round-waits.bench.js';
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<void>> = {
   'secure-30k': secure30kBench,
   privacy: privacyBench,
   'model-quality': modelQualityBench,
+  'model-quality-credit-card': modelQualityCreditCardBench,
   he: heBench,
   'he-http': heHttpBench,
 };

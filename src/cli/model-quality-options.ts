@@ -17,7 +17,8 @@ export const MODEL_QUALITY_OPTIONS = {
 } as const;
 
 export const MODEL_QUALITY_USAGE = `  --server-optimizer S   how the server steps each round: fedavg, fedavgm, fedadam or fedyogi, optionally
-                         with its learning rate, e.g. fedadam:0.01 (default: fedavg:1 for logreg, fedadam:0.03 for mlp)
+                         with its learning rate, e.g. fedadam:0.01 (default: fedavg:1 for logreg, fedadam:0.03 for mlp,
+                         fedadam:0.1 for square and relu-poly)
   --validation-fraction F  hold out this fraction of the training rows as the operator's validation set (the
                          owners get the rest): every version is scored on it, the best is promoted and 'final'
                          reports the promoted version

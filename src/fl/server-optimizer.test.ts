@@ -71,7 +71,9 @@ describe('optimiser state codec', () => {
   });
 });
 
-it('defaults: plain averaging for logistic regression, FedAdam for an MLP', () => {
+it('defaults: plain averaging for logistic regression, FedAdam for an MLP, with a larger step for polynomial activations', () => {
   assert.deepEqual(defaultServerOptimizer({ kind: 'logreg' }), { kind: 'fedavg', learningRate: 1 });
-  assert.equal(defaultServerOptimizer({ kind: 'mlp' }).kind, 'fedadam');
+  assert.deepEqual(defaultServerOptimizer({ kind: 'mlp', hidden: [16], activation: 'relu' }), { kind: 'fedadam', learningRate: 0.03, beta1: 0.9, beta2: 0.99, tau: 0.001 });
+  assert.deepEqual(defaultServerOptimizer({ kind: 'mlp', hidden: [16], activation: 'relu-poly' }), { kind: 'fedadam', learningRate: 0.1, beta1: 0.9, beta2: 0.99, tau: 0.001 });
+  assert.equal(defaultServerOptimizer({ kind: 'mlp', hidden: [8], activation: 'square' }).learningRate, 0.1);
 });

@@ -127,13 +127,18 @@ export function splitWeights(flat: Float32Array, layout: TensorLayout[]): Float3
   return parts;
 }
 
+/** The degree-2 polynomial activations: what CKKS can evaluate, and what trains at smaller rates. */
+export function isPolynomial(activation: Activation): boolean {
+  return activation === 'square' || activation === 'relu-poly';
+}
+
 /**
  * Whether CKKS can evaluate this model: logistic regression, or one hidden layer with a degree-2
  * polynomial activation (square, relu-poly). Anything else needs comparisons or deeper polynomials.
  */
 export function heEvaluability(spec: ModelSpec): { evaluable: true; reason: null } | { evaluable: false; reason: string } {
   if (spec.kind === 'logreg') return { evaluable: true, reason: null };
-  if (spec.activation !== 'square' && spec.activation !== 'relu-poly') {
+  if (!isPolynomial(spec.activation)) {
     return { evaluable: false, reason: `the ${spec.activation} activation is not a polynomial; use square or relu-poly` };
   }
   if (spec.hidden.length !== 1) {
