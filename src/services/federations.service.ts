@@ -16,7 +16,7 @@ import { insertModelVersion } from '../db/models.repository.js';
 import { federationsWithValidationSets } from '../db/validation-sets.repository.js';
 import { DEFAULT_SELECTION } from '../fl/model-selection.js';
 import { DEFAULT_LOGREG_SERVER_OPTIMIZER, defaultServerOptimizer, type ServerOptimizerConfig } from '../fl/server-optimizer.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../errors.js';
 import { featureNamesOf, federatedStatisticsColumns, validateDatasetSchema, type DatasetSchema } from '../ml/dataset-schema.js';
 import { modelLayout, initialWeights } from '../ml/model-spec.js';
 import { operatorStandardisation } from '../ml/standardisation.js';
@@ -137,7 +137,8 @@ export class FederationsService {
   async charter(federationId: string): Promise<{ charter: Charter; fingerprint: string }> {
     const federation = await this.load(federationId);
     if (federation.charter === null || federation.charterFingerprint === null) {
-      throw new NotFoundError('charter of federation', federationId);
+      // Federations from before charters: a slug without spaces, a detail that says whose charter.
+      throw new DomainError('charter-not-found', 'Charter not found', 404, `federation ${federationId} has no charter (it predates them)`);
     }
     return { charter: federation.charter, fingerprint: federation.charterFingerprint };
   }

@@ -84,7 +84,9 @@ export class SecureRoundsService {
     const federation = await this.federations.load(federationId);
     requireMode(federation, 'secure', 'getCommitteeDraw');
     const round = await this.rounds.find(federationId, number);
-    if (round.committeeDraw === null) throw new NotFoundError(`committee draw of round`, String(number));
+    if (round.committeeDraw === null) {
+      throw new DomainError('committee-draw-not-found', 'Committee draw not found', 404, `round ${number} has no committee draw (its committee is named by the charter, not drawn)`);
+    }
     return round.committeeDraw;
   }
 

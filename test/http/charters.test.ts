@@ -144,7 +144,8 @@ test('a named committee seats exactly the charter’s aggregator nodes, in its o
   const round = await openRound(s.federationId);
   assert.equal(round.secure!.policy, 'named');
   assert.deepEqual(round.secure!.committee.map((seat) => seat.identityKey), nodes.map(b64));
-  await t.http.get(`/v1/federations/${s.federationId}/rounds/1/committee-draw`).set(bearer(s.keys[0]!)).expect(404);
+  const noDraw = await assertRefused(t, () => t.http.get(`/v1/federations/${s.federationId}/rounds/1/committee-draw`).set(bearer(s.keys[0]!)), 404, 'committee-draw-not-found');
+  assert.match(String(noDraw.body.detail), /named by the charter/);
   assert.equal((await keyCommittee(t.http, s.federationId, round, parties)).secure!.keyed, true);
 });
 
