@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { featureColumns, validateDatasetSchema, type DatasetSchema } from './dataset-schema.js';
+import { applyTransform, featureColumns, validateDatasetSchema, type DatasetSchema } from './dataset-schema.js';
 
 const good: DatasetSchema = {
   columns: [
@@ -54,6 +54,34 @@ test('validateDatasetSchema: reports each kind of problem', () => {
     const problems = validateDatasetSchema(schema);
     assert.ok(problems.some((p) => pattern.test(p)), `${pattern} not in ${JSON.stringify(problems)}`);
   }
+});
+
+test('validateDatasetSchema: a numeric column may declare the signed-log transform, nothing else may', () => {
+  assert.deepEqual(validateDatasetSchema(withColumns([...good.columns, { name: 'pay', type: 'numeric', transform: 'signed-log', range: [-1000, 1e6] }])), []);
+  assert.deepEqual(validateDatasetSchema(withColumns([...good.columns, { name: 'pay', type: 'numeric', transform: 'log' }])), [
+    'column pay: unknown transform "log" (expected one of signed-log)',
+  ]);
+  assert.deepEqual(validateDatasetSchema(withColumns([...good.columns, { name: 'kind', type: 'categorical', values: ['a'], transform: 'signed-log' }])), [
+    'column kind: only numeric columns can have a transform, this one is categorical',
+  ]);
+  assert.deepEqual(validateDatasetSchema(withColumns([...good.columns, { name: 'flag', type: 'binary', values: ['n', 'y'], transform: 'signed-log' }])), [
+    'column flag: only numeric columns can have a transform, this one is binary',
+  ]);
+  // Ends that a transform cannot tell apart would divide the federated statistics by zero.
+  const narrow = validateDatasetSchema(withColumns([...good.columns, { name: 'pay', type: 'numeric', transform: 'signed-log', range: [1e20, 1e20 + 65536] }]));
+  assert.equal(narrow.length, 1);
+  assert.match(narrow[0]!, /^column pay: range \[1\d+, 1\d+\] is too narrow to tell its ends apart after the signed-log transform$/);
+});
+
+test('applyTransform: signed-log is sign(x)·ln(1 + |x|), odd, 0 at 0; no transform is the identity', () => {
+  assert.equal(applyTransform('signed-log', 0), 0);
+  assert.ok(Object.is(applyTransform('signed-log', -0), 0), 'never -0');
+  assert.equal(applyTransform('signed-log', 3), Math.log1p(3));
+  assert.ok(Math.abs(applyTransform('signed-log', 3) - 2 * Math.LN2) < 1e-15);
+  assert.ok(Math.abs(applyTransform('signed-log', -99) + Math.log(100)) < 1e-15);
+  assert.equal(applyTransform('signed-log', -99), -applyTransform('signed-log', 99));
+  assert.ok(Math.abs(applyTransform('signed-log', 1e-12) - 1e-12) < 1e-24, 'small values stay exact (log1p)');
+  assert.equal(applyTransform(undefined, -12.5), -12.5);
 });
 
 test('featureColumns: drops the label and ignored columns, keeps order', () => {

@@ -5,12 +5,21 @@
  * the semantic rules (uniqueness, label presence, sane statistics) that a structural schema cannot.
  */
 
+/**
+ * A declared, per-column mapping of a numeric value applied before anything else reads it (statistics,
+ * standardisation, every feature). 'signed-log' is x ↦ sign(x)·ln(1 + |x|), for heavy-tailed amounts.
+ */
+export type NumericTransform = 'signed-log';
+
+export const NUMERIC_TRANSFORMS: readonly NumericTransform[] = ['signed-log'];
+
 export type ColumnSpec =
   /**
    * mean/std standardise the column; without them the federation computes them from the owners' rows in
    * a statistics round, clipping every value to `range` (required then) so no owner can skew them far.
+   * With a `transform`, mean/std are those of the transformed values, while `range` stays in raw units.
    */
-  | { name: string; type: 'numeric'; mean?: number; std?: number; range?: [number, number] }
+  | { name: string; type: 'numeric'; transform?: NumericTransform; mean?: number; std?: number; range?: [number, number] }
   | { name: string; type: 'binary'; values: [string, string] }
   | { name: string; type: 'categorical'; values: string[] }
   | { name: string; type: 'ignore' };
@@ -33,6 +42,17 @@ export type RawValue = string | number | boolean | null;
 export type RawRecord = Record<string, RawValue>;
 
 const COLUMN_TYPES: readonly string[] = ['numeric', 'binary', 'categorical', 'ignore'];
+
+/** The column's transform applied to a raw number: the value every statistic and feature of the column is made from. */
+export function applyTransform(transform: NumericTransform | undefined, x: number): number {
+  switch (transform) {
+    case undefined:
+      return x;
+    case 'signed-log':
+      // log1p keeps small values exact; sign(0)·ln(1) = 0, and -0 becomes 0.
+      return x < 0 ? -Math.log1p(-x) : Math.log1p(x) + 0;
+  }
+}
 
 /** Numeric feature columns whose statistics the federation computes (no mean/std given). */
 export function federatedStatisticsColumns(schema: DatasetSchema): Extract<ColumnSpec, { type: 'numeric' }>[] {
@@ -86,6 +106,14 @@ export function validateDatasetSchema(schema: DatasetSchema): string[] {
       problems.push(`${where}: unknown type ${JSON.stringify((column as { type: unknown }).type)}`);
       return;
     }
+    const transform = (column as { transform?: unknown }).transform;
+    if (transform !== undefined) {
+      if (column.type !== 'numeric') {
+        problems.push(`${where}: only numeric columns can have a transform, this one is ${column.type}`);
+      } else if (!(NUMERIC_TRANSFORMS as readonly unknown[]).includes(transform)) {
+        problems.push(`${where}: unknown transform ${JSON.stringify(transform)} (expected one of ${NUMERIC_TRANSFORMS.join(', ')})`);
+      }
+    }
     switch (column.type) {
       case 'numeric':
         if (column.mean !== undefined && !Number.isFinite(column.mean)) problems.push(`${where}: mean must be finite`);
@@ -97,7 +125,11 @@ export function validateDatasetSchema(schema: DatasetSchema): string[] {
         }
         if (column.range !== undefined) {
           const [low, high] = Array.isArray(column.range) ? column.range : [Number.NaN, Number.NaN];
-          if (!(Number.isFinite(low) && Number.isFinite(high) && low < high)) problems.push(`${where}: range must be [min, max] with finite min < max`);
+          if (!(Number.isFinite(low) && Number.isFinite(high) && low < high)) {
+            problems.push(`${where}: range must be [min, max] with finite min < max`);
+          } else if (NUMERIC_TRANSFORMS.includes(column.transform!) && !(applyTransform(column.transform, low) < applyTransform(column.transform, high))) {
+            problems.push(`${where}: range [${low}, ${high}] is too narrow to tell its ends apart after the ${column.transform} transform`);
+          }
         }
         break;
       case 'binary':

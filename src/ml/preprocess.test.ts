@@ -60,6 +60,32 @@ test('encode: standardises numerics, binaries to 0/1, one-hot categoricals', () 
   assert.deepEqual(Array.from(enc.encode({ age: ' 40 ', owner: true, job: ' clerk' })), [0, 1, 1, 0, 0]);
 });
 
+test('encode: a signed-log column is transformed, then standardised with the transformed mean/std', () => {
+  const logged: DatasetSchema = {
+    ...schema,
+    columns: [
+      { name: 'id', type: 'ignore' },
+      { name: 'pay', type: 'numeric', transform: 'signed-log', mean: 1, std: 2 },
+      { name: 'age', type: 'numeric', mean: 40, std: 10 },
+      { name: 'class', type: 'binary', values: ['-', '+'] },
+    ],
+  };
+  const enc = createEncoder(logged);
+  const pay = (value: string | number) => enc.encode({ pay: value, age: 40 })[0]!;
+  // (sign(x)·ln(1 + |x|) − 1)/2, as float32.
+  assert.equal(pay(0), -0.5);
+  assert.equal(pay('-0'), -0.5);
+  assert.equal(pay(Math.E - 1), Math.fround((Math.log1p(Math.E - 1) - 1) / 2));
+  assert.ok(Math.abs(pay(Math.E - 1)) < 1e-7, 'ln(e) = 1 standardises to 0');
+  assert.ok(Math.abs(pay('3') - (2 * Math.LN2 - 1) / 2) < 1e-7);
+  assert.ok(Math.abs(pay(-99) - (-Math.log(100) - 1) / 2) < 1e-7);
+  assert.ok(Math.abs(pay(' 1e6 ') - (Math.log(1e6 + 1) - 1) / 2) < 1e-6);
+  // Only the declared column is transformed; the others and every problem report are as before.
+  assert.deepEqual(Array.from(enc.encode({ pay: 0, age: 55 })), [-0.5, 1.5]);
+  assert.deepEqual(Array.from(enc.tryEncode({ pay: -99, age: 40 }).features!), Array.from(enc.encode({ pay: -99, age: 40 })));
+  assert.deepEqual(brief(enc.tryEncode({ pay: 'lots', age: 40 }).problems), [['pay', 'not-a-number', 'not a number: "lots"']]);
+});
+
 test('encode: missing values in every spelling', () => {
   const enc = createEncoder(schema);
   for (const v of ['?', ' ? ', '', '  ', null]) {
@@ -251,3 +277,31 @@ test('computeNumericStats: mean and population std over non-missing values, inpu
   assert.throws(() => computeNumericStats(raw, [{ age: '?', flat: '1' }]), /computeNumericStats: column age has no non-missing values/);
 });
 
+test('computeNumericStats: a transformed column gets the mean and std of its transformed values', () => {
+  const raw: DatasetSchema = {
+    ...schema,
+    columns: [
+      { name: 'pay', type: 'numeric', transform: 'signed-log' },
+      { name: 'age', type: 'numeric' },
+      { name: 'class', type: 'binary', values: ['-', '+'] },
+    ],
+  };
+  const rows: RawRecord[] = [
+    { pay: '0', age: '2', class: '+' },
+    { pay: '3', age: '4', class: '-' },
+    { pay: -3, age: '?', class: '-' },
+    { pay: '?', age: 9, class: '-' },
+  ];
+  const out = computeNumericStats(raw, rows);
+  // ln 1 = 0, ln 4 and −ln 4: mean 0, population std ln 4·√(2/3).
+  const pay = out.columns[0] as { transform: string; mean: number; std: number };
+  assert.equal(pay.transform, 'signed-log', 'the transform stays declared');
+  assert.ok(Math.abs(pay.mean) < 1e-15);
+  assert.ok(Math.abs(pay.std - 2 * Math.LN2 * Math.sqrt(2 / 3)) < 1e-15);
+  assert.deepEqual(out.columns[1], { name: 'age', type: 'numeric', mean: 5, std: Math.sqrt(26 / 3) }, 'an untransformed column is unaffected');
+  // Encoding with those statistics standardises the transformed values: mean 0, std 1 over the rows.
+  const encoded = rows.filter((r) => r.pay !== '?').map((r) => createEncoder(out).encode({ pay: r.pay!, age: 1 })[0]!);
+  const mean = encoded.reduce((a, b) => a + b, 0) / encoded.length;
+  const variance = encoded.reduce((a, b) => a + (b - mean) ** 2, 0) / encoded.length;
+  assert.ok(Math.abs(mean) < 1e-6 && Math.abs(variance - 1) < 1e-6, `${mean} ${variance}`);
+});

@@ -1,8 +1,9 @@
 /**
- * Turns raw records into model inputs exactly as the schema says: numerics standardised with the
- * schema's mean/std, binaries to 0/1, categoricals one-hot in the declared order, ignored columns
- * dropped. Owners, the server's evaluation and the lender's encrypted prediction must all produce the
- * same vector for the same record, so this is the single encoder everyone uses.
+ * Turns raw records into model inputs exactly as the schema says: numerics transformed (when the column
+ * declares a transform, see applyTransform) then standardised with the schema's mean/std, binaries to
+ * 0/1, categoricals one-hot in the declared order, ignored columns dropped. Owners, the server's
+ * evaluation and the lender's encrypted prediction must all produce the same vector for the same record,
+ * so this is the single encoder everyone uses.
  *
  * Two ways to meet a record that does not fit: `encode` throws a RecordError for the first problem, with
  * a message that names the column and the reason but never the value (it may end up in a log);
@@ -11,7 +12,7 @@
  */
 
 import type { ColumnSpec, DatasetSchema, RawRecord, RawValue } from './dataset-schema.js';
-import { featureColumns, validateDatasetSchema } from './dataset-schema.js';
+import { applyTransform, featureColumns, validateDatasetSchema } from './dataset-schema.js';
 
 export type RecordErrorReason = 'missing' | 'unknown-category' | 'not-a-number' | 'unknown-column' | 'bad-label';
 
@@ -192,7 +193,7 @@ function compileStep(column: ColumnSpec, offset: number, missingToken: string): 
   const name = column.name;
   switch (column.type) {
     case 'numeric': {
-      const { mean, std } = column;
+      const { mean, std, transform } = column;
       if (mean === undefined || std === undefined) {
         throw new Error(`createEncoder: numeric column ${name} has no mean/std; run computeNumericStats first`);
       }
@@ -201,7 +202,7 @@ function compileStep(column: ColumnSpec, offset: number, missingToken: string): 
         if (readValue(v, missingToken).missing) return missingProblem(column);
         const x = asNumber(v as RawValue);
         if (x === undefined) return notANumber(name, 'not-a-number', v as RawValue);
-        out[offset] = (x - mean) / std;
+        out[offset] = (applyTransform(transform, x) - mean) / std;
         return undefined;
       };
     }
@@ -379,16 +380,18 @@ export function encodeDataset(
   return { X, y: Uint8Array.from(labels), kept };
 }
 
-function numericValues(fn: string, schema: DatasetSchema, column: string, records: RawRecord[]): number[] {
+/** The column's non-missing values, transformed as the column declares (the values its mean/std describe). */
+function numericValues(fn: string, schema: DatasetSchema, column: Extract<ColumnSpec, { type: 'numeric' }>, records: RawRecord[]): number[] {
   const xs: number[] = [];
+  const name = column.name;
   records.forEach((record, i) => {
-    const v = record[column];
+    const v = record[name];
     if (isMissingValue(v, schema.missingToken)) return;
     const x = asNumber(v as RawValue);
     if (x === undefined) {
-      throw new RecordError(column, 'not-a-number', `${fn}: record ${i}: column ${column} expected a number`, i);
+      throw new RecordError(name, 'not-a-number', `${fn}: record ${i}: column ${name} expected a number`, i);
     }
-    xs.push(x);
+    xs.push(applyTransform(column.transform, x));
   });
   return xs;
 }
@@ -398,14 +401,14 @@ function numericFeatureColumns(schema: DatasetSchema): Extract<ColumnSpec, { typ
 }
 
 /**
- * A copy of the schema with mean and population std filled in for every numeric feature column,
- * each column skipping the records where it is missing. A constant column gets std 1 so that it
+ * A copy of the schema with mean and population std filled in for every numeric feature column — of its
+ * transformed values when it declares a transform — each column skipping the records where it is missing. A constant column gets std 1 so that it
  * encodes to 0 instead of dividing by zero.
  */
 export function computeNumericStats(schema: DatasetSchema, records: RawRecord[]): DatasetSchema {
   const out = structuredClone(schema);
   for (const column of numericFeatureColumns(out)) {
-    const xs = numericValues('computeNumericStats', schema, column.name, records);
+    const xs = numericValues('computeNumericStats', schema, column, records);
     if (xs.length === 0) throw new Error(`computeNumericStats: column ${column.name} has no non-missing values`);
     // Two passes: the textbook Σx² − n·mean² loses digits on columns like crx's A15 (values up to 1e5).
     let sum = 0;

@@ -91,3 +91,58 @@ test('operator statistics: a standardisation record exactly when every numeric c
     columns: { age: { source: 'operator', count: null, mean: 1, std: 3 }, income: { source: 'operator', count: null, mean: 1, std: 3 }, fixed: { source: 'operator', count: null, mean: 1, std: 3 } },
   });
 });
+
+const logged: DatasetSchema = {
+  ...schema,
+  columns: [
+    { name: 'pay', type: 'numeric', transform: 'signed-log', range: [-5000, 1e6] },
+    { name: 'age', type: 'numeric', range: [18, 100] },
+    { name: 'label', type: 'binary', values: ['0', '1'] },
+  ],
+};
+
+test('with a transform, federated statistics equal computeNumericStats on the same in-range rows', () => {
+  const shards: RawRecord[][] = [
+    [
+      { pay: '0', age: '23', label: '0' },
+      { pay: '-4500', age: 41, label: '1' },
+    ],
+    [{ pay: 125000, age: '35.5', label: '1' }],
+    [
+      { pay: ' 3.25 ', age: '67', label: '0' },
+      { pay: '?', age: '29', label: '1' },
+      { pay: '999999', age: '18', label: '1' },
+      { pay: '-1', age: '?', label: '0' },
+    ],
+  ];
+  const names = ['pay', 'age'];
+  const summed = sum(shards.map((records) => ownerMoments(logged, names, records)));
+  assert.deepEqual(momentProblems(names, summed), []);
+  const { schema: federated, standardisation } = applyFederatedStatistics(logged, names, summed, 1);
+  const central = computeNumericStats(logged, shards.flat());
+  for (const name of names) {
+    const expected = central.columns.find((c) => c.name === name) as { mean: number; std: number };
+    const got = federated.columns.find((c) => c.name === name) as { mean: number; std: number; transform?: string };
+    assert.ok(Math.abs(got.mean - expected.mean) < 1e-12 * Math.max(1, Math.abs(expected.mean)), `${name} mean ${got.mean} vs ${expected.mean}`);
+    assert.ok(Math.abs(got.std - expected.std) < 1e-12 * expected.std, `${name} std ${got.std} vs ${expected.std}`);
+    assert.equal(standardisation.columns[name]!.mean, got.mean);
+  }
+  assert.equal((federated.columns[0] as { transform?: string }).transform, 'signed-log');
+  assert.deepEqual((federated.columns[0] as { range?: number[] }).range, [-5000, 1e6], 'the range stays in raw units');
+  // In transformed units: a mean of raw amounts would be in the tens of thousands.
+  assert.ok(Math.abs((federated.columns[0] as { mean: number }).mean) < 15);
+});
+
+test('with a transform, values are clipped in raw units, then transformed', () => {
+  const atTop = ownerMoments(logged, ['pay'], [{ pay: 1e6 }]);
+  assert.deepEqual(Array.from(ownerMoments(logged, ['pay'], [{ pay: '1e15' }])), Array.from(atTop));
+  assert.deepEqual(Array.from(atTop), [1, 1, 1]);
+  assert.deepEqual(Array.from(ownerMoments(logged, ['pay'], [{ pay: -1e9 }])), [1, 0, 0]);
+  // One value: its transform is the mean, whatever the range.
+  const one = applyFederatedStatistics(logged, ['pay'], ownerMoments(logged, ['pay'], [{ pay: 99 }]), 1).schema.columns[0] as { mean: number; std: number };
+  assert.ok(Math.abs(one.mean - Math.log(100)) < 1e-12, String(one.mean));
+  assert.equal(one.std, 1);
+  // No value: the middle of the transformed range.
+  const none = applyFederatedStatistics(logged, ['pay'], new Float64Array(3), 1).schema.columns[0] as { mean: number };
+  assert.ok(Math.abs(none.mean - (Math.log1p(1e6) - Math.log1p(5000)) / 2) < 1e-12);
+});

@@ -6,8 +6,12 @@
  * over owners (secret-shared in secure mode). Clipping bounds what a few extreme values, or one owner,
  * can do to the result; rescaling keeps every sum small and exact in fixed point (each is at most the
  * row count). From the sums: mean = a + (b − a)·Σx′/n and std = (b − a)·√(Σx′²/n − (Σx′/n)²).
+ *
+ * A column with a transform t declares its range in raw units, as the data dictionary does: the value
+ * clipped in raw units is then transformed, x′ = (t(clip(x, min, max)) − t(min))/(t(max) − t(min)), so
+ * a = t(min), b = t(max) above and the mean and std come out in transformed units, as the encoder uses them.
  */
-import { featureColumns, federatedStatisticsColumns, type ColumnSpec, type DatasetSchema, type RawRecord } from './dataset-schema.js';
+import { applyTransform, featureColumns, federatedStatisticsColumns, type ColumnSpec, type DatasetSchema, type RawRecord } from './dataset-schema.js';
 import { isMissingValue } from './preprocess.js';
 
 /** Three coordinates per column: count, Σx′, Σx′². */
@@ -50,13 +54,16 @@ export function ownerMoments(schema: DatasetSchema, columns: readonly string[], 
   const specs = rangedColumns(schema, columns);
   const out = new Float64Array(momentsLength(columns));
   specs.forEach((column, j) => {
-    const [low, high] = column.range!;
+    const [rawLow, rawHigh] = column.range!;
+    const [low, high] = transformedRange(column);
     for (const record of records) {
       const value = record[column.name];
       if (isMissingValue(value, schema.missingToken)) continue;
       const x = typeof value === 'number' ? value : Number(String(value).trim());
       if (!Number.isFinite(x)) continue; // not a number: that row is reported and left out of training too
-      const scaled = (Math.min(high, Math.max(low, x)) - low) / (high - low);
+      // Clipped in raw units (the declared range), then transformed; clamped again against rounding.
+      const t = applyTransform(column.transform, Math.min(rawHigh, Math.max(rawLow, x)));
+      const scaled = Math.min(1, Math.max(0, (t - low) / (high - low)));
       out[3 * j] = out[3 * j]! + 1;
       out[3 * j + 1] = out[3 * j + 1]! + scaled;
       out[3 * j + 2] = out[3 * j + 2]! + scaled * scaled;
@@ -102,7 +109,7 @@ export function applyFederatedStatistics(
   const specs = rangedColumns(out, columns);
   const federated = new Map<string, ColumnStandardisation>();
   specs.forEach((column, j) => {
-    const [low, high] = column.range!;
+    const [low, high] = transformedRange(column);
     const n = Math.max(0, Math.round(sums[3 * j]!));
     const meanScaled = n > 0 ? sums[3 * j + 1]! / n : 0.5;
     const variance = n > 0 ? Math.max(0, sums[3 * j + 2]! / n - meanScaled * meanScaled) : 0;
@@ -116,6 +123,12 @@ export function applyFederatedStatistics(
     all[column.name] = federated.get(column.name) ?? { source: 'operator', count: null, mean: column.mean!, std: column.std! };
   }
   return { schema: out, standardisation: { source: 'federated', roundNumber, columns: all } };
+}
+
+/** The column's declared range (raw units) in the units its statistics are in: through its transform. */
+function transformedRange(column: NumericColumn): [number, number] {
+  const [low, high] = column.range!;
+  return [applyTransform(column.transform, low), applyTransform(column.transform, high)];
 }
 
 function numericFeatures(schema: DatasetSchema): NumericColumn[] {

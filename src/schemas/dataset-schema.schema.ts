@@ -11,12 +11,18 @@ export const columnSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({
     name: columnName,
     type: z.literal('numeric'),
-    mean: z.number().optional().describe('Standardisation mean; omit it (and std) to have the federation compute it'),
+    transform: z
+      .enum(['signed-log'])
+      .optional()
+      .describe(
+        'Applied to every value before anything else: signed-log maps x to sign(x)·ln(1 + |x|), for heavy-tailed amounts. mean and std are then those of the transformed values; range stays in raw units',
+      ),
+    mean: z.number().optional().describe('Standardisation mean (of the transformed values, with a transform); omit it (and std) to have the federation compute it'),
     std: z.number().positive().optional().describe('Standardisation standard deviation'),
     range: z
       .tuple([z.number(), z.number()])
       .optional()
-      .describe('[min, max]: for federated standardisation, every owner clips this column’s values to it; required without mean and std'),
+      .describe('[min, max] in raw units (before any transform): for federated standardisation, every owner clips this column’s values to it; required without mean and std'),
   }),
   z.strictObject({
     name: columnName,

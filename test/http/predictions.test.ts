@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, crxRecord, crxSchema, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, crxRecord, crxSchema, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 before(async () => (t = await createTestApp()));
@@ -76,6 +76,45 @@ test('a trained version scores each record as an independent computation does; t
   // Version 0 is still there, and is the untrained all-zero model.
   const zero = await t.http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send({ records, modelVersion: 0 }).expect(200);
   assert.deepEqual(zero.body.predictions.map((p: { score: number }) => p.score), records.map(() => 0.5));
+});
+
+test('a federation whose schema declares a signed-log column scores through it; a bad transform is refused', async () => {
+  // A15 (amounts up to 1e5) in log units: mean 3, std 3 of sign(x)·ln(1 + |x|).
+  const schema = structuredClone(crxSchema);
+  schema.columns = schema.columns.map((column) => (column.name === 'A15' ? { name: 'A15', type: 'numeric', transform: 'signed-log', mean: 3, std: 3, range: [0, 100000] } : column));
+  const setup = await setupFederation(t, 1, {
+    datasetSchema: schema,
+    training: { rounds: 1, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners: 1, roundDeadlineSeconds: 600, autoAdvance: false, seed: 1 },
+  });
+  const federation = (await t.http.get(`/v1/federations/${setup.federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.deepEqual(
+    federation.datasetSchema.columns.find((c: { name: string }) => c.name === 'A15'),
+    { name: 'A15', type: 'numeric', transform: 'signed-log', mean: 3, std: 3, range: [0, 100000] },
+  );
+  // Weight 1 on A15 alone, no bias: the score is σ((sign(x)·ln(1 + |x|) − 3)/3).
+  await t.http.post(`/v1/federations/${setup.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  const weights = (federation.featureNames as string[]).map((name) => (name === 'A15' ? 1 : 0)).concat([0]);
+  await t.http.post(`/v1/federations/${setup.federationId}/rounds/1/updates`).set(bearer(setup.keys[0]!)).send({ weights, numSamples: 1 }).expect(201);
+  const amounts = ['0', '560', '1349', '-20'];
+  const res = await t.http
+    .post(`/v1/federations/${setup.federationId}/predictions`)
+    .set(bearer(ADMIN_KEY))
+    .send({ records: amounts.map((A15) => ({ ...crxRecord(), A15 })) })
+    .expect(200);
+  const expected = [sigmoid(-1), sigmoid((Math.log(561) - 3) / 3), sigmoid((Math.log(1350) - 3) / 3), sigmoid((-Math.log(21) - 3) / 3)];
+  res.body.predictions.forEach((prediction: { score: number }, i: number) => {
+    assert.ok(Math.abs(prediction.score - expected[i]!) < 1e-5, `A15 = ${amounts[i]}: ${prediction.score} vs ${expected[i]}`);
+  });
+
+  const withColumn = (name: string, column: object) => ({ ...schema, columns: schema.columns.map((c) => (c.name === name ? column : c)) });
+  const cases: [object, { path: string; message: string }, string][] = [
+    [withColumn('A15', { name: 'A15', type: 'numeric', transform: 'log', mean: 3, std: 3 }), { path: 'body.datasetSchema.columns.14.transform', message: 'Invalid input: expected "signed-log"' }, 'an unknown transform'],
+    [withColumn('A1', { name: 'A1', type: 'binary', values: ['b', 'a'], transform: 'signed-log' }), { path: 'body.datasetSchema.columns.0', message: 'Unrecognized key: "transform"' }, 'a transform on a binary column'],
+  ];
+  for (const [datasetSchema, error, what] of cases) {
+    const refused = await assertRefused(t, () => t.http.post('/v1/federations').set(bearer(ADMIN_KEY)).send(federationBody({ datasetSchema })), 422, 'validation-failed', what);
+    assert.deepEqual(refused.body.errors, [error], what);
+  }
 });
 
 test('records that do not fit the schema are refused by index and column', async () => {

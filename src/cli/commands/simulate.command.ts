@@ -345,7 +345,7 @@ function zipShards(records: RawRecord[][], lineNumbers: number[][]): { records: 
 function withoutStatistics(schema: DatasetSchema): DatasetSchema {
   const unranged = schema.columns.filter((column) => column.type === 'numeric' && column.name !== schema.label.column && column.range === undefined).map((column) => column.name);
   if (unranged.length > 0) throw new UsageError(`--statistics federated: the schema gives no "range" for ${unranged.join(', ')}; every owner clips its values to it`);
-  return { ...schema, columns: schema.columns.map((column) => (column.type === 'numeric' ? { name: column.name, type: 'numeric', ...(column.range && { range: column.range }) } : column)) };
+  return { ...schema, columns: schema.columns.map((column) => (column.type === 'numeric' ? { name: column.name, type: 'numeric', ...(column.transform && { transform: column.transform }), ...(column.range && { range: column.range }) } : column)) };
 }
 
 function roundCells(round: SimulationRound): string[] {

@@ -183,7 +183,10 @@ function columnEncoding(column: ColumnSpec, label: { column: string; positive: s
   switch (column.type) {
     case 'numeric': {
       const range = column.range ? `, clipped to [${column.range[0]}, ${column.range[1]}] for the statistics` : '';
-      return column.mean !== undefined && column.std !== undefined ? `standardised: mean ${round4(column.mean)}, std ${round4(column.std)}${range}` : `standardised once the statistics round has run${range}`;
+      const transform = column.transform ? `${column.transform}, then ` : '';
+      return column.mean !== undefined && column.std !== undefined
+        ? `${transform}standardised: mean ${round4(column.mean)}, std ${round4(column.std)}${range}`
+        : `${transform}standardised once the statistics round has run${range}`;
     }
     case 'binary':
       return `${column.values[0]} → 0, ${column.values[1]} → 1`;
