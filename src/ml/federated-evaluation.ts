@@ -1,12 +1,13 @@
 /**
  * Federated evaluation: each owner scores a model version on its own rows and contributes only tallies —
- * per score bin, how many of its negatives and positives fall there and the sum of their scores, plus
+ * per score bin (200 of [0, 1]), how many of its negatives and positives fall there and the sum of their scores, plus
  * its summed log loss and Brier score. The server adds the owners' tallies (plainly, or in secure mode
  * as one more secret-shared vector, so it sees only the sum) and derives every metric of a ModelReport
  * from the sum without seeing a row or a score:
  *
- *   - rows, positives, the confusion counts at 0.5 (0.5 is a bin edge) and the per-class histograms are
- *     exactly what a central computation on the same rows and the same model gives;
+ *   - rows, positives, the confusion counts at 0.5 (0.5 is a bin edge) and the per-class histograms (the
+ *     report's twenty bins, each ten of these merged) are exactly what a central computation on the same
+ *     rows and the same model gives;
  *   - log loss and Brier score too, up to floating-point summation order (and, in secure mode, each
  *     owner's fixed-point rounding, at most 2⁻²¹ per value);
  *   - the reliability curve's counts and positive rates exactly, its mean scores from the bin sums;
@@ -18,11 +19,15 @@
  * (NaN) is "unscored": it counts as predicted negative in the confusion, as the central report counts it, and
  * makes the score-based metrics undefined (NaN), as they are centrally.
  */
-import { REPORT_CALIBRATION_BINS, REPORT_HISTOGRAM_BINS, type ModelReport } from './model-report.js';
+import { REPORT_CALIBRATION_BINS, REPORT_HISTOGRAM_BINS, REPORT_ROC_POINTS, thin, type ModelReport } from './model-report.js';
 import { LOG_LOSS_EPSILON, rowLogLoss, scoreBin } from './metrics.js';
 
-/** Bins of a federated evaluation: the central report's histogram bins, so both histograms are the same. */
-export const EVALUATION_BINS = REPORT_HISTOGRAM_BINS;
+/**
+ * Bins of a federated evaluation. Fine bins make AUC, KS and the ROC points close to exact (two scores
+ * count as tied only within 1/200); they merge ten by ten into the report's twenty histogram bins and
+ * twenty by twenty into its ten reliability bins. 604 values per owner, a few kilobytes even as shares.
+ */
+export const EVALUATION_BINS = 10 * REPORT_HISTOGRAM_BINS;
 
 /** Values one owner contributes for `bins` bins. */
 export function tallyLength(bins: number): number {
@@ -41,10 +46,16 @@ interface Tallies {
 }
 
 function checkBins(fn: string, bins: number): void {
-  // 0.5 must be an edge (exact confusion counts) and the reliability bins must be unions of these.
-  if (!Number.isSafeInteger(bins) || bins < REPORT_CALIBRATION_BINS || bins % REPORT_CALIBRATION_BINS !== 0 || bins % 2 !== 0) {
-    throw new Error(`${fn}: expected a positive even multiple of ${REPORT_CALIBRATION_BINS} bins, got ${bins}`);
+  // 0.5 must be an edge (exact confusion counts), and the histogram and reliability bins unions of these.
+  if (!Number.isSafeInteger(bins) || bins < REPORT_HISTOGRAM_BINS || bins % REPORT_HISTOGRAM_BINS !== 0) {
+    throw new Error(`${fn}: expected a positive multiple of ${REPORT_HISTOGRAM_BINS} bins, got ${bins}`);
   }
+}
+
+/** Sums of consecutive groups of `bins / into` counts. */
+function merge(counts: number[], into: number): number[] {
+  const group = counts.length / into;
+  return Array.from({ length: into }, (_, m) => counts.slice(m * group, (m + 1) * group).reduce((a, b) => a + b, 0));
 }
 
 /** One owner's tallies of `probs` (the model's scores of its rows) against labels `y` (0/1). */
@@ -184,6 +195,7 @@ export function federatedReport(values: ArrayLike<number>, bins: number = EVALUA
     auc = ranked / (P * N);
     aucResolution = ties / (2 * P * N);
   }
+  const rocPoints = thin(roc, REPORT_ROC_POINTS);
 
   const calibration: ModelReport['calibration'] = [];
   if (scored) {
@@ -218,9 +230,9 @@ export function federatedReport(values: ArrayLike<number>, bins: number = EVALUA
       brier: scored ? raw.brier / rows : NaN,
       ks,
       confusion,
-      roc,
+      roc: rocPoints,
       calibration,
-      scoreHistogram: { positives, negatives },
+      scoreHistogram: { positives: merge(positives, REPORT_HISTOGRAM_BINS), negatives: merge(negatives, REPORT_HISTOGRAM_BINS) },
     },
     aucResolution,
   };

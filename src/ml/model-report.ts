@@ -63,7 +63,7 @@ export function modelReport(probs: ArrayLike<number>, y: ArrayLike<number>): Mod
 }
 
 /** At most `limit` items, always keeping the first and the last, evenly spaced by index in between. */
-function thin<T>(items: T[], limit: number): T[] {
+export function thin<T>(items: T[], limit: number): T[] {
   if (items.length <= limit) return items;
   const out: T[] = [];
   for (let k = 0; k < limit; k++) out.push(items[Math.round((k * (items.length - 1)) / (limit - 1))]!);

@@ -57,7 +57,7 @@ export const federatedEvaluationSchema = z
     aucResolution: z
       .number()
       .nullable()
-      .describe('Largest possible |AUC − exact AUC|: scores sharing one of the twenty histogram bins count as ties (KS and the ROC points are at the bin edges too)'),
+      .describe('Largest possible |AUC − exact AUC|: scores sharing one of the round’s `bins` score bins (200 of [0, 1]) count as ties (KS and the ROC points are at the bin edges too)'),
     report: modelReportSchema.describe(
       'Derived from the owners’ summed tallies alone: counts, confusion, histograms and reliability counts are exact; log loss and Brier up to rounding; AUC, KS and ROC to histogram resolution',
     ),
