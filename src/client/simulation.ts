@@ -264,10 +264,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const fleet = options.fleet ?? inProcessFleet();
     const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal };
     await fleet.enrol(run);
-    const running = fleet.run(run).catch((error: unknown) => {
-      stop.abort(error);
-      throw error;
-    });
+    const running = runFleet(fleet, run, stop);
     feed.start(stop.signal);
 
     await operator.openRound(federation.id, {});
@@ -342,6 +339,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
 }
 
+/** Runs the fleet; its first failure stops everything else (the operator's waits, the feed). */
+function runFleet(fleet: OwnerFleet, run: FleetRun, stop: AbortController): Promise<void> {
+  return fleet.run(run).catch((error: unknown) => {
+    stop.abort(error);
+    throw error;
+  });
+}
+
 /**
  * An evaluation round of `modelVersion`, opened after training so the owners — started again, as real ones
  * would be — find it as the current round, score the version on their rows and stop once it settles.
@@ -353,10 +358,7 @@ async function evaluateFederated(run: FleetRun, fleet: OwnerFleet, modelVersion:
   // the last training round, find the planned rounds over and stop.
   let seen = await feed.next('none');
   while (!seen || seen.number < opened.number) seen = await feed.next(seen?.tag ?? 'none');
-  const running = fleet.run(run).catch((error: unknown) => {
-    stop.abort(error);
-    throw error;
-  });
+  const running = runFleet(fleet, run, stop);
   const settled = await followRound(operator, feed, federation.id, opened.number, options.mode === 'secure' ? options.secure : undefined);
   await running;
   if (settled.status !== 'closed' || !settled.evaluation?.result) throw new Error(`runSimulation: the evaluation round ${opened.number} failed: ${settled.failureReason ?? 'no reason given'}`);

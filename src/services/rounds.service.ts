@@ -170,35 +170,22 @@ export class RoundsService {
    * the values clipped to the column's range and rescaled to [0, 1]. Moments no rows could give are
    * refused before anything is stored.
    */
-  async submitStatistics(principal: Principal, federationId: string, number: number, body: SubmitStatisticsBody): Promise<Round> {
-    const ownerId = requireOwner(principal, federationId, 'submitStatistics');
-    const federation = await this.federations.load(federationId);
-    requireMode(federation, 'plain', 'submitStatistics');
-    const round = await this.find(federationId, number);
-    assertKind(round, 'statistics', 'submitStatistics');
-    assertCollecting(round, this.clock(), 'submitStatistics');
-    const columns = round.config.statistics!.columns;
-    const problems = momentProblems(columns, body.moments);
-    if (problems.length > 0) {
-      throw new DomainError(
-        'implausible-statistics',
-        'Statistics no rows could give',
-        422,
-        `submitStatistics: ${problems.length} problem(s) with the moments of ${columns.length} column(s) (${columns.join(', ')})`,
-        problems.map((message) => ({ path: 'moments', message })),
-      );
-    }
-    if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    const values = Float64Array.from(body.moments);
-    const rows = Math.max(0, ...columns.map((_, j) => Math.round(values[3 * j]!)));
-    const accepted = await this.core.accept(
-      federation,
-      round,
-      'collecting',
-      (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
-      { closed: () => roundNotOpen('submitStatistics', number, 'closed'), duplicate: () => duplicateSubmission(number) },
-    );
-    return this.show(federation, accepted.round, principal, { submitted: true });
+  submitStatistics(principal: Principal, federationId: string, number: number, body: SubmitStatisticsBody): Promise<Round> {
+    return this.submitSums(principal, federationId, number, 'statistics', 'submitStatistics', (round) => {
+      const columns = round.config.statistics!.columns;
+      const problems = momentProblems(columns, body.moments);
+      if (problems.length > 0) {
+        throw new DomainError(
+          'implausible-statistics',
+          'Statistics no rows could give',
+          422,
+          `submitStatistics: ${problems.length} problem(s) with the moments of ${columns.length} column(s) (${columns.join(', ')})`,
+          problems.map((message) => ({ path: 'moments', message })),
+        );
+      }
+      const values = Float64Array.from(body.moments);
+      return { values, rows: Math.max(0, ...columns.map((_, j) => Math.round(values[3 * j]!))) };
+    });
   }
 
   /**
@@ -206,33 +193,51 @@ export class RoundsService {
    * rows could give (wrong length, fractional or negative counts, a bin's score sum outside its edges) are
    * refused before anything is stored.
    */
-  async submitEvaluation(principal: Principal, federationId: string, number: number, body: SubmitEvaluationBody): Promise<Round> {
-    const ownerId = requireOwner(principal, federationId, 'submitEvaluation');
+  submitEvaluation(principal: Principal, federationId: string, number: number, body: SubmitEvaluationBody): Promise<Round> {
+    return this.submitSums(principal, federationId, number, 'evaluation', 'submitEvaluation', (round) => {
+      const { bins } = round.config.evaluation!;
+      const problems = tallyProblems(body.tallies, bins);
+      if (problems.length > 0) {
+        throw new DomainError(
+          'implausible-tallies',
+          'Evaluation tallies no rows could give',
+          422,
+          `submitEvaluation: ${problems.length} problem(s) with the tallies over ${bins} bins`,
+          problems.slice(0, 20).map((message) => ({ path: 'tallies', message })),
+        );
+      }
+      const values = Float64Array.from(body.tallies);
+      return { values, rows: Math.round(values.slice(0, 2 * bins).reduce((a, b) => a + b, 0) + values[3 * bins + 2]! + values[3 * bins + 3]!) };
+    });
+  }
+
+  /**
+   * The one way a plain owner's sums (a statistics round's moments, an evaluation round's tallies) enter a
+   * round: the owner, mode, kind and collecting checks, then `read` checks the values (throwing a 422) and
+   * says how many rows they cover, then the duplicate check and the round core's acceptance.
+   */
+  private async submitSums(
+    principal: Principal,
+    federationId: string,
+    number: number,
+    kind: 'statistics' | 'evaluation',
+    action: string,
+    read: (round: RoundRecord) => { values: Float64Array; rows: number },
+  ): Promise<Round> {
+    const ownerId = requireOwner(principal, federationId, action);
     const federation = await this.federations.load(federationId);
-    requireMode(federation, 'plain', 'submitEvaluation');
+    requireMode(federation, 'plain', action);
     const round = await this.find(federationId, number);
-    assertKind(round, 'evaluation', 'submitEvaluation');
-    assertCollecting(round, this.clock(), 'submitEvaluation');
-    const { bins } = round.config.evaluation!;
-    const problems = tallyProblems(body.tallies, bins);
-    if (problems.length > 0) {
-      throw new DomainError(
-        'implausible-tallies',
-        'Evaluation tallies no rows could give',
-        422,
-        `submitEvaluation: ${problems.length} problem(s) with the tallies over ${bins} bins`,
-        problems.slice(0, 20).map((message) => ({ path: 'tallies', message })),
-      );
-    }
+    assertKind(round, kind, action);
+    assertCollecting(round, this.clock(), action);
+    const { values, rows } = read(round);
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    const values = Float64Array.from(body.tallies);
-    const rows = Math.round(values.slice(0, 2 * bins).reduce((a, b) => a + b, 0) + values[3 * bins + 2]! + values[3 * bins + 3]!);
     const accepted = await this.core.accept(
       federation,
       round,
       'collecting',
       (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
-      { closed: () => roundNotOpen('submitEvaluation', number, 'closed'), duplicate: () => duplicateSubmission(number) },
+      { closed: () => roundNotOpen(action, number, 'closed'), duplicate: () => duplicateSubmission(number) },
     );
     return this.show(federation, accepted.round, principal, { submitted: true });
   }

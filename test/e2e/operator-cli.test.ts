@@ -286,8 +286,9 @@ describe('model quality from the CLI: validation, selection, promotion, federate
     assert.match(opened, /^Opened round 2 \(evaluation of model version 1\)\.$/m);
     assert.match(opened, /^evaluates +model version 1 on every owner's own rows/m);
     const model = await anonymous.withApiKey(keys[0]!).getModelWeights(federationId, 1);
-    const probs = predictProba({ kind: 'logreg' }, Float32Array.from(model.weights), encodeLabelledRecords(crxSchemaJson, readDataset(lines.join('\n') + '\n', crxSchemaJson).records).X);
-    const labels = encodeLabelledRecords(crxSchemaJson, readDataset(lines.join('\n') + '\n', crxSchemaJson).records).y;
+    const rows = encodeLabelledRecords(crxSchemaJson, readDataset(lines.join('\n') + '\n', crxSchemaJson).records);
+    const probs = predictProba({ kind: 'logreg' }, Float32Array.from(model.weights), rows.X);
+    const labels = rows.y;
     for (const [i, key] of keys.entries()) {
       const mine = (_: unknown, row: number) => row % 2 === i;
       await anonymous.withApiKey(key).submitEvaluation(federationId, 2, { tallies: Array.from(scoreTallies(probs.filter(mine), labels.filter(mine))) });
