@@ -28,7 +28,7 @@ const COMMANDS: CommandEntry[] = [
   },
   {
     name: 'admin',
-    summary: 'operator housekeeping: admin create-key [--label L]',
+    summary: 'operator housekeeping: admin create-key|list-keys|revoke-key',
     load: async () => (await import('./commands/admin.command.js')).adminCommand,
   },
   {

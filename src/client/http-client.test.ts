@@ -80,7 +80,7 @@ describe('FedscoreClient', () => {
   });
 
   it('enrols without a key and withApiKey switches identity on the same server', async () => {
-    const owner = { id: 'own_1', federationId: 'fed_1', name: 'o', role: 'owner', identityKey: null, committeeVolunteer: false, privacy: null, createdAt: '2025-01-01T00:00:00.000Z' };
+    const owner = { id: 'own_1', federationId: 'fed_1', name: 'o', role: 'owner', identityKey: null, committeeVolunteer: false, privacy: null, createdAt: '2025-01-01T00:00:00.000Z', removedAt: null };
     const { fetch, calls } = scripted({ status: 201, body: { owner, apiKey: 'owner-key' } }, { status: 201, body: { round } });
     const operator = new FedscoreClient({ baseUrl: 'http://server:1', apiKey: 'operator-key', fetch });
     const enrolled = await operator.enrolOwner('fed_1', { enrolmentToken: 't', name: 'o' });

@@ -21,10 +21,12 @@ import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
 import { decodeFrames, encodeFrames } from '../schemas/ciphertext-frames.js';
 import { heSessionSchema, type HeSessionView } from '../schemas/he-sessions.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
+import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema, type ApiKeyView, type createApiKeyBodySchema } from '../schemas/api-keys.schema.js';
 import {
   enrolledOwnerSchema,
   ownerListSchema,
   ownerSchema,
+  rotatedOwnerKeySchema,
   type enrolOwnerBodySchema,
   type registerIdentityBodySchema,
 } from '../schemas/owners.schema.js';
@@ -52,6 +54,10 @@ export type UploadPartialSumInput = z.input<typeof uploadPartialSumBodySchema>;
 export type InboxView = z.infer<typeof inboxSchema>;
 export type SubmitUpdateInput = z.input<typeof submitUpdateBodySchema>;
 export type PredictInput = z.input<typeof predictBodySchema>;
+export type IssueApiKeyInput = z.input<typeof createApiKeyBodySchema>;
+export type IssuedApiKey = z.infer<typeof issuedApiKeySchema>;
+export type RotatedOwnerKey = z.infer<typeof rotatedOwnerKeySchema>;
+export type { ApiKeyView };
 
 export type Health = z.infer<typeof healthSchema>;
 export type Readiness = z.infer<typeof readinessSchema>;
@@ -73,7 +79,7 @@ export type ValidationSetView = z.infer<typeof validationSetSchema>;
 export interface FedscoreClientOptions {
   /** Server origin, e.g. `http://127.0.0.1:3000`; a trailing slash is ignored. */
   baseUrl: string;
-  /** Operator or owner key, sent as `Authorization: Bearer`. */
+  /** Operator, scoped or owner key, sent as `Authorization: Bearer`. */
   apiKey?: string;
   /** Injected for tests; defaults to the global (undici) fetch, which keeps connections alive. */
   fetch?: typeof fetch;
@@ -145,7 +151,7 @@ export class FedscoreContractError extends Error {
 }
 
 interface RequestSpec<T> {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   body?: unknown;
   response: z.ZodType<T>;
@@ -258,6 +264,27 @@ export class FedscoreClient {
     return answer.enrolmentToken;
   }
 
+  // --- scoped keys (operator) -----------------------------------------------------------------------
+
+  /** A key limited to this federation and `scopes`; the returned `apiKey` is shown once. */
+  issueApiKey(federationId: string, body: IssueApiKeyInput): Promise<IssuedApiKey> {
+    return this.#request({ method: 'POST', path: `${federationPath(federationId)}/api-keys`, body, response: issuedApiKeySchema });
+  }
+
+  async listApiKeys(federationId: string): Promise<ApiKeyView[]> {
+    return (await this.#request({ method: 'GET', path: `${federationPath(federationId)}/api-keys`, response: apiKeyListSchema })).keys;
+  }
+
+  /** The key stops working at once. */
+  revokeApiKey(federationId: string, keyId: string): Promise<ApiKeyView> {
+    return this.#request({ method: 'DELETE', path: `${federationPath(federationId)}/api-keys/${segment(keyId)}`, response: apiKeySchema });
+  }
+
+  /** A new secret for the same key id and scopes; the old secret stops working at once. */
+  rotateApiKey(federationId: string, keyId: string): Promise<IssuedApiKey> {
+    return this.#request({ method: 'POST', path: `${federationPath(federationId)}/api-keys/${segment(keyId)}/rotation`, response: issuedApiKeySchema });
+  }
+
   // --- owners ---------------------------------------------------------------------------------------
 
   /** Needs no key; the returned `apiKey` is shown once. Use `withApiKey(apiKey)` to act as the owner. */
@@ -296,6 +323,16 @@ export class FedscoreClient {
       body,
       response: ownerSchema,
     });
+  }
+
+  /** The party itself replaces its key; the new `apiKey` is shown once and the current one stops working. */
+  rotateOwnerKey(federationId: string, ownerId: string): Promise<RotatedOwnerKey> {
+    return this.#request({ method: 'POST', path: `${federationPath(federationId)}/owners/${segment(ownerId)}/key-rotation`, response: rotatedOwnerKeySchema });
+  }
+
+  /** The operator removes an owner: its key is revoked; what it contributed before stays in the models. */
+  removeOwner(federationId: string, ownerId: string): Promise<OwnerView> {
+    return this.#request({ method: 'DELETE', path: `${federationPath(federationId)}/owners/${segment(ownerId)}`, response: ownerSchema });
   }
 
   // --- rounds ---------------------------------------------------------------------------------------
@@ -509,7 +546,7 @@ export class FedscoreClient {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (!spec.anonymous && this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     let payload: string | undefined;
-    if (spec.method !== 'GET') {
+    if (spec.method === 'POST' || spec.method === 'PUT') {
       // Fastify refuses an empty body sent as JSON, so body-less POSTs still send `{}`.
       payload = JSON.stringify(spec.body ?? {});
       headers['content-type'] = 'application/json';

@@ -193,6 +193,16 @@ export class OwnerStateDir implements AgentJournal {
     return new OwnerStateDir(dir, parsed.data, await readJournal(path.join(dir, JOURNAL_FILE)), await readPins(path.join(dir, IDENTITIES_FILE)));
   }
 
+  /**
+   * Stores a rotated API key in owner.json, written to a temporary file, synced and renamed over the old
+   * one, so a crash leaves either the old file or the new, never a torn one.
+   */
+  async replaceApiKey(apiKey: string): Promise<OwnerStateDir> {
+    const identity = { ...this.identity, apiKey };
+    await writePrivateAtomically(path.join(this.dir, IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`);
+    return OwnerStateDir.open(this.dir);
+  }
+
   entries(): readonly JournalEntry[] {
     return this.#entries;
   }

@@ -1,5 +1,6 @@
 /**
- * Owners and operator keys. Only SHA-256 hashes of API keys are stored; lookups go by hash.
+ * Owners. Only SHA-256 hashes of their API keys are stored; lookups go by hash. An owner the operator
+ * removed keeps its row (its past updates and shares refer to it) but no longer counts as a party.
  */
 import type { DbClient } from './db-client.js';
 
@@ -14,9 +15,11 @@ export interface OwnerRecord {
   identityKey: Uint8Array | null;
   committeeVolunteer: boolean;
   createdAt: Date;
+  /** When the operator removed it from the federation; null while it takes part. */
+  removedAt: Date | null;
 }
 
-const ownerColumns = { id: true, federationId: true, name: true, role: true, identityKey: true, committeeVolunteer: true, createdAt: true } as const;
+const ownerColumns = { id: true, federationId: true, name: true, role: true, identityKey: true, committeeVolunteer: true, createdAt: true, removedAt: true } as const;
 
 const toOwner = <T extends { role: string }>(row: T) => ({ ...row, role: row.role as OwnerRole });
 
@@ -61,22 +64,24 @@ export interface CommitteeCandidate {
   identityKey: Uint8Array;
 }
 
-/** Owners with a registered identity who volunteered, and every aggregator node with one. */
+/** Owners with a registered identity who volunteered, and every aggregator node with one (none the operator removed). */
 export async function listCommitteeCandidates(db: DbClient, federationId: string): Promise<CommitteeCandidate[]> {
   const rows = await db.owner.findMany({
-    where: { federationId, identityKey: { not: null }, OR: [{ committeeVolunteer: true }, { role: 'aggregator' }] },
+    where: { federationId, removedAt: null, identityKey: { not: null }, OR: [{ committeeVolunteer: true }, { role: 'aggregator' }] },
     select: { id: true, role: true, identityKey: true },
     orderBy: { id: 'asc' },
   });
   return rows.map((row) => ({ id: row.id, role: row.role as OwnerRole, identityKey: row.identityKey! }));
 }
 
-export async function insertApiKey(db: DbClient, key: { id: string; label: string; keyHash: string }): Promise<void> {
-  await db.apiKey.create({ data: key });
+/** Replaces a current owner's key hash; false when the owner is unknown or removed. */
+export async function replaceOwnerKeyHash(db: DbClient, id: string, apiKeyHash: string): Promise<boolean> {
+  const { count } = await db.owner.updateMany({ where: { id, removedAt: null }, data: { apiKeyHash } });
+  return count === 1;
 }
 
-/** The id of the unrevoked operator key with this hash, or null. */
-export async function findActiveApiKeyId(db: DbClient, keyHash: string): Promise<string | null> {
-  const key = await db.apiKey.findUnique({ where: { keyHash }, select: { id: true, revokedAt: true } });
-  return key !== null && key.revokedAt === null ? key.id : null;
+/** Marks the owner removed (once: the first removal's time stays); false when it was already removed. */
+export async function markOwnerRemoved(db: DbClient, id: string, at: Date): Promise<boolean> {
+  const { count } = await db.owner.updateMany({ where: { id, removedAt: null }, data: { removedAt: at } });
+  return count === 1;
 }

@@ -125,14 +125,14 @@ export async function countTrainingRounds(db: DbClient, federationId: string): P
   return db.round.count({ where: { federationId, kind: 'training' } });
 }
 
-/** Data owners (not aggregator nodes) enrolled in the federation: who a round may ask to take part. */
+/** Data owners (not aggregator nodes, none removed) enrolled in the federation: who a round may ask to take part. */
 export async function countDataOwners(db: DbClient, federationId: string): Promise<number> {
-  return db.owner.count({ where: { federationId, role: 'owner' } });
+  return db.owner.count({ where: { federationId, role: 'owner', removedAt: null } });
 }
 
-/** Data owners enrolled in the federation, by id: a Poisson-sampled round's target is computed over them. */
+/** Data owners enrolled in the federation (none removed), by id: a Poisson-sampled round's target is computed over them. */
 export async function listDataOwnerIds(db: DbClient, federationId: string): Promise<string[]> {
-  return (await db.owner.findMany({ where: { federationId, role: 'owner' }, select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id);
+  return (await db.owner.findMany({ where: { federationId, role: 'owner', removedAt: null }, select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id);
 }
 
 export async function findRound(db: DbClient, federationId: string, number: number): Promise<RoundRecord | null> {

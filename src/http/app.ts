@@ -11,6 +11,7 @@ import type { RoundsServiceOptions } from '../services/rounds.service.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
+import { apiKeyRoutes } from './routes/api-keys.routes.js';
 import { federationRoutes } from './routes/federations.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { heSessionRoutes } from './routes/he-sessions.routes.js';
@@ -67,12 +68,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', close);
 
   await app.register(problemPlugin);
+  // Before any route: its onRoute hook gives every route its declared roles (src/http/route-access.ts).
+  await app.register(authPlugin);
   await app.register(swaggerPlugin);
   await app.register(healthRoutes);
   await app.register(
     async (v1) => {
-      await v1.register(authPlugin);
       await v1.register(federationRoutes);
+      await v1.register(apiKeyRoutes);
       await v1.register(ownerRoutes);
       await v1.register(roundRoutes);
       await v1.register(modelRoutes);

@@ -29,6 +29,7 @@ export const ownerSchema = z
       .nullable()
       .describe('This owner’s own privacy loss: the differentially private rounds opened since it enrolled'),
     createdAt: timestampSchema,
+    removedAt: timestampSchema.nullable().describe('When the operator removed this owner (its key revoked, no later rounds); null while it takes part'),
   })
   .meta({ id: 'Owner' });
 
@@ -47,5 +48,12 @@ export const enrolledOwnerSchema = z
     apiKey: z.string().describe('Shown once; send as Authorization: Bearer. Only its hash is stored.'),
   })
   .meta({ id: 'EnrolledOwner' });
+
+export const rotatedOwnerKeySchema = z
+  .object({
+    owner: ownerSchema,
+    apiKey: z.string().describe('The new key, shown once; the previous one no longer works. Only its hash is stored.'),
+  })
+  .meta({ id: 'RotatedOwnerKey' });
 
 export const ownerListSchema = z.object({ owners: z.array(ownerSchema) });

@@ -28,7 +28,7 @@ import {
   type SecureAggregationConfig,
 } from '../schemas/federations.schema.js';
 import type { Charter } from '../crypto/charter.js';
-import { requireMember, requireOperator } from './auth.service.js';
+import { requireOperator, requireReader } from './auth.service.js';
 import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
 import { buildCharter } from './charters.js';
 import { resolvePrivacy, spent } from './privacy.js';
@@ -89,7 +89,7 @@ export class FederationsService {
   }
 
   async get(principal: Principal, federationId: string): Promise<Federation> {
-    requireMember(principal, federationId, 'getFederation');
+    requireReader(principal, federationId, 'getFederation');
     return this.dto(await this.load(federationId));
   }
 

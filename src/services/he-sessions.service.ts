@@ -11,10 +11,10 @@ import { compileHeModel, modelShape, sameShape, type HeModel } from '../crypto/c
 import { planLayout } from '../crypto/ckks/layout.js';
 import { decodeMaterial, type HePublicMaterial } from '../crypto/ckks/material.js';
 import { HeWorkerPool } from '../crypto/ckks/worker-pool.js';
-import { ConflictError, DomainError, ForbiddenError, NotFoundError } from '../errors.js';
+import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { featureNamesOf } from '../ml/dataset-schema.js';
 import type { HeSessionView } from '../schemas/he-sessions.schema.js';
-import { requireOperator } from './auth.service.js';
+import { requireScope } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
@@ -43,8 +43,8 @@ export class HeSessionsService {
   ) {}
 
   async create(principal: Principal, input: { federationId: string; modelVersion?: number; material: Uint8Array }): Promise<HeSessionView> {
-    requireOperator(principal, 'createHeSession');
-    const creatorKeyId = principal.kind === 'operator' ? principal.keyId : '';
+    requireScope(principal, input.federationId, 'he-predict', 'createHeSession');
+    const creatorKeyId = principal.kind === 'operator' || principal.kind === 'scoped' ? principal.keyId : '';
     const { version, model } = await this.compile(input.federationId, input.modelVersion ?? 'default');
     const material = heInput(() => decodeMaterial(input.material));
     if (!sameShape(material.shape, modelShape(model))) {
@@ -146,10 +146,12 @@ export class HeSessionsService {
   }
 
   private async load(principal: Principal, sessionId: string, action: string): Promise<SessionRow> {
-    requireOperator(principal, action);
+    if (principal.kind === 'anonymous') throw new UnauthorizedError();
+    if (principal.kind !== 'operator' && principal.kind !== 'scoped') throw new ForbiddenError(`${action}: requires the operator key or a key with the he-predict scope`);
     const row = await this.db.heSession.findUnique({ where: { id: sessionId } });
     if (!row) throw new NotFoundError('he-session', sessionId);
-    if (principal.kind !== 'operator' || principal.keyId !== row.creatorKeyId) {
+    requireScope(principal, row.federationId, 'he-predict', action);
+    if (principal.keyId !== row.creatorKeyId) {
       throw new ForbiddenError(`${action}: a key session is usable only with the key that created it`);
     }
     return row;

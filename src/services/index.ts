@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/client.js';
 import { initTf } from '../ml/tf.js';
+import { ApiKeysService } from './api-keys.service.js';
 import { AuthService } from './auth.service.js';
 import { FederationsService } from './federations.service.js';
 import { HeSessionsService } from './he-sessions.service.js';
@@ -17,6 +18,7 @@ import { SecureRoundsService } from './secure-rounds.service.js';
 export interface Services {
   database: Database;
   auth: AuthService;
+  apiKeys: ApiKeysService;
   federations: FederationsService;
   owners: OwnersService;
   rounds: RoundsService;
@@ -37,8 +39,9 @@ export function createServices(config: Config, database: Database, options: Roun
   return {
     database,
     auth: new AuthService(db, config),
+    apiKeys: new ApiKeysService(db, federations, rounds.clock),
     federations,
-    owners: new OwnersService(db, federations),
+    owners: new OwnersService(db, federations, rounds.clock),
     rounds,
     secureRounds: new SecureRoundsService(db, federations, rounds),
     models,

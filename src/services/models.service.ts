@@ -12,7 +12,7 @@ import { findLatestEvaluation, listLatestEvaluations, type StoredFederatedEvalua
 import { heEvaluability } from '../ml/model-spec.js';
 import type { Federation } from '../schemas/federations.schema.js';
 import type { ModelVersion, ModelWeights } from '../schemas/models.schema.js';
-import { requireMember, requireOperator } from './auth.service.js';
+import { requireMember, requireOperator, requireReader } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { defaultModelVersion, layoutOf, type FederationsService } from './federations.service.js';
 import { applySelection, checkValidationCsv, loadValidationRows, scoreVersion, selectionOf } from './model-quality.js';
@@ -34,7 +34,7 @@ export class ModelsService {
   ) {}
 
   async list(principal: Principal, federationId: string): Promise<ModelVersion[]> {
-    requireMember(principal, federationId, 'listModels');
+    requireReader(principal, federationId, 'listModels');
     const federation = await this.federations.load(federationId);
     const evaluations = await listLatestEvaluations(this.db, federationId);
     return (await listModelVersions(this.db, federationId)).map((model) =>
@@ -43,7 +43,7 @@ export class ModelsService {
   }
 
   async get(principal: Principal, federationId: string, ref: VersionRef): Promise<ModelVersion> {
-    requireMember(principal, federationId, 'getModel');
+    requireReader(principal, federationId, 'getModel');
     const federation = await this.federations.load(federationId);
     const version = await resolveVersion(this.db, federation, ref);
     const model = await findModelVersion(this.db, federationId, version);

@@ -1,9 +1,11 @@
 /**
  * Owner enrolment: anyone holding the federation's enrolment token may enrol once per call and receives an
- * API key shown only in that response.
+ * API key shown only in that response. An owner may rotate its own key; the operator may remove an owner,
+ * which revokes its key and leaves it out of every later round, while what it contributed before stays
+ * in the model versions it went into (a published model cannot be un-averaged).
  */
 import type { Db } from '../db/client.js';
-import { findOwner, insertOwner, listOwners, setOwnerIdentity, type OwnerRecord, type OwnerRole } from '../db/owners.repository.js';
+import { findOwner, insertOwner, listOwners, markOwnerRemoved, replaceOwnerKeyHash, setOwnerIdentity, type OwnerRecord, type OwnerRole } from '../db/owners.repository.js';
 import { isValidIdentityPublicKey } from '../crypto/identity.js';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.js';
 import type { Owner } from '../schemas/owners.schema.js';
@@ -17,6 +19,7 @@ export class OwnersService {
   constructor(
     private readonly db: Db,
     private readonly federations: FederationsService,
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async enrol(federationId: string, body: { enrolmentToken: string; name: string; role: OwnerRole }): Promise<{ owner: Owner; apiKey: string }> {
@@ -76,6 +79,32 @@ export class OwnersService {
     return toOwnerDto((await findOwner(this.db, ownerId))!, federation);
   }
 
+  /** The owner itself replaces its key: the new one is returned once, the old one stops working at once. */
+  async rotateKey(principal: Principal, federationId: string, ownerId: string): Promise<{ owner: Owner; apiKey: string }> {
+    const caller = requireOwner(principal, federationId, 'rotateOwnerKey');
+    if (caller !== ownerId) throw new ForbiddenError('rotateOwnerKey: an owner may only rotate its own key');
+    const apiKey = newSecret('owner');
+    if (!(await replaceOwnerKeyHash(this.db, ownerId, hashSecret(apiKey)))) {
+      throw new ConflictError('owner-removed', 'Owner removed', `rotateOwnerKey: owner ${ownerId} was removed from federation ${federationId}`);
+    }
+    return { owner: toOwnerDto(await this.load(federationId, ownerId), await this.federations.load(federationId)), apiKey };
+  }
+
+  /**
+   * The operator removes an owner: its key is revoked, it is no longer counted, sampled or seated in later
+   * rounds, and its later submissions are refused. Whatever the server accepted from it before stays
+   * (in a round still open, too: nothing accepted is dropped).
+   */
+  async remove(principal: Principal, federationId: string, ownerId: string): Promise<Owner> {
+    requireOperator(principal, 'removeOwner');
+    const federation = await this.federations.load(federationId);
+    const owner = await this.load(federationId, ownerId);
+    if (owner.removedAt !== null || !(await markOwnerRemoved(this.db, ownerId, this.clock()))) {
+      throw new ConflictError('owner-removed', 'Owner removed', `removeOwner: owner ${ownerId} was already removed from federation ${federationId}`);
+    }
+    return toOwnerDto(await this.load(federationId, ownerId), federation);
+  }
+
   private async load(federationId: string, ownerId: string): Promise<OwnerRecord> {
     const owner = await findOwner(this.db, ownerId);
     if (!owner || owner.federationId !== federationId) throw new NotFoundError('owner', ownerId);
@@ -95,5 +124,6 @@ function toOwnerDto(owner: OwnerRecord, federation: FederationRecord): Owner {
     committeeVolunteer: owner.committeeVolunteer,
     privacy: privacy && { epsilon: privacy.epsilon, delta: privacy.delta },
     createdAt: owner.createdAt.toISOString(),
+    removedAt: owner.removedAt?.toISOString() ?? null,
   };
 }

@@ -7,7 +7,7 @@ import { ValidationError, type ProblemField } from '../errors.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
 import { createEncoder } from '../ml/preprocess.js';
 import { predictProba } from '../ml/train.js';
-import { requireOperator } from './auth.service.js';
+import { requireScope } from './auth.service.js';
 import type { Principal } from './credentials.js';
 import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
@@ -19,7 +19,7 @@ export class PredictionsService {
   constructor(private readonly models: ModelsService) {}
 
   async predict(principal: Principal, federationId: string, body: { records: RawRecord[]; modelVersion?: number }) {
-    requireOperator(principal, 'predict');
+    requireScope(principal, federationId, 'predict', 'predict');
     const { federation, version, weights } = await this.models.load(federationId, body.modelVersion ?? 'default');
     requireStandardisation(federation, 'predict');
     const encoder = createEncoder(federation.datasetSchema);

@@ -17,7 +17,7 @@ import { tallyProblems } from '../ml/federated-evaluation.js';
 import { findModelVersion } from '../db/models.repository.js';
 import { resolveVersion } from './models.service.js';
 import type { OpenRoundBody, Round, SubmitEvaluationBody, SubmitStatisticsBody, SubmitUpdateBody } from '../schemas/rounds.schema.js';
-import { requireMember, requireOperator, requireOwner } from './auth.service.js';
+import { requireOperator, requireOwner, requireReader } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { layoutOf, type FederationsService } from './federations.service.js';
 import { aggregationMode, RoundCore } from './round-core.js';
@@ -109,7 +109,7 @@ export class RoundsService {
   }
 
   async get(principal: Principal, federationId: string, number: number): Promise<Round> {
-    requireMember(principal, federationId, 'getRound');
+    requireReader(principal, federationId, 'getRound');
     const federation = await this.federations.load(federationId);
     return this.views.show(federation, await this.find(federationId, number), principal);
   }
@@ -120,7 +120,7 @@ export class RoundsService {
    * whichever is first; then it answers with the round as it stands, changed or not.
    */
   async current(principal: Principal, federationId: string, wait?: { seconds: number; after?: string | undefined }, signal?: AbortSignal): Promise<Round> {
-    requireMember(principal, federationId, 'getCurrentRound');
+    requireReader(principal, federationId, 'getCurrentRound');
     const federation = await this.federations.load(federationId);
     let round = await findLatestRound(this.db, federationId);
     const after = wait?.after;
@@ -139,7 +139,7 @@ export class RoundsService {
   }
 
   async list(principal: Principal, federationId: string): Promise<Round[]> {
-    requireMember(principal, federationId, 'listRounds');
+    requireReader(principal, federationId, 'listRounds');
     const federation = await this.federations.load(federationId);
     return Promise.all((await listRounds(this.db, federationId)).map((round) => this.views.show(federation, round, principal)));
   }

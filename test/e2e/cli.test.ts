@@ -337,6 +337,39 @@ describe('fedscore migrate, admin create-key and serve', () => {
     }
   });
 
+  it('lists operator keys without their secrets and revokes one, which then stops working', async () => {
+    const issued = await fedscore(['admin', 'create-key', '--label', 'to-revoke'], env);
+    assert.equal(issued.code, 0, issued.stderr);
+    const key = issued.stdout.trim();
+    const listed = await fedscore(['admin', 'list-keys', '--json'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const keys = JSON.parse(listed.stdout).keys as { id: string; label: string; revokedAt: string | null }[];
+    const entry = keys.find((k) => k.label === 'to-revoke');
+    assert.ok(entry && entry.revokedAt === null, 'the new key is listed, unrevoked');
+    assert.ok(!listed.stdout.includes(key.slice(4)), 'no key in the listing');
+    const table = await fedscore(['admin', 'list-keys'], env);
+    assert.match(table.stdout, new RegExp(`${entry.id}\\s+to-revoke`));
+
+    const revoked = await fedscore(['admin', 'revoke-key', '--id', entry.id], env);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const again = await fedscore(['admin', 'revoke-key', '--id', entry.id], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no unrevoked operator key has id/);
+    const after = JSON.parse((await fedscore(['admin', 'list-keys', '--json'], env)).stdout).keys as { id: string; revokedAt: string | null }[];
+    assert.ok(after.find((k) => k.id === entry.id)?.revokedAt, 'listed as revoked');
+
+    const server = await startServer(
+      loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: target.dataDir, DATABASE_URL: target.databaseUrl ?? '', LOG_LEVEL: 'silent' }),
+      { logger: false },
+    );
+    try {
+      const refused = await new FedscoreClient({ baseUrl: server.url, apiKey: key }).listFederations().catch((e: unknown) => e);
+      assert.ok(refused instanceof FedscoreApiError && refused.status === 401);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('serves until SIGTERM, printing the URL and the docs address, then exits 0', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0'], {
       cwd: repoRoot,

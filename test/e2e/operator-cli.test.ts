@@ -252,6 +252,46 @@ describe('a plain federation run from the CLI', () => {
   });
 });
 
+describe('keys and owners from the CLI', () => {
+  it('issues a scoped key printed once that scores, lists it, rotates and revokes it; removes an owner', async () => {
+    const created = lastJson<{ federationId: string; enrolmentToken: string }>(ok(await op(['federation', 'create', '--schema', crxSchema, '--json'])).stdout);
+    const federationId = created.federationId;
+    const issued = ok(await op(['keys', 'issue', '--federation', federationId, '--scopes', 'predict,read', '--label', 'scoring system']));
+    const key = /\n {2}(fsl_\S+)\n/.exec(issued.stdout)?.[1];
+    assert.ok(key, issued.stdout);
+    assert.equal(occurrences(issued.stdout, key), 1);
+    const lender = anonymous.withApiKey(key);
+    assert.equal((await lender.getFederation(federationId)).id, federationId, 'the read scope reads');
+    const forbidden = await lender.listOwners(federationId).catch((error: unknown) => error);
+    assert.ok(forbidden instanceof FedscoreApiError && forbidden.status === 403);
+
+    const listed = ok(await op(['keys', 'list', '--federation', federationId]));
+    assert.match(listed.stdout, /scoring system\s+predict,read/);
+    assert.equal(occurrences(listed.stdout, key), 0, 'never the key itself');
+    const keyId = lastJson<{ keys: { id: string }[] }>(ok(await op(['keys', 'list', '--federation', federationId, '--json'])).stdout).keys[0]!.id;
+
+    const rotated = lastJson<{ apiKey: string }>(ok(await op(['keys', 'rotate', '--federation', federationId, '--key', keyId, '--json'])).stdout);
+    const old = await lender.getFederation(federationId).catch((error: unknown) => error);
+    assert.ok(old instanceof FedscoreApiError && old.status === 401, 'the old secret stopped');
+    await anonymous.withApiKey(rotated.apiKey).getFederation(federationId);
+    ok(await op(['keys', 'revoke', '--federation', federationId, '--key', keyId]));
+    const revoked = await anonymous.withApiKey(rotated.apiKey).getFederation(federationId).catch((error: unknown) => error);
+    assert.ok(revoked instanceof FedscoreApiError && revoked.status === 401);
+    const again = await op(['keys', 'revoke', '--federation', federationId, '--key', keyId]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /revoked/);
+    const badScope = await op(['keys', 'issue', '--federation', federationId, '--scopes', 'admin']);
+    assert.equal(badScope.code, 2);
+    assert.match(badScope.stderr, /unknown scope admin/);
+
+    const enrolled = await anonymous.enrolOwner(federationId, { enrolmentToken: created.enrolmentToken, name: 'leaving bank' });
+    const removed = ok(await op(['owners', 'remove', '--federation', federationId, '--owner', enrolled.owner.id]));
+    assert.match(removed.stdout, /its key no longer works/);
+    const gone = await anonymous.withApiKey(enrolled.apiKey).getFederation(federationId).catch((error: unknown) => error);
+    assert.ok(gone instanceof FedscoreApiError && gone.status === 401);
+  });
+});
+
 describe('model quality from the CLI: validation, selection, promotion, federated evaluation', () => {
   it('attaches a validation set, chooses the served version, and shows the owners’ own evaluation', async () => {
     const created = lastJson<{ federationId: string; enrolmentToken: string }>(
@@ -504,7 +544,7 @@ describe('the CLI when things go wrong', () => {
     const { apiKey } = await anonymous.enrolOwner(federationId, { enrolmentToken, name: 'o' });
     const result = await op(['round', 'open', '--federation', federationId], { FEDSCORE_SERVER: server.url, FEDSCORE_API_KEY: apiKey });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^fedscore operator: the server refused to open a round \(403 forbidden\): openRound: requires the operator key\n/);
+    assert.match(result.stderr, /^fedscore operator: the server refused to open a round \(403 forbidden\): openRound: requires the operator key; this key is an owner key\n/);
     assert.match(result.stderr, /operator commands need an operator key/);
   });
 

@@ -10,7 +10,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FedscoreClient, type RoundView } from '../../src/client/http-client.js';
+import { FedscoreApiError, FedscoreClient, type RoundView } from '../../src/client/http-client.js';
 import { generateX25519KeyPair } from '../../src/crypto/envelope.js';
 import { signCommitteeKey } from '../../src/crypto/identity.js';
 import { applySplit, encodeRows, evaluate, readCsvFile, readSchemaFile, readSplitFile, type EncodedRows } from '../../src/client/local-data.js';
@@ -355,7 +355,7 @@ describe('a new user’s mistakes', () => {
   });
 
   it('a state file others can read is refused; a second agent on one state directory is refused; SIGTERM stops cleanly', async () => {
-    const { owners } = await secureFederation('state', 1);
+    const { owners, federationId } = await secureFederation('state', 1);
     const file = path.join(owners[1]!.state, 'owner.json');
     await chmod(file, 0o644);
     const loose = await runCli(['owner', 'run', '--state', owners[1]!.state, '--data', owners[1]!.data!]);
@@ -368,10 +368,26 @@ describe('a new user’s mistakes', () => {
     const second = await runCli(['owner', 'run', '--state', owners[1]!.state, '--data', owners[1]!.data!]);
     assert.equal(second.code, 1);
     assert.match(second.stderr, new RegExp(`in use by another agent \\(pid ${first.child.pid}\\)`));
+    const rotateWhileRunning = await runCli(['owner', 'rotate-key', '--state', owners[1]!.state]);
+    assert.equal(rotateWhileRunning.code, 1, 'no key rotation under a running agent');
+    assert.match(rotateWhileRunning.stderr, /in use by another agent/);
     first.child.kill('SIGTERM');
     assert.equal(await first.exited, 0);
     assert.match(first.stdout(), /done: stopped by SIGTERM/);
     await assert.rejects(stat(path.join(owners[1]!.state, 'agent.lock')), /ENOENT/, 'the lock is released');
+
+    // The owner rotates its key: owner.json holds the new one (still private), the old one is refused, status works.
+    const before = JSON.parse(await readFile(file, 'utf8')) as { apiKey: string };
+    const rotated = await runCli(['owner', 'rotate-key', '--state', owners[1]!.state]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const afterRotation = JSON.parse(await readFile(file, 'utf8')) as { apiKey: string };
+    assert.notEqual(afterRotation.apiKey, before.apiKey);
+    assert.ok(!rotated.stdout.includes(afterRotation.apiKey) && !rotated.stderr.includes(afterRotation.apiKey), 'the key is never printed');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const old = await new FedscoreClient({ baseUrl: url, apiKey: before.apiKey }).getOwner(federationId, owners[1]!.ownerId).catch((e: unknown) => e);
+    assert.ok(old instanceof FedscoreApiError && old.status === 401, 'the old key stopped working');
+    const status = await runCli(['owner', 'status', '--state', owners[1]!.state, '--json']);
+    assert.equal(status.code, 0, status.stderr);
 
     const aggregatorData = await runCli(['owner', 'run', '--state', owners[1]!.state]);
     assert.equal(aggregatorData.code, 2);

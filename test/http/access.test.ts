@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type supertest from 'supertest';
-import { insertApiKey } from '../../src/db/owners.repository.js';
+import { insertApiKey } from '../../src/db/api-keys.repository.js';
 import { hashSecret } from '../../src/services/credentials.js';
 import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, type TestApp } from '../helpers/app.js';
 

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { closeKeySession, createKeySession, decryptScores, encryptApplicants, responsesFor, type HeKeySession } from '../../src/crypto/ckks/client.js';
 import { decodeMaterial, encodeMaterial } from '../../src/crypto/ckks/material.js';
 import { ckksParamSet } from '../../src/crypto/ckks/params.js';
-import { insertApiKey } from '../../src/db/owners.repository.js';
+import { insertApiKey } from '../../src/db/api-keys.repository.js';
 import { decodeFrames, encodeFrames } from '../../src/schemas/ciphertext-frames.js';
 import { hashSecret } from '../../src/services/credentials.js';
 import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
@@ -269,4 +269,29 @@ test('sessions persist across a restart', async () => {
   const rows = applicants(3, 13);
   const res = await restarted.http.post(`/v1/he-sessions/${created.id}/predictions`).set(bearer(ADMIN_KEY)).send({ ciphertexts: base64(session, rows) }).expect(200);
   assertScores('after a restart', decryptJson(session, res.body, rows.length), await plainScores(created.modelVersion, rows));
+});
+
+test('a lender’s he-predict key opens sessions and scores in them, in its own federation; other keys may not use them', async () => {
+  const issue = async (scopes: string[], federation = federationId) =>
+    (await t.http.post(`/v1/federations/${federation}/api-keys`).set(bearer(ADMIN_KEY)).send({ label: 'lender', scopes }).expect(201)).body.apiKey as string;
+  const lender = await issue(['he-predict']);
+  const colleague = await issue(['he-predict']);
+  const plainOnly = await issue(['predict', 'read']);
+  const other = await t.http.post('/v1/federations').set(bearer(ADMIN_KEY)).send(federationBody()).expect(201);
+  const elsewhere = await issue(['he-predict'], other.body.federation.id);
+
+  const created = (await createSession(material(), lender).expect(201)).body;
+  const rows = applicants(3, 11);
+  const res = await predict(created.id, encrypt(session, rows), lender).expect(200);
+  assertScores('scoped key', decryptBinary(session, res.body as Buffer, rows.length), await plainScores(created.modelVersion, rows));
+  await t.http.get(`/v1/he-sessions/${created.id}`).set(bearer(lender)).expect(200);
+
+  const good = encrypt(session, rows);
+  await assertRefused(t, () => predict(created.id, good, colleague), 403, 'forbidden', 'another he-predict key of the federation');
+  await assertRefused(t, () => predict(created.id, good, plainOnly), 403, 'forbidden', 'a key without he-predict');
+  await assertRefused(t, () => predict(created.id, good, elsewhere), 403, 'forbidden', 'another federation’s he-predict key');
+  await assertRefused(t, () => predict(created.id, good), 403, 'forbidden', 'the operator (not the creator)');
+  await assertRefused(t, () => createSession(material(), plainOnly), 403, 'forbidden', 'opening a session without he-predict');
+  await assertRefused(t, () => createSession(material(), elsewhere), 403, 'forbidden', 'opening a session in another federation');
+  await t.http.delete(`/v1/he-sessions/${created.id}`).set(bearer(lender)).expect(204);
 });

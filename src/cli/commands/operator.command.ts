@@ -36,6 +36,18 @@ import {
   roundShowLines,
   roundTable,
 } from '../operator/format.js';
+import {
+  issueKeyCommand,
+  KEYS_ISSUE_USAGE,
+  KEYS_LIST_USAGE,
+  KEYS_REVOKE_USAGE,
+  KEYS_ROTATE_USAGE,
+  listKeysCommand,
+  OWNERS_REMOVE_USAGE,
+  removeOwnerCommand,
+  revokeKeyCommand,
+  rotateKeyCommand,
+} from '../operator/access.commands.js';
 import { promoteCommand, PROMOTE_USAGE, selectionCommand, SELECTION_USAGE, validationCommand, VALIDATION_USAGE } from '../operator/model-quality.commands.js';
 import { withServer, writeJson, writeLines } from '../operator/with-server.js';
 
@@ -61,6 +73,11 @@ Subcommands:
   models promote --federation ID --version V serve this version by default (selection becomes manual)
   models selection --federation ID --rule R  best (by a validation metric, with early stopping) or manual
   enrolment-token rotate --federation ID     issue a new enrolment token; the old one stops working
+  keys issue --federation ID --scopes S      a key for one federation: predict, he-predict, read (printed once)
+  keys list --federation ID                  the federation's scoped keys (never the keys themselves)
+  keys revoke --federation ID --key KEY_ID   stop a scoped key working
+  keys rotate --federation ID --key KEY_ID   a new secret for a scoped key (printed once)
+  owners remove --federation ID --owner O    revoke an owner's key and leave it out of later rounds
 
 Options (every subcommand):
 ${CONNECTION_USAGE}
@@ -231,6 +248,11 @@ const SUBCOMMANDS: Subcommand[] = [
   { resource: 'models', action: 'promote', usage: PROMOTE_USAGE, run: promoteCommand },
   { resource: 'models', action: 'selection', usage: SELECTION_USAGE, run: selectionCommand },
   { resource: 'enrolment-token', action: 'rotate', usage: ROTATE_USAGE, run: rotateToken },
+  { resource: 'keys', action: 'issue', usage: KEYS_ISSUE_USAGE, run: issueKeyCommand },
+  { resource: 'keys', action: 'list', usage: KEYS_LIST_USAGE, run: listKeysCommand },
+  { resource: 'keys', action: 'revoke', usage: KEYS_REVOKE_USAGE, run: revokeKeyCommand },
+  { resource: 'keys', action: 'rotate', usage: KEYS_ROTATE_USAGE, run: rotateKeyCommand },
+  { resource: 'owners', action: 'remove', usage: OWNERS_REMOVE_USAGE, run: removeOwnerCommand },
 ];
 
 export const operatorCommand: Command = {

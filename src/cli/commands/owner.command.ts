@@ -21,13 +21,14 @@ import { deriveSeed } from '../../client/simulation.js';
 import { EXIT_OK, parseCommandArgs, readNumber, requireString, UsageError, writeLine, type CliIo, type Command } from '../cli-io.js';
 import { initTfFromEnv } from '../training-options.js';
 
-const USAGE = `Usage: fedscore owner <enrol|run|status|identity> [options]
+const USAGE = `Usage: fedscore owner <enrol|run|status|rotate-key|identity> [options]
 
 The data owner's agent: join a federation, then take part in its rounds from your own machine.
 
   fedscore owner enrol --server URL --federation ID --token TOKEN --state DIR [--charter-fingerprint F] [--name NAME] [--aggregator [--identity FILE]] [--no-committee] [--json]
   fedscore owner run --state DIR [--data FILE] [--server URL] [--max-rounds N] [--json]
   fedscore owner status --state DIR [--json]
+  fedscore owner rotate-key --state DIR
   fedscore owner identity --out FILE [--json]
 
 Run 'fedscore owner <subcommand> --help' for details. See docs/data-owner.md.`;
@@ -89,6 +90,18 @@ Options:
   --json        print one JSON object as the last line
   -h, --help    show this help`;
 
+const ROTATE_KEY_USAGE = `Usage: fedscore owner rotate-key --state DIR
+
+Replaces this owner's API key: the server issues a new one and the old one stops working at once; the new
+key is written to DIR/owner.json (atomically, mode 0600) and never printed. Run it while no agent uses the
+directory (it takes the same lock as 'owner run'). If the process dies after the server answered but
+before the file is written, the old key no longer works and the new one is lost: ask the operator to
+remove this owner and enrol again.
+
+Options:
+  --state DIR   the state directory written by 'fedscore owner enrol'
+  -h, --help    show this help`;
+
 export const ownerCommand: Command = {
   name: 'owner',
   usage: USAGE,
@@ -101,6 +114,7 @@ export const ownerCommand: Command = {
     if (sub === 'enrol' || sub === 'enroll') return enrol(rest, io);
     if (sub === 'run') return run(rest, io);
     if (sub === 'status') return status(rest, io);
+    if (sub === 'rotate-key') return rotateKey(rest, io);
     if (sub === 'identity') return makeIdentity(rest, io);
     throw new UsageError(`unknown subcommand '${sub}'`, USAGE);
   },
@@ -329,6 +343,23 @@ async function status(args: string[], io: CliIo): Promise<number> {
   if (history.missed.length > 0) writeLine(io.stdout, `missed rounds (closed before this owner's update): ${list(history.missed)}`);
   if (pending.length > 0) writeLine(io.stdout, `prepared but not yet acknowledged: rounds ${list(pending)} (sent on the next run)`);
   return unreachable ? 1 : EXIT_OK;
+}
+
+async function rotateKey(args: string[], io: CliIo): Promise<number> {
+  const values = parseCommandArgs(ROTATE_KEY_USAGE, args, { state: { type: 'string' } }, io);
+  if (values === null) return EXIT_OK;
+  const state = await OwnerStateDir.open(path.resolve(requireString(values.state, '--state')));
+  const release = await state.lock();
+  try {
+    const { identity } = state;
+    const client = new FedscoreClient({ baseUrl: identity.server, apiKey: identity.apiKey, timeoutMs: 15_000 });
+    const rotated = await client.rotateOwnerKey(identity.federationId, identity.ownerId);
+    await state.replaceApiKey(rotated.apiKey);
+    writeLine(io.stdout, `Rotated the API key of ${identity.role} ${identity.ownerId}; the new key is in ${path.join(state.dir, 'owner.json')}, the old one no longer works.`);
+    return EXIT_OK;
+  } finally {
+    await release();
+  }
 }
 
 /** One line per step: the round, what happened, samples and local loss — never a value, weight or key. */

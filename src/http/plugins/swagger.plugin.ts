@@ -18,11 +18,13 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         version: API_VERSION,
         description:
           'Privacy-preserving credit scoring: federations of data owners train a shared model in rounds; ' +
-          'the operator scores applicants. Errors are RFC 9457 problem+json.',
+          'the operator, or a lender with a scoped key, scores applicants. Errors are RFC 9457 problem+json. ' +
+          'Each operation says which roles may call it (operator, owner, aggregator, or a scoped key: read, predict, he-predict).',
       },
       tags: [
         { name: 'federations', description: 'Dataset schema, model and training settings' },
-        { name: 'owners', description: 'Enrolment of data owners' },
+        { name: 'owners', description: 'Enrolment of data owners, their keys, their removal' },
+        { name: 'api-keys', description: 'Scoped keys for one federation: predict, he-predict, read' },
         { name: 'rounds', description: 'Federated training rounds and owner updates' },
         { name: 'models', description: 'Published model versions' },
         { name: 'predictions', description: 'Scoring applicants' },
@@ -31,7 +33,7 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Operator key or owner key' },
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An operator key, a scoped key (fsl_…) or an owner key (fsk_…)' },
         },
       },
     },

@@ -13,7 +13,6 @@ import {
 } from '../../schemas/federations.schema.js';
 
 const tags = ['federations'];
-const security = [{ bearerAuth: [] }];
 
 export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -21,7 +20,6 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Create a federation (operator)',
         description: 'Publishes model version 0 (seeded initial weights) and returns the enrolment token once.',
         body: createFederationBodySchema,
@@ -33,7 +31,7 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/federations',
-    { schema: { tags, security, summary: 'List federations (operator)', response: { 200: federationListSchema, ...problemResponses } } },
+    { schema: { tags, summary: 'List federations (operator)', response: { 200: federationListSchema, ...problemResponses } } },
     async (request) => ({ federations: await app.services.federations.list(request.principal) }),
   );
 
@@ -42,7 +40,6 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Read a federation (operator or its owners)',
         params: federationParamsSchema,
         response: { 200: federationSchema, ...problemResponses },
@@ -72,7 +69,6 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Replace a secure federation’s settings and so its charter (operator), before its first round',
         description:
           'Rebuilds the charter (and its fingerprint) from the new settings. Refused with 409 `charter-frozen` once any round has opened: ' +
@@ -90,7 +86,6 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Set or remove differential privacy (operator), before any budget is spent',
         description:
           'Replaces the federation’s privacy settings (`null` removes them). Refused with 409 `privacy-budget-spent` once a ' +
@@ -108,7 +103,6 @@ export const federationRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Rotate the enrolment token (operator)',
         description: 'The previous token stops working; enrolled owners keep their keys.',
         params: federationParamsSchema,

@@ -18,7 +18,6 @@ import {
 } from '../../schemas/he-sessions.schema.js';
 
 const tags = ['encrypted predictions'];
-const security = [{ bearerAuth: [] }];
 export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = async (app, options) => {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -29,8 +28,7 @@ export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = a
       bodyLimit: options.heBodyLimit,
       schema: {
         tags,
-        security,
-        summary: 'Open an encrypted-prediction key session (operator)',
+        summary: 'Open an encrypted-prediction key session (operator, or a key with the he-predict scope)',
         description:
           'Body: the encoded public material (CKKS parameters, relinearisation key and only the Galois keys the layout needs) as application/octet-stream with ?federationId=…&modelVersion=…, or JSON {federationId, modelVersion?, material: base64}. No secret or encryption key is ever sent. The session is pinned to one model version, bound to the calling operator key, and expires.',
         querystring: createHeSessionQuerySchema.partial(),
@@ -47,7 +45,7 @@ export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = a
 
   app.get(
     '/he-sessions/:sessionId',
-    { schema: { tags, security, summary: 'Read a key session (its creator)', params: heSessionParamsSchema, response: { 200: heSessionSchema, ...problemResponses } } },
+    { schema: { tags, summary: 'Read a key session (its creator)', params: heSessionParamsSchema, response: { 200: heSessionSchema, ...problemResponses } } },
     async (request) => app.services.heSessions.get(request.principal, request.params.sessionId),
   );
 
@@ -56,7 +54,6 @@ export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = a
     {
       schema: {
         tags,
-        security,
         summary: 'Delete a key session (its creator)',
         params: heSessionParamsSchema,
         response: { 204: z.undefined().describe('Deleted'), ...problemResponses },
@@ -74,7 +71,6 @@ export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = a
       bodyLimit: options.heBodyLimit,
       schema: {
         tags,
-        security,
         summary: 'Score encrypted applicants (the session’s creator)',
         description:
           'Body: framed ciphertexts as application/octet-stream (u32 count, then u32 length + bytes each), or JSON {ciphertexts: [base64]}. The answer has the same form: ciphertexts only the session key holder can decrypt. Nothing is stored.',

@@ -8,19 +8,18 @@ import { federationSchema, putSelectionBodySchema, putValidationSetBodySchema, v
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../../schemas/models.schema.js';
 
 const tags = ['models'];
-const security = [{ bearerAuth: [] }];
 
 export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/federations/:federationId/models',
-    { schema: { tags, security, summary: 'List model versions', params: federationParamsSchema, response: { 200: modelListSchema, ...problemResponses } } },
+    { schema: { tags, summary: 'List model versions', params: federationParamsSchema, response: { 200: modelListSchema, ...problemResponses } } },
     async (request) => ({ models: await app.services.models.list(request.principal, request.params.federationId) }),
   );
 
   app.get(
     '/federations/:federationId/models/:version',
     {
-      schema: { tags, security, summary: 'Read a model version (a number, "latest" or "default")', params: modelParamsSchema, response: { 200: modelVersionSchema, ...problemResponses } },
+      schema: { tags, summary: 'Read a model version (a number, "latest" or "default")', params: modelParamsSchema, response: { 200: modelVersionSchema, ...problemResponses } },
     },
     async (request) => app.services.models.get(request.principal, request.params.federationId, request.params.version),
   );
@@ -30,7 +29,6 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Download a model version’s weights',
         params: modelParamsSchema,
         response: { 200: modelWeightsSchema, ...problemResponses },
@@ -44,7 +42,6 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Promote a model version (operator): predictions use it by default',
         description:
           'The version must exist in this federation and, if scored on the validation set, reach the majority-class rate (409 `below-majority-rate` otherwise). ' +
@@ -61,7 +58,6 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Set the model selection rule and early stopping (operator)',
         description: 'With rule `best` the promoted version is recomputed at once from the scores already stored.',
         params: federationParamsSchema,
@@ -77,7 +73,6 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Attach or replace the validation set (operator); every version is scored on it',
         description:
           'Labelled rows in the federation’s data layout, kept on the server and never shown to owners. Refused (422, nothing stored) when a line ' +
@@ -96,7 +91,6 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Describe the validation set (operator): counts only, never rows',
         params: federationParamsSchema,
         response: { 200: validationSetSchema, ...problemResponses },

@@ -1,4 +1,4 @@
-/** Plain scoring for the operator. */
+/** Plain scoring, for the operator or a lender's key with the predict scope. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses } from '../../schemas/common.schema.js';
 import { predictBodySchema, predictResponseSchema } from '../../schemas/predictions.schema.js';
@@ -9,8 +9,7 @@ export const predictionRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['predictions'],
-        security: [{ bearerAuth: [] }],
-        summary: 'Score applicant records with a model version (operator)',
+        summary: 'Score applicant records with a model version (operator, or a key with the predict scope)',
         description: 'Records use the federation’s column names; a label column, if present, is ignored.',
         params: federationParamsSchema,
         body: predictBodySchema,

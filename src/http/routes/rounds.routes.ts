@@ -18,7 +18,6 @@ import {
 } from '../../schemas/rounds.schema.js';
 
 const tags = ['rounds'];
-const security = [{ bearerAuth: [] }];
 
 export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -26,7 +25,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Open the next round (operator)',
         params: federationParamsSchema,
         body: openRoundBodySchema,
@@ -38,7 +36,7 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/federations/:federationId/rounds',
-    { schema: { tags, security, summary: 'List rounds', params: federationParamsSchema, response: { 200: roundListSchema, ...problemResponses } } },
+    { schema: { tags, summary: 'List rounds', params: federationParamsSchema, response: { 200: roundListSchema, ...problemResponses } } },
     async (request) => ({ rounds: await app.services.rounds.list(request.principal, request.params.federationId) }),
   );
 
@@ -47,7 +45,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'The most recent round, whatever its status; optionally wait for it to change',
         description:
           'Owner agents wait here instead of polling: pass the `tag` of the round you last saw as `after` and ' +
@@ -71,7 +68,7 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/federations/:federationId/rounds/:roundNumber',
-    { schema: { tags, security, summary: 'Read a round', params: roundParamsSchema, response: { 200: roundSchema, ...problemResponses } } },
+    { schema: { tags, summary: 'Read a round', params: roundParamsSchema, response: { 200: roundSchema, ...problemResponses } } },
     async (request) => app.services.rounds.get(request.principal, request.params.federationId, request.params.roundNumber),
   );
 
@@ -80,7 +77,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Submit this owner’s update for a round (owner)',
         description:
           'One update per owner per round. The round closes and publishes the next model version as soon as its minimum number of owners have submitted.',
@@ -100,7 +96,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Submit this owner’s moments for a statistics round (owner, plain mode)',
         description:
           'Federated standardisation: while the schema leaves some numeric column without a mean and std, the first round is a ' +
@@ -124,7 +119,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Submit this owner’s tallies for an evaluation round (owner, plain mode)',
         description:
           'Federated evaluation: the operator opens a round with `{"kind": "evaluation", "modelVersion": V}`; each owner scores version V ' +
@@ -149,7 +143,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Close a round now (operator)',
         description: 'Aggregates when the minimum number of owners have submitted; otherwise the round fails and publishes nothing.',
         params: roundParamsSchema,
@@ -164,7 +157,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Publish this committee member’s signed X25519 key for the round (committee member, secure mode)',
         description:
           'A member seated in an open round generates an X25519 key for this round only and signs it with its identity key, bound to the ' +
@@ -184,7 +176,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'A lottery round’s committee draw: the chain value it revealed and the volunteers (owners of the federation)',
         description: 'With the charter’s chain anchor, any owner recomputes the seats before sharing; `fedscore owner run` does.',
         params: roundParamsSchema,
@@ -199,7 +190,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Upload this owner’s encrypted Shamir shares (owner, secure mode)',
         description:
           'Exactly one envelope per committee member, in one request: the owner is in the round or out of it, atomically. The server cannot open the envelopes.',
@@ -219,7 +209,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'The envelopes addressed to this committee member, from the frozen included set (secure mode)',
         params: roundParamsSchema,
         response: { 200: inboxSchema, ...problemResponses },
@@ -233,7 +222,6 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        security,
         summary: 'Upload this committee member’s partial sum (secure mode)',
         description: 'Any t partial sums reconstruct the sum of the included owners’ updates; the round then publishes.',
         params: roundParamsSchema,

@@ -1,0 +1,43 @@
+/**
+ * Scoped API keys: issued by the operator for one federation and some scopes, for a lender's scoring
+ * system or a dashboard that must not hold the operator key. The key itself appears once, in the answer
+ * that issues or rotates it.
+ */
+import { z } from 'zod';
+import { idSchema, timestampSchema } from './common.schema.js';
+
+export const scopeSchema = z
+  .enum(['predict', 'he-predict', 'read'])
+  .describe('predict: plain predictions; he-predict: encrypted-prediction sessions; read: the federation, its rounds and model metadata');
+
+export const createApiKeyBodySchema = z.strictObject({
+  label: z.string().trim().min(1).max(200).describe('A note for the operator’s records, e.g. the system that will hold the key'),
+  scopes: z
+    .array(scopeSchema)
+    .min(1)
+    .max(3)
+    .refine((scopes) => new Set(scopes).size === scopes.length, 'expected each scope at most once'),
+});
+
+export const apiKeySchema = z
+  .object({
+    id: idSchema,
+    federationId: idSchema,
+    label: z.string(),
+    scopes: z.array(scopeSchema),
+    createdAt: timestampSchema,
+    revokedAt: timestampSchema.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export type ApiKeyView = z.infer<typeof apiKeySchema>;
+
+export const issuedApiKeySchema = z
+  .object({
+    key: apiKeySchema,
+    apiKey: z.string().describe('Shown once; send as Authorization: Bearer. Only its hash is stored.'),
+  })
+  .meta({ id: 'IssuedApiKey' });
+
+export const apiKeyListSchema = z.object({ keys: z.array(apiKeySchema) });
+
+export const apiKeyParamsSchema = z.strictObject({ federationId: idSchema, keyId: idSchema });
