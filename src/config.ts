@@ -28,8 +28,10 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** TensorFlow.js backend: `cpu` (pure JS, default), `wasm`, or `tensorflow` when @tensorflow/tfjs-node is installed. */
   TF_BACKEND: z.enum(['cpu', 'wasm', 'tensorflow']).default('cpu'),
-  /** Largest accepted request body in bytes. */
+  /** Largest body of the routes that carry updates, shares, records, schemas or a validation CSV, in bytes. */
   BODY_LIMIT: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  /** Largest body of the routes that carry only settings, names and keys (src/http/body-limits.ts); at most BODY_LIMIT. */
+  METADATA_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
   /** While requests wait for a round to change, how often each instance looks for changes other instances made. */

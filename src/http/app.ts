@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
+import { bodyLimits, bodyLimitsPlugin } from './body-limits.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
@@ -42,10 +43,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...(options.database && { database: options.database }),
     ...(options.clock && { clock: options.clock }),
   });
+  const limits = bodyLimits(config);
   const app = Fastify({
     // Authorization headers carry API keys: never log them.
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
-    bodyLimit: config.BODY_LIMIT,
+    // Every route gets its own limit from body-limits.ts; this one covers whatever has none.
+    bodyLimit: limits.metadata,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: sendFrameworkProblem,
   }).withTypeProvider<ZodTypeProvider>();
@@ -67,6 +70,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', close);
 
   await app.register(problemPlugin);
+  await app.register(bodyLimitsPlugin, { limits });
   await app.register(swaggerPlugin);
   await app.register(healthRoutes);
   await app.register(
@@ -77,7 +81,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await v1.register(roundRoutes);
       await v1.register(modelRoutes);
       await v1.register(predictionRoutes);
-      await v1.register(heSessionRoutes, { heBodyLimit: config.HE_BODY_LIMIT });
+      await v1.register(heSessionRoutes);
     },
     { prefix: '/v1' },
   );

@@ -54,11 +54,18 @@ function toProblem(error: FastifyError, request: FastifyRequest): ProblemBody {
     };
   }
   const known = error.code ? fastifyProblems[error.code] : undefined;
-  if (known) return { type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: error.message };
+  if (known) return { type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: knownDetail(error, request) };
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return { type: PROBLEM_BASE + 'bad-request', title: 'Bad request', status: error.statusCode, detail: error.message };
   }
   return { type: PROBLEM_BASE + 'internal', title: 'Internal server error', status: 500, detail: 'the server failed to handle this request; it was logged' };
+}
+
+/** Fastify's own messages, where they do not say enough to fix the request. */
+function knownDetail(error: FastifyError, request: FastifyRequest): string {
+  const where = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return `${where}: the body is larger than this route's limit of ${request.routeOptions.bodyLimit} bytes`;
+  return error.message;
 }
 
 /** Router failures before any route or plugin runs; Fastify hands them to `frameworkErrors`, not the error handler. */

@@ -19,14 +19,13 @@ import {
 
 const tags = ['encrypted predictions'];
 const security = [{ bearerAuth: [] }];
-export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = async (app, options) => {
+// Evaluation keys and ciphertext sets are megabytes: both POST routes are in the `he` class of body-limits.ts.
+export const heSessionRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.post(
     '/he-sessions',
     {
-      // Evaluation keys and ciphertext sets are megabytes: the encrypted routes take larger bodies.
-      bodyLimit: options.heBodyLimit,
       schema: {
         tags,
         security,
@@ -71,7 +70,6 @@ export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = a
   app.post(
     '/he-sessions/:sessionId/predictions',
     {
-      bodyLimit: options.heBodyLimit,
       schema: {
         tags,
         security,
