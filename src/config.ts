@@ -32,6 +32,11 @@ export const configSchema = z.object({
   BODY_LIMIT: z.coerce.number().int().positive().default(16 * 1024 * 1024),
   /** Largest body of the routes that carry only settings, names and keys (src/http/body-limits.ts); at most BODY_LIMIT. */
   METADATA_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024),
+  /** Requests one API key may make per RATE_LIMIT_WINDOW_SECONDS, counted by each instance; 0: no limit. */
+  RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
+  /** Requests one IP address may make without a valid key per RATE_LIMIT_WINDOW_SECONDS, counted by each instance; 0: no limit. */
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).max(1_000_000_000).default(600),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
   /** While requests wait for a round to change, how often each instance looks for changes other instances made. */

@@ -1,7 +1,7 @@
 /**
- * What Fastify itself answers — an unknown path, a known path with another method, a body too large for
- * its route, an over-long path parameter, a body that is not JSON — leaves as RFC 9457 problem+json like
- * every domain error, and changes nothing.
+ * What Fastify and its plugins answer by themselves — an unknown path, a known path with another method, a
+ * body too large for its route, an over-long path parameter, a body that is not JSON, a caller over its
+ * rate limit — leaves as RFC 9457 problem+json like every domain error, and changes nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -78,4 +78,18 @@ test('415: a body that is not JSON, text/plain included, is refused before valid
   );
   // The same body as JSON is accepted: the refusal was the media type's.
   await t.http.post('/v1/federations').set(bearer(ADMIN_KEY)).send(federationBody()).expect(201);
+});
+
+test('429: over the rate limit, with Retry-After', async () => {
+  const limited = await createTestApp({ env: { RATE_LIMIT_PER_IP: '1', RATE_LIMIT_WINDOW_SECONDS: '3600' } });
+  try {
+    await limited.http.get('/healthz').expect(200);
+    const res = await assertRefused(limited, () => limited.http.get('/healthz'), 429, 'rate-limited');
+    assert.equal(res.body.title, 'Too many requests');
+    assert.equal(res.body.status, 429);
+    assert.match(String(res.body.detail), /more than 1 requests in 3600 s/);
+    assert.match(res.headers['retry-after'] ?? '', /^[1-9][0-9]*$/);
+  } finally {
+    await limited.close();
+  }
 });
