@@ -7,6 +7,25 @@ import { z } from 'zod';
 
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 
+/** A comma-separated list of web origins such as `https://lender.example`, exactly as browsers send them. */
+const originListSchema = z
+  .string()
+  .transform((text) => text.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+  .pipe(
+    z
+      .array(
+        z.string().refine((origin) => {
+          try {
+            const url = new URL(origin);
+            return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+          } catch {
+            return false;
+          }
+        }, 'expected origins like https://app.example or http://localhost:5173 (scheme, host, optional port; no path, no trailing slash)'),
+      )
+      .min(1),
+  );
+
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -37,6 +56,8 @@ export const configSchema = z.object({
   /** Requests one IP address may make without a valid key per RATE_LIMIT_WINDOW_SECONDS, counted by each instance; 0: no limit. */
   RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).max(1_000_000_000).default(600),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Web origins allowed to call the API from a browser (CORS); unset: no CORS headers at all. */
+  CORS_ORIGINS: z.preprocess(emptyToUndefined, originListSchema.optional()),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
   /** While requests wait for a round to change, how often each instance looks for changes other instances made. */

@@ -12,6 +12,7 @@ import { bodyLimits, bodyLimitsPlugin } from './body-limits.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.js';
+import { securityHeadersPlugin } from './plugins/security-headers.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { federationRoutes } from './routes/federations.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
@@ -73,6 +74,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(problemPlugin);
   await app.register(bodyLimitsPlugin, { limits });
   await app.register(rateLimitPlugin, { perKey: config.RATE_LIMIT_PER_KEY, perIp: config.RATE_LIMIT_PER_IP, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
+  await app.register(securityHeadersPlugin, { corsOrigins: config.CORS_ORIGINS });
   await app.register(swaggerPlugin);
   await app.register(healthRoutes);
   await app.register(
