@@ -68,6 +68,11 @@ export const configSchema = z.object({
   HE_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   /** Lifetime of an encrypted-prediction key session. */
   HE_SESSION_TTL_SECONDS: z.coerce.number().int().positive().max(30 * 86_400).default(3600),
+  /**
+   * Applicant slots one key session may have evaluated over its lifetime (a batched ciphertext set counts
+   * all its N/2 − 2 slots). It bounds how fast one session can query, and so extract, the model.
+   */
+  HE_SESSION_QUERY_BUDGET: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(100_000),
   /** Largest key-session or encrypted-prediction body in bytes (keys and ciphertext sets are megabytes). */
   HE_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024 * 1024),
 });
