@@ -41,7 +41,7 @@ export async function roundWaitsBench(): Promise<void> {
   const adminKey = randomBytes(24).toString('base64url');
   const server = fork(path.join(repoRoot, 'bench', 'support', 'wait-server.ts'), {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent', ROUND_WAIT_MAX_WAITERS: String(AGENTS + 100) },
+    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent', ROUND_WAIT_MAX_WAITERS: String(AGENTS + 100), RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_IP: '0' },
   });
   try {
     const { url } = await new Promise<{ url: string }>((resolve) => server.once('message', resolve as never));

@@ -7,6 +7,25 @@ import { z } from 'zod';
 
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 
+/** A comma-separated list of web origins such as `https://lender.example`, exactly as browsers send them. */
+const originListSchema = z
+  .string()
+  .transform((text) => text.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+  .pipe(
+    z
+      .array(
+        z.string().refine((origin) => {
+          try {
+            const url = new URL(origin);
+            return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+          } catch {
+            return false;
+          }
+        }, 'expected origins like https://app.example or http://localhost:5173 (scheme, host, optional port; no path, no trailing slash)'),
+      )
+      .min(1),
+  );
+
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -28,8 +47,17 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** TensorFlow.js backend: `cpu` (pure JS, default), `wasm`, or `tensorflow` when @tensorflow/tfjs-node is installed. */
   TF_BACKEND: z.enum(['cpu', 'wasm', 'tensorflow']).default('cpu'),
-  /** Largest accepted request body in bytes. */
+  /** Largest body of the routes that carry updates, shares, records, schemas or a validation CSV, in bytes. */
   BODY_LIMIT: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  /** Largest body of the routes that carry only settings, names and keys (src/http/body-limits.ts); at most BODY_LIMIT. */
+  METADATA_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024),
+  /** Requests one API key may make per RATE_LIMIT_WINDOW_SECONDS, counted by each instance; 0: no limit. */
+  RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).max(1_000_000_000).default(6000),
+  /** Requests one IP address may make without a valid key per RATE_LIMIT_WINDOW_SECONDS, counted by each instance; 0: no limit. */
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).max(1_000_000_000).default(600),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /** Web origins allowed to call the API from a browser (CORS); unset: no CORS headers at all. */
+  CORS_ORIGINS: z.preprocess(emptyToUndefined, originListSchema.optional()),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
   /** While requests wait for a round to change, how often each instance looks for changes other instances made. */
@@ -40,6 +68,11 @@ export const configSchema = z.object({
   HE_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   /** Lifetime of an encrypted-prediction key session. */
   HE_SESSION_TTL_SECONDS: z.coerce.number().int().positive().max(30 * 86_400).default(3600),
+  /**
+   * Applicant slots one key session may have evaluated over its lifetime (a batched ciphertext set counts
+   * all its N/2 − 2 slots). It bounds how fast one session can query, and so extract, the model.
+   */
+  HE_SESSION_QUERY_BUDGET: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(100_000),
   /** Largest key-session or encrypted-prediction body in bytes (keys and ciphertext sets are megabytes). */
   HE_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024 * 1024),
 });

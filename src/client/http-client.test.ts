@@ -164,6 +164,38 @@ describe('FedscoreClient', () => {
     assert.deepEqual(retries, [{ attempt: 1, delayMs: 0.5 }, { attempt: 2, delayMs: 1 }]);
   });
 
+  it('retries a 429 like a 503, never sooner than its Retry-After', async () => {
+    const rateLimited = {
+      status: 429,
+      body: { type: 'https://fedscore.dev/problems/rate-limited', title: 'Too many requests', status: 429, detail: 'over the limit' },
+      contentType: 'application/problem+json',
+      headers: { 'retry-after': '1' },
+    };
+    const { fetch, calls } = scripted(rateLimited, { status: 200, body: round });
+    const retries: number[] = [];
+    const retry: RetryPolicy = { initialDelayMs: 1, maxDelayMs: 1, giveUpAfterMs: 60_000, random: () => 0.5, onRetry: ({ delayMs }) => retries.push(delayMs) };
+    const answer = await new FedscoreClient({ baseUrl: 'http://server:1', fetch, retry }).getCurrentRound('f');
+    assert.equal(answer.number, 2);
+    assert.equal(calls.length, 2);
+    // The policy alone would wait 0.5 ms; the server asked for a second.
+    assert.deepEqual(retries, [1000]);
+  });
+
+  it('onlyWhenAsked retries what the server asked to be retried (429, 503) and nothing else', async () => {
+    const retry: RetryPolicy = { initialDelayMs: 1, maxDelayMs: 1, giveUpAfterMs: 60_000, onlyWhenAsked: true };
+    const rateLimited = { ...unavailable('0'), status: 429 };
+    const asked = scripted(rateLimited, unavailable('0'), { status: 200, body: round });
+    assert.equal((await new FedscoreClient({ baseUrl: 'http://server:1', fetch: asked.fetch, retry }).getCurrentRound('f')).number, 2);
+    assert.equal(asked.calls.length, 3);
+    const unreachable = scripted(refused(), { status: 200, body: round });
+    await assert.rejects(new FedscoreClient({ baseUrl: 'http://server:1', fetch: unreachable.fetch, retry }).getCurrentRound('f'), FedscoreNetworkError);
+    assert.equal(unreachable.calls.length, 1);
+    const internal = { status: 500, body: { type: 'https://fedscore.dev/problems/internal', title: 'Internal server error', status: 500, detail: 'logged' } };
+    const failing = scripted(internal, { status: 200, body: round });
+    await assert.rejects(new FedscoreClient({ baseUrl: 'http://server:1', fetch: failing.fetch, retry }).getCurrentRound('f'), FedscoreApiError);
+    assert.equal(failing.calls.length, 1);
+  });
+
   it('does not retry a request the server refused on its merits, and gives up when the budget is spent', async () => {
     const conflict = { status: 409, body: { type: 'https://fedscore.dev/problems/duplicate-update', title: 'Duplicate', status: 409, detail: 'already submitted' } };
     const retry: RetryPolicy = { initialDelayMs: 1, maxDelayMs: 1, giveUpAfterMs: 60_000 };

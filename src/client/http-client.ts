@@ -129,11 +129,16 @@ export class FedscoreNetworkError extends Error {
   }
 }
 
-/** Whether trying again may help: no answer, a 5xx or a 429; with the server's Retry-After when it sent one. */
-export function retryHint(error: unknown): RetryHint {
-  if (error instanceof FedscoreNetworkError) return { transient: true };
+/**
+ * Whether trying again may help: no answer, a 5xx or a 429 (under `onlyWhenAsked`, only a 429 or a 503);
+ * with the server's Retry-After when it sent one.
+ */
+export function retryHint(error: unknown, policy?: Pick<RetryPolicy, 'onlyWhenAsked'>): RetryHint {
+  const any = policy?.onlyWhenAsked !== true;
+  if (error instanceof FedscoreNetworkError) return { transient: any };
   if (error instanceof FedscoreApiError) {
-    return { transient: error.status === 429 || error.status >= 500, retryAfterMs: error.retryAfterMs };
+    const asked = error.status === 429 || error.status === 503;
+    return { transient: asked || (any && error.status >= 500), retryAfterMs: error.retryAfterMs };
   }
   return { transient: false };
 }
@@ -563,7 +568,8 @@ export class FedscoreClient {
 
   /** One attempt, or several under the client's retry policy. */
   #attempt<T>(work: () => Promise<T>): Promise<T> {
-    return this.#retry ? withRetry(work, this.#retry, retryHint, this.#signal) : work();
+    const policy = this.#retry;
+    return policy ? withRetry(work, policy, (error) => retryHint(error, policy), this.#signal) : work();
   }
 
   /** fetch, with "fetch failed" turned into a sentence that names the server and the reason. */

@@ -15,6 +15,12 @@ export interface RetryPolicy {
   random?: () => number;
   /** Told before each wait, e.g. to print "server unreachable, retrying in 4 s". */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /**
+   * Retry only the answers in which a server asked to be asked again later (429 over a rate limit, 503
+   * shedding load), and let anything else — an unreachable server, a 500 — fail at once: for a run that
+   * should stop at the first real failure but ride out a server's limits.
+   */
+  onlyWhenAsked?: boolean;
 }
 
 /** What an owner agent uses by default: quick first retries, a minute apart at most, for ten minutes. */

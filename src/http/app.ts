@@ -8,8 +8,11 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
+import { bodyLimits, bodyLimitsPlugin } from './body-limits.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
+import { rateLimitPlugin } from './plugins/rate-limit.plugin.js';
+import { securityHeadersPlugin } from './plugins/security-headers.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { apiKeyRoutes } from './routes/api-keys.routes.js';
 import { federationRoutes } from './routes/federations.routes.js';
@@ -43,10 +46,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...(options.database && { database: options.database }),
     ...(options.clock && { clock: options.clock }),
   });
+  const limits = bodyLimits(config);
   const app = Fastify({
     // Authorization headers carry API keys: never log them.
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
-    bodyLimit: config.BODY_LIMIT,
+    // Every route gets its own limit from body-limits.ts; this one covers whatever has none.
+    bodyLimit: limits.metadata,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: sendFrameworkProblem,
   }).withTypeProvider<ZodTypeProvider>();
@@ -68,7 +73,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onClose', close);
 
   await app.register(problemPlugin);
-  // Before any route: its onRoute hook gives every route its declared roles (src/http/route-access.ts).
+  await app.register(bodyLimitsPlugin, { limits });
+  await app.register(rateLimitPlugin, { perKey: config.RATE_LIMIT_PER_KEY, perIp: config.RATE_LIMIT_PER_IP, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
+  await app.register(securityHeadersPlugin, { corsOrigins: config.CORS_ORIGINS });
+  // Before any route, after the rate limit: its onRoute hook gives every route its declared roles
+  // (src/http/route-access.ts), and its refusals wait until the limiter has counted the request.
   await app.register(authPlugin);
   await app.register(swaggerPlugin);
   await app.register(healthRoutes);
@@ -80,7 +89,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await v1.register(roundRoutes);
       await v1.register(modelRoutes);
       await v1.register(predictionRoutes);
-      await v1.register(heSessionRoutes, { heBodyLimit: config.HE_BODY_LIMIT });
+      await v1.register(heSessionRoutes);
     },
     { prefix: '/v1' },
   );

@@ -60,4 +60,6 @@ export const problemResponses = {
   404: problemSchema,
   409: problemSchema,
   422: problemSchema,
+  /** Over the caller's rate limit (RATE_LIMIT_PER_KEY, RATE_LIMIT_PER_IP), with Retry-After. */
+  429: problemSchema,
 } as const;

@@ -39,6 +39,9 @@ export const heSessionSchema = z
     galoisSteps: z.array(z.number().int()),
     createdAt: timestampSchema,
     expiresAt: timestampSchema,
+    queryBudget: z.number().int().describe('Applicant slots this session may have evaluated in all (HE_SESSION_QUERY_BUDGET); a batched ciphertext set counts all its N/2 − 2 slots'),
+    queriesUsed: z.number().int().describe('Applicant slots evaluated so far'),
+    queriesRemaining: z.number().int().describe('queryBudget − queriesUsed: a request needing more is refused with 403 query-budget-exhausted'),
   })
   .meta({ id: 'HeSession' });
 export type HeSessionView = z.infer<typeof heSessionSchema>;

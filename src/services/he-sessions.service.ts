@@ -3,13 +3,17 @@
  * secret key, no public encryption key — and gets a session pinned to one model version and bound to the
  * operator key that created it. Each prediction is ciphertexts in, ciphertexts out, evaluated in a pool
  * of worker threads; the server never sees a feature or a score. Sessions persist and survive a restart.
+ * Each session may have at most HE_SESSION_QUERY_BUDGET applicant slots evaluated: outputs on chosen
+ * inputs extract the model (d + 1 of them fix a logistic regression), and the budget bounds how fast one
+ * session can do that — it does not stop a lender who opens session after session.
  */
 import type { Db } from '../db/client.js';
+import { chargeHeQueries, refundHeQueries } from '../db/he-sessions.repository.js';
 import type { Config } from '../config.js';
 import { HeInputError, HeWorkerError } from '../crypto/ckks/errors.js';
 import { compileHeModel, modelShape, sameShape, type HeModel } from '../crypto/ckks/he-model.js';
 import { planLayout } from '../crypto/ckks/layout.js';
-import { decodeMaterial, type HePublicMaterial } from '../crypto/ckks/material.js';
+import { decodeMaterial, decodeMaterialHeader, type HePublicMaterial } from '../crypto/ckks/material.js';
 import { HeWorkerPool } from '../crypto/ckks/worker-pool.js';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { featureNamesOf } from '../ml/dataset-schema.js';
@@ -28,6 +32,7 @@ interface SessionRow {
   material: Uint8Array;
   createdAt: Date;
   expiresAt: Date;
+  queriesUsed: number;
 }
 
 export class HeSessionsService {
@@ -38,7 +43,7 @@ export class HeSessionsService {
   constructor(
     private readonly db: Db,
     private readonly models: ModelsService,
-    private readonly config: Pick<Config, 'HE_WORKERS' | 'HE_SESSION_TTL_SECONDS'>,
+    private readonly config: Pick<Config, 'HE_WORKERS' | 'HE_SESSION_TTL_SECONDS' | 'HE_SESSION_QUERY_BUDGET'>,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -69,12 +74,12 @@ export class HeSessionsService {
         expiresAt: new Date(now.getTime() + this.config.HE_SESSION_TTL_SECONDS * 1000),
       },
     });
-    return toView(row, material);
+    return toView(row, material, this.config.HE_SESSION_QUERY_BUDGET);
   }
 
   async get(principal: Principal, sessionId: string): Promise<HeSessionView> {
     const row = await this.load(principal, sessionId, 'getHeSession');
-    return toView(row, decodeMaterial(row.material));
+    return toView(row, decodeMaterialHeader(row.material), this.config.HE_SESSION_QUERY_BUDGET);
   }
 
   async delete(principal: Principal, sessionId: string): Promise<void> {
@@ -89,17 +94,28 @@ export class HeSessionsService {
     if (row.expiresAt.getTime() <= this.clock().getTime()) {
       throw new DomainError('he-session-expired', 'Key session expired', 410, `predictEncrypted: session ${sessionId} expired at ${row.expiresAt.toISOString()}; create a new one`);
     }
-    const { model } = await this.compile(row.federationId, row.modelVersion);
-    return this.inPool(() =>
-      this.pool().evaluate({
-        sessionId,
-        material: async () => decodeMaterial(row.material),
-        model,
-        modelKey: `${row.federationId}:${row.modelVersion}`,
-        ciphertexts,
-        layout: row.layout as HePublicMaterial['layout'],
-      }),
-    );
+    // Charged before any evaluation work, by one conditional update that holds across instances.
+    const slots = applicantSlots(row, ciphertexts.length);
+    const budget = this.config.HE_SESSION_QUERY_BUDGET;
+    if (!(await chargeHeQueries(this.db, sessionId, slots, budget))) throw budgetExhausted(sessionId, budget, row.queriesUsed, slots);
+    try {
+      const { model } = await this.compile(row.federationId, row.modelVersion);
+      return await this.inPool(() =>
+        this.pool().evaluate({
+          sessionId,
+          material: async () => decodeMaterial(row.material),
+          model,
+          modelKey: `${row.federationId}:${row.modelVersion}`,
+          ciphertexts,
+          layout: row.layout as HePublicMaterial['layout'],
+        }),
+      );
+    } catch (error) {
+      // A failed evaluation answered nothing, so it taught the caller nothing: its slots go back. Should
+      // the refund itself fail, the slots stay spent (the safe side) and the evaluation's error is reported.
+      await refundHeQueries(this.db, sessionId, slots).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Worker errors as problems: the client's input (4xx) or the pool's own trouble (503). */
@@ -178,7 +194,32 @@ function inputProblem(error: HeInputError): DomainError {
   return new DomainError(slug, 'Encrypted-prediction input refused', error.code === 'too-large' ? 413 : 422, error.message);
 }
 
-function toView(row: SessionRow, material: HePublicMaterial): HeSessionView {
+/**
+ * The applicant slots a request asks to have evaluated: one per ciphertext in the single layouts; in the batched one
+ * every slot of every set, filled or not, since the server cannot tell an applicant from padding. A count
+ * that is not whole sets is charged rounded up, and refunded when the evaluation refuses it.
+ */
+function applicantSlots(row: SessionRow, ciphertexts: number): number {
+  const header = decodeMaterialHeader(row.material);
+  const plan = planLayout(header.shape, header.params, header.layout);
+  if ('refused' in plan) throw new Error(`predictEncrypted: stored session ${row.id} has no valid layout: ${plan.refused}`);
+  return Math.ceil(ciphertexts / plan.ciphertextsPerSet) * plan.applicantsPerSet;
+}
+
+/**
+ * 403, not 429: a budget does not refill with time, so there is no Retry-After to give, and a client that
+ * retries 429s (the SDK does) would only wait to be refused again. The session is spent for good.
+ */
+function budgetExhausted(sessionId: string, budget: number, used: number, slots: number): DomainError {
+  return new DomainError(
+    'query-budget-exhausted',
+    'Query budget of the key session exhausted',
+    403,
+    `predictEncrypted: session ${sessionId} has ${Math.max(0, budget - used)} of its ${budget} applicant slots left and this request needs ${slots}`,
+  );
+}
+
+function toView(row: SessionRow, material: Pick<HePublicMaterial, 'layout' | 'params' | 'galoisSteps'>, budget: number): HeSessionView {
   return {
     id: row.id,
     federationId: row.federationId,
@@ -188,5 +229,8 @@ function toView(row: SessionRow, material: HePublicMaterial): HeSessionView {
     galoisSteps: material.galoisSteps,
     createdAt: row.createdAt.toISOString(),
     expiresAt: row.expiresAt.toISOString(),
+    queryBudget: budget,
+    queriesUsed: row.queriesUsed,
+    queriesRemaining: Math.max(0, budget - row.queriesUsed),
   };
 }

@@ -1,6 +1,7 @@
 /**
- * JSON bodies over BODY_LIMIT are refused with 413 problem+json before any parsing or writing, on every
- * kind of write; a body just under the limit is handled normally, so the refusal is the limit's doing.
+ * JSON bodies over their route's limit — BODY_LIMIT for federations and updates, METADATA_BODY_LIMIT for
+ * routes that carry only settings and names — are refused with 413 problem+json before any parsing or
+ * writing; a body just under the limit is handled normally, so the refusal is the limit's doing.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -42,4 +43,30 @@ test('a body just under the limit is parsed and validated as usual', async () =>
     'validation-failed',
   );
   assert.ok((res.body.errors as { path: string }[]).some((e) => e.path === 'body.name'));
+});
+
+/** `body` as JSON, padded with trailing whitespace (still the same JSON) to exactly `bytes` bytes. */
+function padded(body: unknown, bytes: number): string {
+  const text = JSON.stringify(body);
+  assert.ok(Buffer.byteLength(text) <= bytes);
+  return text + ' '.repeat(bytes - Buffer.byteLength(text));
+}
+
+test('metadata routes take at most METADATA_BODY_LIMIT while updates keep BODY_LIMIT', async () => {
+  const small = await createTestApp({ env: { METADATA_BODY_LIMIT: '4096' } });
+  try {
+    const { federationId, enrolmentToken, keys } = await setupFederation(small, 1);
+    const json = (req: ReturnType<typeof small.http.post>, body: string) => req.set('Content-Type', 'application/json').send(body);
+    const enrol = { enrolmentToken, name: 'padded' };
+    await assertRefused(small, () => json(small.http.post(`/v1/federations/${federationId}/owners`), padded(enrol, 4097)), 413, 'body-too-large', 'enrolment');
+    await assertRefused(small, () => json(small.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)), padded({}, 4097)), 413, 'body-too-large', 'opening a round');
+    // The same bodies one byte shorter are read and accepted: the refusals were the limit's.
+    await json(small.http.post(`/v1/federations/${federationId}/owners`), padded(enrol, 4096)).expect(201);
+    await json(small.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)), padded({}, 4096)).expect(201);
+    // An update four times the metadata limit is a bulk body: accepted.
+    const update = { weights: new Array(44).fill(0.123456789), numSamples: 1 };
+    await json(small.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[0]!)), padded(update, 4 * 4096)).expect(201);
+  } finally {
+    await small.close();
+  }
 });

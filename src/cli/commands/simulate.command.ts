@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TRAINING } from '../../client/defaults.js';
 import { FedscoreClient } from '../../client/http-client.js';
+import { AGENT_RETRY } from '../../client/retry.js';
 import { readCsvFile, shardRows } from '../../client/local-data.js';
 import type { DatasetSchema, RawRecord } from '../../ml/dataset-schema.js';
 import { MAX_PROCESSES, processFleet } from '../process-fleet.js';
@@ -176,7 +177,9 @@ export const simulateCommand: Command = {
     const progress = createProgressBar(io.stderr);
     const server = remote ?? (await startLocalServer(io));
     try {
-      const operator = new FedscoreClient({ baseUrl: server.url, apiKey: server.apiKey });
+      // A running server may hold the fleet back (429 over its rate limits, 503 shedding waiters): wait as it
+      // asks. Anything else still ends the run at once.
+      const operator = new FedscoreClient({ baseUrl: server.url, apiKey: server.apiKey, retry: { ...AGENT_RETRY, onlyWhenAsked: true } });
       if (!choices.json) {
         writeLine(
           io.stdout,
@@ -408,6 +411,10 @@ async function startLocalServer(io: CliIo): Promise<ServerHandle> {
       DATABASE_URL: '',
       ADMIN_API_KEY: apiKey,
       LOG_LEVEL: 'silent',
+      // A private server on loopback, where one address enrols every owner (up to one per training row):
+      // the limits that protect a shared server would only slow the run down.
+      RATE_LIMIT_PER_KEY: '0',
+      RATE_LIMIT_PER_IP: '0',
     });
     // Loaded here so that `--server` runs never load the server stack.
     const { startServer } = await import('../../server.js');

@@ -63,7 +63,8 @@ export function encodeMaterial(m: HePublicMaterial): Uint8Array {
 
 const bad = (message: string): HeInputError => new HeInputError('bad-material', `decodeMaterial: ${message}`);
 
-export function decodeMaterial(bytes: Uint8Array): HePublicMaterial {
+/** The framing and the JSON header, checked; the parts are not touched. */
+function readHeader(bytes: Uint8Array): { h: Record<string, unknown>; headerLength: number } {
   if (!(bytes instanceof Uint8Array)) throw bad('expected bytes');
   if (bytes.byteLength > MAX_MATERIAL_BYTES) throw new HeInputError('too-large', `decodeMaterial: expected at most ${MAX_MATERIAL_BYTES} bytes, got ${bytes.byteLength}`);
   if (bytes.byteLength < 9 || MAGIC.some((b, k) => bytes[k] !== b)) throw bad('expected a key-session body starting with "FSHE"');
@@ -77,7 +78,21 @@ export function decodeMaterial(bytes: Uint8Array): HePublicMaterial {
     throw bad('the header is not UTF-8 JSON');
   }
   if (header === null || typeof header !== 'object') throw bad('the header is not an object');
-  const h = header as Record<string, unknown>;
+  return { h: header as Record<string, unknown>, headerLength };
+}
+
+/**
+ * What stored material says about its session — parameters, layout, shape, rotation steps — without
+ * copying its megabytes of keys: for material that decodeMaterial accepted when it was uploaded.
+ */
+export function decodeMaterialHeader(bytes: Uint8Array): Pick<HePublicMaterial, 'params' | 'layout' | 'shape' | 'galoisSteps'> {
+  const { h } = readHeader(bytes);
+  if (!isHeLayout(h.layout)) throw new HeInputError('bad-layout', `decodeMaterialHeader: layout expected single, single-masked or batched, got ${JSON.stringify(String(h.layout)).slice(0, 40)}`);
+  return { params: h.params as CkksParams, layout: h.layout, shape: h.shape as HeModelShape, galoisSteps: h.galoisSteps as number[] };
+}
+
+export function decodeMaterial(bytes: Uint8Array): HePublicMaterial {
+  const { h, headerLength } = readHeader(bytes);
   const parts = h.parts;
   if (parts === null || typeof parts !== 'object') throw bad('the header has no parts');
   let offset = 9 + headerLength;

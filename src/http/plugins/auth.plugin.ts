@@ -16,6 +16,8 @@ import { rolesOf, routeAccess, type Role, type RouteAccess } from '../route-acce
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** Why the caller may not call this route; thrown once the rate limiter has counted the request. */
+    refusal: Error | null;
   }
   interface FastifyContextConfig {
     access?: RouteAccess;
@@ -28,6 +30,7 @@ const isDocumentationRoute = (url: string) => url === '/docs' || url.startsWith(
 export const authPlugin = fp(async function authPlugin(app: FastifyInstance) {
   // Fastify 5 wants reference-typed decorations initialised to null; the onRequest hook sets every request's.
   app.decorateRequest('principal', null as never);
+  app.decorateRequest('refusal', null);
 
   app.addHook('onRoute', (route) => {
     if (isDocumentationRoute(route.url)) return;
@@ -38,6 +41,10 @@ export const authPlugin = fp(async function authPlugin(app: FastifyInstance) {
       throw new Error(`authPlugin: ${methods.join(',')} ${route.url} has no entry in src/http/route-access.ts; every route declares its roles there`);
     }
     route.config = { ...route.config, access };
+    // A refusal is decided in onRequest but thrown here, a route-level preParsing hook added after the rate
+    // limiter's (registered earlier): a caller with a wrong key is counted against its address, and a
+    // refused request still never has its body read.
+    route.preParsing = [...[route.preParsing ?? []].flat(), throwRefusal];
     if (methods.includes('HEAD')) return; // Fastify's automatic HEAD twin: not a documented operation.
     const isPublic = access.roles.includes('public');
     route.schema = {
@@ -55,10 +62,20 @@ export const authPlugin = fp(async function authPlugin(app: FastifyInstance) {
       request.principal = { kind: 'anonymous' };
       return;
     }
-    request.principal = await app.services.auth.authenticate(request.headers.authorization);
-    authorize(request, access);
+    request.principal = { kind: 'anonymous' };
+    try {
+      request.principal = await app.services.auth.authenticate(request.headers.authorization);
+      authorize(request, access);
+    } catch (error) {
+      request.principal = { kind: 'anonymous' };
+      request.refusal = error as Error;
+    }
   });
 });
+
+async function throwRefusal(request: FastifyRequest): Promise<void> {
+  if (request.refusal) throw request.refusal;
+}
 
 function authorize(request: FastifyRequest, access: RouteAccess): void {
   const principal = request.principal;

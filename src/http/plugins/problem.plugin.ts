@@ -1,7 +1,9 @@
 /**
  * One error handler for the whole API: every failure leaves as RFC 9457 problem+json. Domain errors carry
  * their own type, title and status; schema failures list { path, message }; Fastify's own 4xx (bad JSON,
- * wrong media type, body too large) get stable types; anything else is a logged 500 with no details.
+ * wrong media type, body too large) get stable types; anything else is a logged 500 with no details. The
+ * router's answers are problems too: an unknown path is a 404, a known path with another method a 405 with
+ * `Allow`, an over-long path parameter a 414.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -54,11 +56,20 @@ function toProblem(error: FastifyError, request: FastifyRequest): ProblemBody {
     };
   }
   const known = error.code ? fastifyProblems[error.code] : undefined;
-  if (known) return { type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: error.message };
+  if (known) return { type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: knownDetail(error, request) };
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return { type: PROBLEM_BASE + 'bad-request', title: 'Bad request', status: error.statusCode, detail: error.message };
   }
   return { type: PROBLEM_BASE + 'internal', title: 'Internal server error', status: 500, detail: 'the server failed to handle this request; it was logged' };
+}
+
+/** Fastify's own messages, where they do not say enough to fix the request. */
+function knownDetail(error: FastifyError, request: FastifyRequest): string {
+  const where = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return `${where}: the body is larger than this route's limit of ${request.routeOptions.bodyLimit} bytes`;
+  if (error.code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return error.message;
+  const given = request.headers['content-type'] ?? 'none';
+  return `${where}: a body of media type ${JSON.stringify(given.slice(0, 100))} is not accepted; send application/json (key sessions and ciphertexts: application/octet-stream)`;
 }
 
 /** Router failures before any route or plugin runs; Fastify hands them to `frameworkErrors`, not the error handler. */
@@ -87,7 +98,42 @@ export function sendFrameworkProblem(error: FastifyError, request: FastifyReques
     .send({ type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: known.detail });
 }
 
+/**
+ * Which methods each route pattern answers, for a 405's `Allow`. Fastify's router only says "no match", so
+ * the patterns are matched here again; routes are plain `/segment/:param` paths, plus @fastify/static's
+ * trailing wildcard under /docs.
+ */
+class RouteMethods {
+  readonly #routes: { pattern: RegExp; methods: Set<string> }[] = [];
+
+  add(url: string, methods: string[]): void {
+    // A bare catch-all (CORS preflight's `OPTIONS *`) matches every path; it would turn every 404 into a 405.
+    if (url === '*' || url === '/*') return;
+    const source = url
+      .split('/')
+      .map((segment) => (segment === '*' ? '.*' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const pattern = new RegExp(`^${source}$`);
+    const known = this.#routes.find((route) => route.pattern.source === pattern.source);
+    if (known) for (const method of methods) known.methods.add(method);
+    else this.#routes.push({ pattern, methods: new Set(methods) });
+  }
+
+  /** The methods some route answers at this path, sorted; empty when no route has the path at all. */
+  allowed(path: string): string[] {
+    const methods = new Set<string>();
+    for (const route of this.#routes) if (route.pattern.test(path)) for (const method of route.methods) methods.add(method);
+    return [...methods].sort();
+  }
+}
+
 export const problemPlugin = fp(async function problemPlugin(app: FastifyInstance) {
+  // Fastify parses text/plain bodies into strings by default, which a JSON route then refuses as a 422
+  // schema failure; without the parser such a body is what it is, an unsupported media type (415).
+  app.removeContentTypeParser('text/plain');
+  const routes = new RouteMethods();
+  app.addHook('onRoute', (route) => routes.add(route.url, [route.method].flat()));
+
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = toProblem(error, request);
     // 429 and 503 say when to come back, so agents back off instead of hammering.
@@ -95,12 +141,23 @@ export const problemPlugin = fp(async function problemPlugin(app: FastifyInstanc
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, request, problem);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, {
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = routes.allowed(path);
+    if (allowed.length > 0) {
+      // RFC 9110 §15.5.6: a 405 must say which methods the resource does support.
+      return sendProblem(reply.header('allow', allowed.join(', ')), request, {
+        type: PROBLEM_BASE + 'method-not-allowed',
+        title: 'Method not allowed',
+        status: 405,
+        detail: `${request.method} is not a method of ${path}; it answers ${allowed.join(', ')}`,
+      });
+    }
+    return sendProblem(reply, request, {
       type: PROBLEM_BASE + 'route-not-found',
       title: 'No such route',
       status: 404,
-      detail: `${request.method} ${request.url.split('?')[0]} is not a route of this API`,
-    }),
-  );
+      detail: `${request.method} ${path} is not a route of this API`,
+    });
+  });
 });

@@ -8,6 +8,8 @@ import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 
 export const API_VERSION = '0.1.0';
+/** Where Swagger UI and the OpenAPI document are served. */
+export const DOCS_PREFIX = '/docs';
 
 export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstance) {
   await app.register(swagger, {
@@ -40,5 +42,5 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 });

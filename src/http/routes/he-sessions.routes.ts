@@ -18,19 +18,18 @@ import {
 } from '../../schemas/he-sessions.schema.js';
 
 const tags = ['encrypted predictions'];
-export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = async (app, options) => {
+// Evaluation keys and ciphertext sets are megabytes: both POST routes are in the `he` class of body-limits.ts.
+export const heSessionRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.post(
     '/he-sessions',
     {
-      // Evaluation keys and ciphertext sets are megabytes: the encrypted routes take larger bodies.
-      bodyLimit: options.heBodyLimit,
       schema: {
         tags,
         summary: 'Open an encrypted-prediction key session (operator, or a key with the he-predict scope)',
         description:
-          'Body: the encoded public material (CKKS parameters, relinearisation key and only the Galois keys the layout needs) as application/octet-stream with ?federationId=…&modelVersion=…, or JSON {federationId, modelVersion?, material: base64}. No secret or encryption key is ever sent. The session is pinned to one model version, bound to the calling operator key, and expires.',
+          'Body: the encoded public material (CKKS parameters, relinearisation key and only the Galois keys the layout needs) as application/octet-stream with ?federationId=…&modelVersion=…, or JSON {federationId, modelVersion?, material: base64}. No secret or encryption key is ever sent. The session is pinned to one model version, bound to the calling key, and expires.',
         querystring: createHeSessionQuerySchema.partial(),
         response: { 201: heSessionSchema, ...problemResponses, 410: problemResponses[404], 413: problemResponses[400] },
       },
@@ -68,7 +67,6 @@ export const heSessionRoutes: FastifyPluginAsyncZod<{ heBodyLimit: number }> = a
   app.post(
     '/he-sessions/:sessionId/predictions',
     {
-      bodyLimit: options.heBodyLimit,
       schema: {
         tags,
         summary: 'Score encrypted applicants (the session’s creator)',

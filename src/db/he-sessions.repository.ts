@@ -1,0 +1,23 @@
+/**
+ * The query budget of encrypted-prediction sessions. A session's count of evaluated applicant slots is
+ * charged by one conditional UPDATE (`queriesUsed + n <= budget`), so instances sharing the database can
+ * never let one session past its budget between them: whichever update the database applies last finds
+ * the condition false and changes nothing.
+ */
+import type { DbClient } from './db-client.js';
+
+/** Adds `slots` to the session's count if the total stays within `budget`; false, with nothing written, otherwise. */
+export async function chargeHeQueries(db: DbClient, sessionId: string, slots: number, budget: number): Promise<boolean> {
+  if (!Number.isSafeInteger(slots) || slots < 0) throw new RangeError(`chargeHeQueries: expected a whole number of slots, got ${slots}`);
+  if (slots > budget) return false;
+  const { count } = await db.heSession.updateMany({
+    where: { id: sessionId, queriesUsed: { lte: budget - slots } },
+    data: { queriesUsed: { increment: slots } },
+  });
+  return count === 1;
+}
+
+/** Gives back slots charged for an evaluation that answered nothing. */
+export async function refundHeQueries(db: DbClient, sessionId: string, slots: number): Promise<void> {
+  await db.heSession.updateMany({ where: { id: sessionId, queriesUsed: { gte: slots } }, data: { queriesUsed: { decrement: slots } } });
+}

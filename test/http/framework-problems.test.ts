@@ -1,0 +1,95 @@
+/**
+ * What Fastify and its plugins answer by themselves — an unknown path, a known path with another method, a
+ * body too large for its route, an over-long path parameter, a body that is not JSON, a caller over its
+ * rate limit — leaves as RFC 9457 problem+json like every domain error, and changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+let federationId: string;
+let enrolmentToken: string;
+let ownerKey: string;
+before(async () => {
+  t = await createTestApp();
+  const setup = await setupFederation(t, 1);
+  ({ federationId, enrolmentToken } = setup);
+  ownerKey = setup.keys[0]!;
+});
+after(async () => t.close());
+
+test('404: a path no route has', async () => {
+  await assertRefused(t, () => t.http.get('/v1/nothing-here').set(bearer(ADMIN_KEY)), 404, 'route-not-found');
+  await assertRefused(t, () => t.http.post('/v1/federations/x/nothing').set(bearer(ADMIN_KEY)).send({}), 404, 'route-not-found', 'POST to no route');
+});
+
+test('405: a known path with another method names the methods it has in Allow', async () => {
+  const cases: [string, () => PromiseLike<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }>, string][] = [
+    ['DELETE /v1/federations', () => t.http.delete('/v1/federations').set(bearer(ADMIN_KEY)), 'GET, HEAD, POST'],
+    ['PUT …/updates', () => t.http.put(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(ownerKey)).send({ weights: [0], numSamples: 1 }), 'POST'],
+    ['GET …/owners/:ownerId/identity', () => t.http.get(`/v1/federations/${federationId}/owners/someone/identity`).set(bearer(ADMIN_KEY)), 'PUT'],
+    ['PATCH /healthz', () => t.http.patch('/healthz').send({}), 'GET, HEAD'],
+    ['POST /v1/he-sessions/:sessionId', () => t.http.post('/v1/he-sessions/abc').set(bearer(ADMIN_KEY)).send({}), 'DELETE, GET, HEAD'],
+  ];
+  for (const [name, send, allow] of cases) {
+    const res = await assertRefused(t, send, 405, 'method-not-allowed', name);
+    assert.equal(res.headers.allow, allow, `${name}: Allow`);
+  }
+  // A path that only looks like a route's (one segment too many) is still a 404, not a 405.
+  await assertRefused(t, () => t.http.delete(`/v1/federations/${federationId}/charter/extra`).set(bearer(ADMIN_KEY)), 404, 'route-not-found');
+});
+
+test('413: a body over its route’s limit, here the 64 KiB of a metadata route', async () => {
+  const body = { enrolmentToken, name: 'x' };
+  const padded = JSON.stringify({ ...body, name: 'x'.repeat(64 * 1024 + 1 - JSON.stringify(body).length + 1) });
+  assert.equal(Buffer.byteLength(padded), 64 * 1024 + 1);
+  const res = await assertRefused(
+    t,
+    () => t.http.post(`/v1/federations/${federationId}/owners`).set('Content-Type', 'application/json').send(padded),
+    413,
+    'body-too-large',
+  );
+  assert.match(String(res.body.detail), /limit of 65536 bytes/);
+});
+
+test('414: a path parameter longer than the router takes', async () => {
+  const res = await assertRefused(t, () => t.http.get(`/v1/federations/${'a'.repeat(101)}`).set(bearer(ADMIN_KEY)), 414, 'path-parameter-too-long');
+  assert.doesNotMatch(JSON.stringify(res.body), /a{101}/, 'the over-long parameter is not echoed back');
+});
+
+test('415: a body that is not JSON, text/plain included, is refused before validation', async () => {
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+    const res = await assertRefused(
+      t,
+      () => t.http.post('/v1/federations').set(bearer(ADMIN_KEY)).set('Content-Type', type).send(JSON.stringify(federationBody())),
+      415,
+      'unsupported-media-type',
+      type,
+    );
+    assert.match(String(res.body.detail), new RegExp(`POST /v1/federations: a body of media type "${type.replace('+', '\\+')}`));
+  }
+  await assertRefused(
+    t,
+    () => t.http.post(`/v1/federations/${federationId}/owners`).set('Content-Type', 'text/plain').send(JSON.stringify({ enrolmentToken, name: 'plain' })),
+    415,
+    'unsupported-media-type',
+    'an enrolment as text/plain',
+  );
+  // The same body as JSON is accepted: the refusal was the media type's.
+  await t.http.post('/v1/federations').set(bearer(ADMIN_KEY)).send(federationBody()).expect(201);
+});
+
+test('429: over the rate limit, with Retry-After', async () => {
+  const limited = await createTestApp({ env: { RATE_LIMIT_PER_IP: '1', RATE_LIMIT_WINDOW_SECONDS: '3600' } });
+  try {
+    await limited.http.get('/healthz').expect(200);
+    const res = await assertRefused(limited, () => limited.http.get('/healthz'), 429, 'rate-limited');
+    assert.equal(res.body.title, 'Too many requests');
+    assert.equal(res.body.status, 429);
+    assert.match(String(res.body.detail), /more than 1 requests in 3600 s/);
+    assert.match(res.headers['retry-after'] ?? '', /^[1-9][0-9]*$/);
+  } finally {
+    await limited.close();
+  }
+});
