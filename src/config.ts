@@ -2,12 +2,22 @@
  * Server configuration, parsed from the environment once with zod. Everything that reads a setting takes
  * a `Config` argument instead of touching `process.env`, so tests build apps with their own settings.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 
 /** A comma-separated list of web origins such as `https://lender.example`, exactly as browsers send them. */
+/** A hop count, or a list of proxy addresses / CIDR ranges; `true` (trust any sender) is refused on purpose. */
+const trustProxySchema = z.union([
+  z.string().regex(/^[0-9]{1,2}$/, 'expected a hop count').transform(Number).pipe(z.number().int().min(1).max(16)),
+  z
+    .string()
+    .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .pipe(z.array(z.string().refine((entry) => isIP(entry.split('/')[0]!) !== 0 && /^[^/]+(\/[0-9]{1,3})?$/.test(entry), 'expected an IP address or CIDR range')).min(1)),
+]);
+
 const originListSchema = z
   .string()
   .transform((text) => text.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
@@ -58,6 +68,12 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Web origins allowed to call the API from a browser (CORS); unset: no CORS headers at all. */
   CORS_ORIGINS: z.preprocess(emptyToUndefined, originListSchema.optional()),
+  /**
+   * Which proxies' X-Forwarded-For / -Proto / -Host to believe: a hop count (`1`: the one proxy in front),
+   * or comma-separated addresses and CIDR ranges of the proxies (`10.0.0.0/8,127.0.0.1`). Unset: none, and
+   * every request's address is the connection's, so behind a proxy all anonymous callers share its limit.
+   */
+  TRUST_PROXY: z.preprocess(emptyToUndefined, trustProxySchema.optional()),
   /** How often each instance looks for rounds past their deadline. */
   DEADLINE_SWEEP_MS: z.coerce.number().int().positive().default(5000),
   /** While requests wait for a round to change, how often each instance looks for changes other instances made. */

@@ -53,6 +53,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Every route gets its own limit from body-limits.ts; this one covers whatever has none.
     bodyLimit: limits.metadata,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Forwarded headers are believed only from the proxies TRUST_PROXY names; request.ip (rate limits,
+    // logs) is otherwise the connection's address.
+    trustProxy: trustedProxies(config.TRUST_PROXY),
     frameworkErrors: sendFrameworkProblem,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -97,6 +100,13 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   if (options.sweepDeadlines ?? true) startDeadlineSweep(app, config.DEADLINE_SWEEP_MS);
   await app.ready();
   return app;
+}
+
+/** Fastify's trustProxy from TRUST_PROXY: nothing, the proxies' addresses, or the nearest `hops` senders. */
+function trustedProxies(setting: Config['TRUST_PROXY']): boolean | string | ((address: string, hop: number) => boolean) {
+  if (setting === undefined) return false;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return setting.join(',');
 }
 
 /**

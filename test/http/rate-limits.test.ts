@@ -108,3 +108,18 @@ test('guessing keys counts against the address: wrong and revoked keys are refus
   // The operator's own accepted key has its own budget, untouched by the guesses.
   await t.http.get(`/v1/federations/${federationId}`).set(bearer(ADMIN_KEY)).expect(200);
 });
+
+test('behind a trusted proxy each client address has its own limit; an untrusted X-Forwarded-For changes nothing', async () => {
+  const behindProxy = await createTestApp({ env: { RATE_LIMIT_PER_KEY: '1000', RATE_LIMIT_PER_IP: '2', RATE_LIMIT_WINDOW_SECONDS: String(WINDOW), TRUST_PROXY: '127.0.0.1,::1,::ffff:127.0.0.1' } });
+  apps.push(behindProxy);
+  const from = (t: TestApp, client: string) => t.http.get('/healthz').set('X-Forwarded-For', client);
+  for (let n = 0; n < 2; n++) await from(behindProxy, '203.0.113.7').expect(200);
+  await assertRefused(behindProxy, () => from(behindProxy, '203.0.113.7'), 429, 'rate-limited', 'the third request of one client');
+  await from(behindProxy, '198.51.100.9').expect(200);
+
+  // Without TRUST_PROXY the header is the client's word, not the proxy's: every request counts as the connection's.
+  const direct = await appWith(1000, 2);
+  await from(direct, '203.0.113.7').expect(200);
+  await from(direct, '198.51.100.9').expect(200);
+  await assertRefused(direct, () => from(direct, '192.0.2.1'), 429, 'rate-limited', 'a spoofed X-Forwarded-For');
+});
