@@ -1,10 +1,11 @@
 /**
  * The committed OpenAPI document as a product: every example in it is accepted by the zod schema the server
  * itself validates (request bodies) or serialises (answers) with, so a client copying one gets past
- * validation; it names the server and the package's license; it lists no schema nothing refers to. The route schemas
- * come from the route plugins registered on a bare Fastify instance: registering runs no handler, needs no
- * database, and hands every route's zod schemas to an onRoute hook. Drift between this file and the code is
- * `npm run openapi:check`'s job.
+ * validation; it names the server and the package's license; it lists no schema nothing refers to. The
+ * route schemas come from the route plugins registered on a bare Fastify instance: registering runs no
+ * handler, needs no database, and hands every route's zod schemas to an onRoute hook. Drift between this
+ * file and the code is `npm run openapi:check`'s job; Redocly's lint (`npm run openapi:lint`) checks the
+ * same examples against the generated JSON Schemas.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * OpenAPI 3.1, generated from the routes' zod schemas, served at /docs/json with Swagger UI at /docs. The
- * committed copy (openapi/openapi.json) is checked for drift in CI, so what is generated here is what client
- * generators read: keep it complete and free of dead parts.
+ * committed copy (openapi/openapi.json) is checked for drift and linted with Redocly's recommended rules in
+ * CI, so what is generated here is what client generators read: keep it complete and free of dead parts.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
