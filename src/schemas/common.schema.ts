@@ -4,6 +4,23 @@
  */
 import { z } from 'zod';
 
+/**
+ * `schema` with examples for the OpenAPI document, typed by what they show: a body a client sends (`input`,
+ * defaults may be left out) or an answer (`output`). A request body's examples end up on its operation, a
+ * component's in its schema; test/http/openapi.test.ts parses each with the schema its route uses. `meta` is
+ * the schema's own metadata: a component's id goes here, because `.meta()` copies a schema, and the copy of
+ * one registered with an id earlier would lose it and be written out inline.
+ */
+export function withExamples<S extends z.ZodType>(
+  schema: S,
+  examples: { input: [z.input<S>, ...z.input<S>[]] } | { output: [z.output<S>, ...z.output<S>[]] },
+  meta: z.GlobalMeta = {},
+): S {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (id !== undefined) throw new Error(`withExamples: expected a schema without an id, got ${id}; pass the id in meta instead`);
+  return schema.meta({ ...meta, examples: 'input' in examples ? examples.input : examples.output });
+}
+
 export const problemSchema = z
   .object({
     type: z.string().describe('Stable URI naming the kind of problem'),

@@ -2,7 +2,7 @@
  * Federations: a dataset schema, a model spec and a training configuration, created by the operator.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema } from './common.schema.js';
+import { idSchema, timestampSchema, withExamples } from './common.schema.js';
 import { datasetSchemaSchema } from './dataset-schema.schema.js';
 
 export const activationSchema = z
@@ -267,18 +267,41 @@ export const trainingStopSchema = z
   })
   .meta({ id: 'TrainingStop' });
 
-export const createFederationBodySchema = z.strictObject({
-  name: z.string().min(1).max(200),
-  datasetSchema: datasetSchemaSchema,
-  model: modelSpecSchema,
-  training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
-  aggregation: aggregationSchema.default('plain'),
-  secure: secureAggregationConfigSchema
-    .optional()
-    .describe('Secure-aggregation settings; defaults apply when aggregation is "secure" and this is omitted'),
-  privacy: privacyConfigSchema.optional().describe('Differential privacy with a budget; omitted, none'),
-  selection: selectionSchema.optional().describe('Model selection and early stopping; omitted: best by validation log loss, no early stopping'),
-});
+export const createFederationBodySchema = withExamples(
+  z.strictObject({
+    name: z.string().min(1).max(200),
+    datasetSchema: datasetSchemaSchema,
+    model: modelSpecSchema,
+    training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
+    aggregation: aggregationSchema.default('plain'),
+    secure: secureAggregationConfigSchema
+      .optional()
+      .describe('Secure-aggregation settings; defaults apply when aggregation is "secure" and this is omitted'),
+    privacy: privacyConfigSchema.optional().describe('Differential privacy with a budget; omitted, none'),
+    selection: selectionSchema.optional().describe('Model selection and early stopping; omitted: best by validation log loss, no early stopping'),
+  }),
+  {
+    input: [
+      {
+        name: 'Consumer loans 2026',
+        datasetSchema: {
+          description: 'One applicant per row; `defaulted` is the label',
+          columns: [
+            { name: 'age', type: 'numeric', mean: 38.2, std: 11.6 },
+            { name: 'income', type: 'numeric', transform: 'signed-log', mean: 10.6, std: 0.9 },
+            { name: 'employed', type: 'binary', values: ['no', 'yes'] },
+            { name: 'purpose', type: 'categorical', values: ['car', 'home', 'education', 'other'] },
+            { name: 'defaulted', type: 'binary', values: ['no', 'yes'] },
+          ],
+          label: { column: 'defaulted', positive: 'yes' },
+          header: true,
+        },
+        model: { kind: 'logreg' },
+        training: { rounds: 5, localEpochs: 1, learningRate: 0.5, minOwners: 2, roundDeadlineSeconds: 3600 },
+      },
+    ],
+  },
+);
 export type CreateFederationBody = z.infer<typeof createFederationBodySchema>;
 
 export const federationSchema = z

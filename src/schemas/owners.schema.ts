@@ -2,17 +2,20 @@
  * Owners: data holders who enrol with a federation's enrolment token and receive their own API key once.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema } from './common.schema.js';
+import { idSchema, timestampSchema, withExamples } from './common.schema.js';
 
 export const ownerRoleSchema = z
   .enum(['owner', 'aggregator'])
   .describe('owner: holds data and submits updates; aggregator: a committee node without data');
 
-export const enrolOwnerBodySchema = z.strictObject({
-  enrolmentToken: z.string().min(1).max(256),
-  name: z.string().min(1).max(200).describe('A label for the operator; need not identify a person'),
-  role: ownerRoleSchema.default('owner'),
-});
+export const enrolOwnerBodySchema = withExamples(
+  z.strictObject({
+    enrolmentToken: z.string().min(1).max(256),
+    name: z.string().min(1).max(200).describe('A label for the operator; need not identify a person'),
+    role: ownerRoleSchema.default('owner'),
+  }),
+  { input: [{ enrolmentToken: 'fse_c2hvd24tb25jZS1ieS1jcmVhdGVGZWRlcmF0aW9u', name: 'Regional bank A', role: 'owner' }] },
+);
 
 export const base64Schema = z.string().max(64 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
 
@@ -42,12 +45,31 @@ export const registerIdentityBodySchema = z.strictObject({
 });
 export type Owner = z.infer<typeof ownerSchema>;
 
-export const enrolledOwnerSchema = z
-  .object({
+export const enrolledOwnerSchema = withExamples(
+  z.object({
     owner: ownerSchema,
     apiKey: z.string().describe('Shown once; send as Authorization: Bearer. Only its hash is stored.'),
-  })
-  .meta({ id: 'EnrolledOwner' });
+  }),
+  {
+    output: [
+      {
+        owner: {
+          id: '31af6c0e-2d4b-4f8a-b7e3-5c9a1d2e58e1',
+          federationId: '3c77d1a4-8f2b-4e6a-9c15-0b7e2d9f526f',
+          name: 'Regional bank A',
+          role: 'owner',
+          identityKey: null,
+          committeeVolunteer: false,
+          privacy: null,
+          createdAt: '2026-11-28T09:12:41.508Z',
+          removedAt: null,
+        },
+        apiKey: 'fsk_ZXhhbXBsZS1vd25lci1rZXktc2hvd24tb25jZQ',
+      },
+    ],
+  },
+  { id: 'EnrolledOwner' },
+);
 
 export const rotatedOwnerKeySchema = z
   .object({

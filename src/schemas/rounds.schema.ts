@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { federatedEvaluationSchema } from './models.schema.js';
-import { idSchema, timestampSchema } from './common.schema.js';
+import { idSchema, timestampSchema, withExamples } from './common.schema.js';
 import { base64Schema } from './owners.schema.js';
 
 export const roundStatusSchema = z
@@ -64,8 +64,8 @@ export const participationSchema = z
   })
   .meta({ id: 'Participation' });
 
-export const roundSchema = z
-  .object({
+export const roundSchema = withExamples(
+  z.object({
     number: z.number().int(),
     kind: z
       .enum(['statistics', 'training', 'evaluation'])
@@ -124,8 +124,37 @@ export const roundSchema = z
       .number()
       .nullable()
       .describe('The local learning rate owners train with in this round (the federation’s schedule, fixed at opening); null for a statistics round'),
-  })
-  .meta({ id: 'Round' });
+  }),
+  {
+    output: [
+      {
+        number: 1,
+        kind: 'training',
+        trainingRound: 1,
+        statistics: null,
+        evaluation: null,
+        status: 'open',
+        tag: '1:open',
+        baseModelVersion: 0,
+        modelVersion: null,
+        endsTraining: false,
+        minOwners: 2,
+        submissionCount: 0,
+        deadline: '2026-11-28T10:40:03.117Z',
+        openedAt: '2026-11-28T09:40:03.117Z',
+        closedAt: null,
+        failureReason: null,
+        aggregation: 'plain',
+        secure: null,
+        privacy: null,
+        sampling: null,
+        participation: null,
+        learningRate: 0.5,
+      },
+    ],
+  },
+  { id: 'Round' },
+);
 
 export const currentRoundQuerySchema = z.strictObject({
   waitSeconds: z
@@ -143,20 +172,23 @@ export type Round = z.infer<typeof roundSchema>;
 
 export const roundListSchema = z.object({ rounds: z.array(roundSchema) });
 
-export const openRoundBodySchema = z
-  .strictObject({
-    kind: z
-      .enum(['training', 'evaluation'])
-      .optional()
-      .describe('training (default; a statistics round instead while the federation has no standardisation yet) or evaluation: every owner scores `modelVersion` on its own rows'),
-    modelVersion: z
-      .union([z.number().int().min(0), z.literal('default')])
-      .optional()
-      .describe('Evaluation rounds only: the version to evaluate, or "default" (the version predictions use); default "default"'),
-    minOwners: z.number().int().min(1).max(1_000_000).optional().describe('Overrides the federation default'),
-    deadlineSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
-  })
-  .default({});
+export const openRoundBodySchema = withExamples(
+  z
+    .strictObject({
+      kind: z
+        .enum(['training', 'evaluation'])
+        .optional()
+        .describe('training (default; a statistics round instead while the federation has no standardisation yet) or evaluation: every owner scores `modelVersion` on its own rows'),
+      modelVersion: z
+        .union([z.number().int().min(0), z.literal('default')])
+        .optional()
+        .describe('Evaluation rounds only: the version to evaluate, or "default" (the version predictions use); default "default"'),
+      minOwners: z.number().int().min(1).max(1_000_000).optional().describe('Overrides the federation default'),
+      deadlineSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
+    })
+    .default({}),
+  { input: [{ kind: 'training', minOwners: 2, deadlineSeconds: 3600 }] },
+);
 export type OpenRoundBody = z.infer<typeof openRoundBodySchema>;
 
 export const localMetricsSchema = z.strictObject({
@@ -164,15 +196,18 @@ export const localMetricsSchema = z.strictObject({
   accuracy: z.number().min(0).max(1).optional(),
 });
 
-export const submitUpdateBodySchema = z.strictObject({
-  weights: z
-    .array(z.number())
-    .min(1)
-    .max(10_000_000)
-    .describe('All parameters, flat, in the model layout order (GET …/models/{version}/weights)'),
-  numSamples: z.number().int().min(1).max(100_000_000),
-  metrics: localMetricsSchema.default({}),
-});
+export const submitUpdateBodySchema = withExamples(
+  z.strictObject({
+    weights: z
+      .array(z.number())
+      .min(1)
+      .max(10_000_000)
+      .describe('All parameters, flat, in the model layout order (GET …/models/{version}/weights)'),
+    numSamples: z.number().int().min(1).max(100_000_000),
+    metrics: localMetricsSchema.default({}),
+  }),
+  { input: [{ weights: [-0.31, -0.74, -0.52, 0.18, -0.12, -0.2, 0.09, -1.37], numSamples: 323, metrics: { loss: 0.4561, accuracy: 0.81 } }] },
+);
 export type SubmitUpdateBody = z.infer<typeof submitUpdateBodySchema>;
 
 export const submitStatisticsBodySchema = z.strictObject({

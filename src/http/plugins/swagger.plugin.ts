@@ -1,5 +1,7 @@
 /**
- * OpenAPI 3.1, generated from the routes' zod schemas, served at /docs/json with Swagger UI at /docs.
+ * OpenAPI 3.1, generated from the routes' zod schemas, served at /docs/json with Swagger UI at /docs. The
+ * committed copy (openapi/openapi.json) is checked for drift and linted with Redocly's recommended rules in
+ * CI, so what is generated here is what client generators read: keep it complete and free of dead parts.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,6 +10,8 @@ import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 
 export const API_VERSION = '0.1.0';
+/** package.json's `license`, as an SPDX identifier (test/http/openapi.test.ts keeps the two equal). */
+export const API_LICENSE = 'Apache-2.0';
 /** Where Swagger UI and the OpenAPI document are served. */
 export const DOCS_PREFIX = '/docs';
 
@@ -15,13 +19,18 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
+      // Relative: resolved against wherever the document is fetched from, so /docs/json and its Swagger UI
+      // call the server that served them, and the committed copy does not depend on a deployment's address.
+      servers: [{ url: '/', description: 'The server this document is served from' }],
       info: {
         title: 'fedscore',
         version: API_VERSION,
         description:
           'Privacy-preserving credit scoring: federations of data owners train a shared model in rounds; ' +
           'the operator, or a lender with a scoped key, scores applicants. Errors are RFC 9457 problem+json. ' +
-          'Each operation says which roles may call it (operator, owner, aggregator, or a scoped key: read, predict, he-predict).',
+          'Each operation says which roles may call it (operator, owner, aggregator, or a scoped key: read, predict, he-predict). ' +
+          'Operation ids are stable: client generators name their methods after them.',
+        license: { name: API_LICENSE, identifier: API_LICENSE },
       },
       tags: [
         { name: 'federations', description: 'Dataset schema, model and training settings' },
@@ -40,7 +49,42 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (document) => withoutUnusedSchemas(jsonSchemaTransformObject(document)),
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 });
+
+const SCHEMA_REF = '#/components/schemas/';
+
+/**
+ * The document without the schemas nothing in it refers to. fastify-type-provider-zod writes an input and an
+ * output variant of every schema registered with an id whether a route uses it or not (`…Input` for bodies,
+ * the plain name for answers); an unused component is noise for readers and an unused type for generated
+ * clients. Kept: every schema reachable through `$ref`s from outside `components.schemas` (the operations),
+ * then from the schemas kept, transitively; cycles are fine.
+ */
+export function withoutUnusedSchemas<D extends object>(document: D): D {
+  const { components } = document as { components?: { schemas?: Record<string, unknown> } };
+  const schemas = components?.schemas;
+  if (schemas === undefined) return document;
+  const used = new Set<string>();
+  const pending: unknown[] = [{ ...document, components: { ...components, schemas: {} } }];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object') continue;
+    for (const [key, value] of Object.entries(node)) {
+      if (key !== '$ref' || typeof value !== 'string') {
+        pending.push(value);
+      } else if (value.startsWith(SCHEMA_REF)) {
+        // A JSON pointer: the component's name is its first segment, with ~1 for "/" and ~0 for "~".
+        const name = value.slice(SCHEMA_REF.length).split('/')[0]!.replaceAll('~1', '/').replaceAll('~0', '~');
+        if (!used.has(name) && Object.hasOwn(schemas, name)) {
+          used.add(name);
+          pending.push(schemas[name]);
+        }
+      }
+    }
+  }
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => used.has(name)));
+  return { ...document, components: { ...components, schemas: kept } };
+}
