@@ -1,6 +1,7 @@
 /**
  * buildApp() returns a ready Fastify app over one database. It opens (and migrates) the database named by
  * the config unless the caller passes one, and closes only what it opened. Tests build their own apps.
+ * Each app has its own metrics registry, which its services report to.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -8,7 +9,9 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
+import { createMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.plugin.js';
+import { metricsPlugin } from './plugins/metrics.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { apiKeyRoutes } from './routes/api-keys.routes.js';
@@ -39,9 +42,11 @@ export interface BuildAppOptions {
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
+  const metrics = createMetrics();
   const { services, close } = await openServices(config, {
     ...(options.database && { database: options.database }),
     ...(options.clock && { clock: options.clock }),
+    metrics: metrics.service,
   });
   const app = Fastify({
     // Authorization headers carry API keys: never log them.
@@ -71,6 +76,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Before any route: its onRoute hook gives every route its declared roles (src/http/route-access.ts).
   await app.register(authPlugin);
   await app.register(swaggerPlugin);
+  // After swagger (which documents only routes registered after it), before the routes it times.
+  await app.register(metricsPlugin, { metrics });
   await app.register(healthRoutes);
   await app.register(
     async (v1) => {

@@ -18,6 +18,7 @@ import { requireScope } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
+import { noServiceMetrics, secondsSince, type ServiceMetrics } from './service-metrics.js';
 
 interface SessionRow {
   id: string;
@@ -40,6 +41,7 @@ export class HeSessionsService {
     private readonly models: ModelsService,
     private readonly config: Pick<Config, 'HE_WORKERS' | 'HE_SESSION_TTL_SECONDS'>,
     private readonly clock: () => Date = () => new Date(),
+    private readonly metrics: ServiceMetrics = noServiceMetrics,
   ) {}
 
   async create(principal: Principal, input: { federationId: string; modelVersion?: number; material: Uint8Array }): Promise<HeSessionView> {
@@ -90,7 +92,8 @@ export class HeSessionsService {
       throw new DomainError('he-session-expired', 'Key session expired', 410, `predictEncrypted: session ${sessionId} expired at ${row.expiresAt.toISOString()}; create a new one`);
     }
     const { model } = await this.compile(row.federationId, row.modelVersion);
-    return this.inPool(() =>
+    const started = performance.now();
+    const outputs = await this.inPool(() =>
       this.pool().evaluate({
         sessionId,
         material: async () => decodeMaterial(row.material),
@@ -100,6 +103,13 @@ export class HeSessionsService {
         layout: row.layout as HePublicMaterial['layout'],
       }),
     );
+    this.metrics.heEvaluated(secondsSince(started));
+    return outputs;
+  }
+
+  /** Jobs waiting for a worker on this instance (0 before the pool starts), for the metrics scrape. */
+  queueLength(): number {
+    return this.#pool?.queued ?? 0;
   }
 
   /** Worker errors as problems: the client's input (4xx) or the pool's own trouble (503). */
