@@ -3,16 +3,18 @@
  * the config unless the caller passes one, and closes only what it opened. Tests build their own apps.
  * Each app has its own metrics registry, which its services report to.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
+import { loggerOptions, requestIdOf, type LogOptions } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { metricsPlugin } from './plugins/metrics.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
+import { requestIdPlugin } from './plugins/request-id.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { apiKeyRoutes } from './routes/api-keys.routes.js';
 import { federationRoutes } from './routes/federations.routes.js';
@@ -33,7 +35,11 @@ export interface BuildAppOptions {
   config: Config;
   /** An already open database; otherwise the config's database is opened and migrated. */
   database?: Database;
-  logger?: FastifyServerOptions['logger'];
+  /**
+   * false: no logging. Otherwise the level (default LOG_LEVEL) and destination (default stdout); what a
+   * line may contain is not the caller's choice (src/http/logging.ts).
+   */
+  logger?: false | LogOptions;
   /** Injectable clock for round deadlines. */
   clock?: RoundsServiceOptions['clock'];
   /** Run the periodic deadline sweep (default true). */
@@ -49,8 +55,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     metrics: metrics.service,
   });
   const app = Fastify({
-    // Authorization headers carry API keys: never log them.
-    logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
+    logger: options.logger === false ? false : loggerOptions(config, options.logger),
+    genReqId: requestIdOf,
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: sendFrameworkProblem,
@@ -72,6 +78,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   app.addHook('onClose', close);
 
+  // First: its onRequest hook names the request in the answer before anything can refuse it.
+  await app.register(requestIdPlugin);
   await app.register(problemPlugin);
   // Before any route: its onRoute hook gives every route its declared roles (src/http/route-access.ts).
   await app.register(authPlugin);
