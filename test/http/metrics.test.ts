@@ -2,8 +2,9 @@
  * GET /metrics: only the operator and the METRICS_TOKEN read it; requests are counted by route pattern
  * (never a raw path, so no federation id becomes a label); accepted submissions, settlements and
  * encrypted evaluations are counted as they happen; rounds by status are read from the database, so a
- * second instance over the same database reports the same counts while its own counters stay its own.
- * Figures are compared before and after, never timed.
+ * second instance over the same database reports the same counts while its own counters stay its own,
+ * and a scrape when they cannot be counted still serves everything else. Figures are compared before and
+ * after, never timed.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -96,7 +97,20 @@ test('requests by route pattern, submissions by kind and settlements are counted
     assert.equal(elsewhere.get(series('fedscore_rounds', { status })), end.get(series('fedscore_rounds', { status })), `${status} rounds, from the database`);
   }
   assert.equal(elsewhere.get(series('fedscore_submissions_accepted_total', { kind: 'update' })), 0, 'its own counters');
+
   await other.close();
+
+  // When the rounds cannot be counted, every other metric is still served, and no stale round counts.
+  await t.database.prisma.$executeRawUnsafe('ALTER TABLE "Round" RENAME TO "RoundAway"');
+  try {
+    const { samples: degraded } = await scrape();
+    assert.equal(degraded.get(series('fedscore_submissions_accepted_total', { kind: 'update' })), end.get(series('fedscore_submissions_accepted_total', { kind: 'update' })));
+    assert.ok(degraded.has('process_cpu_user_seconds_total'));
+    assert.deepEqual([...degraded.keys()].filter((name) => name.startsWith('fedscore_rounds')), []);
+  } finally {
+    await t.database.prisma.$executeRawUnsafe('ALTER TABLE "RoundAway" RENAME TO "Round"');
+  }
+  assert.equal((await scrape()).samples.get(series('fedscore_rounds', { status: 'closed' })), end.get(series('fedscore_rounds', { status: 'closed' })), 'counted again');
 });
 
 test('encrypted evaluations are counted and timed, and leave the queue empty', async () => {

@@ -33,7 +33,13 @@ export const metricsPlugin = fp(async function metricsPlugin(app: FastifyInstanc
     labelNames: ['status'],
     registers,
     async collect() {
-      for (const [status, count] of Object.entries(await app.services.rounds.countByStatus())) this.set({ status }, count);
+      try {
+        for (const [status, count] of Object.entries(await app.services.rounds.countByStatus())) this.set({ status }, count);
+      } catch (error) {
+        // The other metrics matter most when the database is in trouble: serve them, and no stale counts.
+        this.reset();
+        app.log.warn({ err: error }, 'metrics: rounds by status could not be counted');
+      }
     },
   });
   new Gauge({
