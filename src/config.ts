@@ -54,6 +54,14 @@ export const configSchema = z.object({
     emptyToUndefined,
     z.string().min(24, 'expected at least 24 characters').optional(),
   ),
+  /**
+   * Bearer token of the Prometheus scraper: it may read GET /metrics and nothing else. Unset, only the
+   * operator may read the metrics.
+   */
+  METRICS_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z.string().min(24, 'expected at least 24 characters').optional(),
+  ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** TensorFlow.js backend: `cpu` (pure JS, default), `wasm`, or `tensorflow` when @tensorflow/tfjs-node is installed. */
   TF_BACKEND: z.enum(['cpu', 'wasm', 'tensorflow']).default('cpu'),
@@ -91,6 +99,10 @@ export const configSchema = z.object({
   HE_SESSION_QUERY_BUDGET: z.coerce.number().int().min(1).max(2 ** 31 - 1).default(100_000),
   /** Largest key-session or encrypted-prediction body in bytes (keys and ciphertext sets are megabytes). */
   HE_BODY_LIMIT: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+}).refine((config) => config.METRICS_TOKEN === undefined || config.METRICS_TOKEN !== config.ADMIN_API_KEY, {
+  // The same value would make every scraper an operator (the operator key is checked first).
+  message: 'must differ from ADMIN_API_KEY',
+  path: ['METRICS_TOKEN'],
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -156,6 +156,15 @@ export async function listOpenRounds(db: DbClient): Promise<RoundRecord[]> {
   return rows.map(toRound);
 }
 
+/** Rounds of every federation by status: one grouped count, cheap enough to run at every metrics scrape. */
+export async function countRoundsByStatus(db: DbClient): Promise<Record<RoundStatus, number>> {
+  const counts: Record<RoundStatus, number> = { open: 0, summing: 0, closed: 0, failed: 0 };
+  for (const group of await db.round.groupBy({ by: ['status'], _count: { _all: true } })) {
+    if (group.status in counts) counts[group.status as RoundStatus] = group._count._all;
+  }
+  return counts;
+}
+
 /**
  * Counts one more submission, only while the round is open. Taking the round row's lock before the insert
  * orders this submission either wholly before a concurrent close (and it is aggregated) or wholly after it

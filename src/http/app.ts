@@ -1,18 +1,23 @@
 /**
  * buildApp() returns a ready Fastify app over one database. It opens (and migrates) the database named by
  * the config unless the caller passes one, and closes only what it opened. Tests build their own apps.
+ * Each app has its own metrics registry, which its services report to.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import { openServices, type Services } from '../services/index.js';
 import type { RoundsServiceOptions } from '../services/rounds.service.js';
 import { bodyLimits, bodyLimitsPlugin } from './body-limits.js';
+import { loggerOptions, requestIdOf, type LogOptions } from './logging.js';
+import { createMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.plugin.js';
+import { metricsPlugin } from './plugins/metrics.plugin.js';
 import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.js';
 import { securityHeadersPlugin } from './plugins/security-headers.plugin.js';
+import { requestIdPlugin } from './plugins/request-id.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { apiKeyRoutes } from './routes/api-keys.routes.js';
 import { federationRoutes } from './routes/federations.routes.js';
@@ -33,7 +38,11 @@ export interface BuildAppOptions {
   config: Config;
   /** An already open database; otherwise the config's database is opened and migrated. */
   database?: Database;
-  logger?: FastifyServerOptions['logger'];
+  /**
+   * false: no logging. Otherwise the level (default LOG_LEVEL) and destination (default stdout); what a
+   * line may contain is not the caller's choice (src/http/logging.ts).
+   */
+  logger?: false | LogOptions;
   /** Injectable clock for round deadlines. */
   clock?: RoundsServiceOptions['clock'];
   /** Run the periodic deadline sweep (default true). */
@@ -42,15 +51,17 @@ export interface BuildAppOptions {
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
+  const metrics = createMetrics();
   const { services, close } = await openServices(config, {
     ...(options.database && { database: options.database }),
     ...(options.clock && { clock: options.clock }),
+    metrics: metrics.service,
   });
   const limits = bodyLimits(config);
   const app = Fastify({
-    // Authorization headers carry API keys: never log them.
-    logger: options.logger ?? { level: config.LOG_LEVEL, redact: ['req.headers.authorization'] },
-    // Every route gets its own limit from body-limits.ts; this one covers whatever has none.
+    logger: options.logger === false ? false : loggerOptions(config, options.logger),
+    genReqId: requestIdOf,
+    // Every route gets its own limit from its body class (route-access.ts); this one covers whatever has none.
     bodyLimit: limits.metadata,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Forwarded headers are believed only from the proxies TRUST_PROXY names; request.ip (rate limits,
@@ -75,6 +86,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   app.addHook('onClose', close);
 
+  // First: its onRequest hook names the request in the answer before anything can refuse it.
+  await app.register(requestIdPlugin);
   await app.register(problemPlugin);
   await app.register(bodyLimitsPlugin, { limits });
   await app.register(rateLimitPlugin, { perKey: config.RATE_LIMIT_PER_KEY, perIp: config.RATE_LIMIT_PER_IP, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS });
@@ -83,6 +96,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // (src/http/route-access.ts), and its refusals wait until the limiter has counted the request.
   await app.register(authPlugin);
   await app.register(swaggerPlugin);
+  // After swagger (which documents only routes registered after it), before the routes it times.
+  await app.register(metricsPlugin, { metrics });
   await app.register(healthRoutes);
   await app.register(
     async (v1) => {

@@ -7,14 +7,15 @@
  *
  * Roles: `public` needs no key; `operator` is ADMIN_API_KEY or a key from `fedscore admin create-key`;
  * `owner` and `aggregator` are keys from enrolment (a data owner, a committee node without data);
- * `read`, `predict` and `he-predict` are scoped keys the operator issued for one federation. A non-operator
- * key only ever works for the federation it belongs to.
+ * `read`, `predict` and `he-predict` are scoped keys the operator issued for one federation; `metrics` is
+ * the Prometheus scraper's METRICS_TOKEN, which reads the metrics and nothing else. A non-operator key
+ * only ever works for the federation it belongs to.
  */
 import type { Principal, Scope } from '../services/credentials.js';
 
-export type Role = 'public' | 'operator' | 'owner' | 'aggregator' | Scope;
+export type Role = 'public' | 'operator' | 'owner' | 'aggregator' | Scope | 'metrics';
 
-export const ROLES: readonly Role[] = ['public', 'operator', 'owner', 'aggregator', 'read', 'predict', 'he-predict'];
+export const ROLES: readonly Role[] = ['public', 'operator', 'owner', 'aggregator', 'read', 'predict', 'he-predict', 'metrics'];
 
 /**
  * How large a body a route reads (src/http/body-limits.ts turns the class into bytes): `metadata` for a
@@ -41,6 +42,8 @@ const R = `${F}/rounds/:roundNumber`;
 export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /healthz': { operationId: 'getHealth', roles: ['public'] },
   'GET /readyz': { operationId: 'getReadiness', roles: ['public'] },
+  // Not public: counts and timings describe the federations' activity to whoever can read them.
+  'GET /metrics': { operationId: 'getMetrics', roles: ['operator', 'metrics'] },
 
   // The dataset schema the validator accepts (up to 2000 columns of up to 1000 categories) can be megabytes.
   'POST /v1/federations': { operationId: 'createFederation', roles: ['operator'], body: 'bulk' },
@@ -108,6 +111,8 @@ export function rolesOf(principal: Principal): Role[] {
       return [principal.role];
     case 'scoped':
       return [...principal.scopes];
+    case 'metrics':
+      return ['metrics'];
     case 'anonymous':
       return [];
   }

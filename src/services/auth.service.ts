@@ -1,7 +1,7 @@
 /**
  * Who is calling. The operator holds ADMIN_API_KEY or a key issued by `fedscore admin create-key`; a
  * lender's system holds a scoped key the operator issued for one federation; an owner holds the key it
- * received at enrolment (or its latest rotation). Which roles may call a route is declared once, in
+ * received at enrolment (or its latest rotation); the Prometheus scraper holds METRICS_TOKEN. Which roles may call a route is declared once, in
  * src/http/route-access.ts; the helpers below are the services' own check of the same rules, with the
  * finer ones (same federation, an owner acting for itself) that need the use case's data.
  */
@@ -15,7 +15,7 @@ import { hashSecret, hashesEqual, parseScopes, secretKind, secretsEqual, type Pr
 export class AuthService {
   constructor(
     private readonly db: Db,
-    private readonly config: Pick<Config, 'ADMIN_API_KEY'>,
+    private readonly config: Pick<Config, 'ADMIN_API_KEY' | 'METRICS_TOKEN'>,
   ) {}
 
   /** Resolves an Authorization header; a header that is present but wrong is an error, never anonymous. */
@@ -27,6 +27,7 @@ export class AuthService {
     if (this.config.ADMIN_API_KEY !== undefined && secretsEqual(key, this.config.ADMIN_API_KEY)) {
       return { kind: 'operator', keyId: 'env' };
     }
+    if (this.config.METRICS_TOKEN !== undefined && secretsEqual(key, this.config.METRICS_TOKEN)) return { kind: 'metrics' };
     const kind = secretKind(key);
     const keyHash = hashSecret(key);
     // The database finds the row by hash; comparing the hash again in constant time means no code path

@@ -19,6 +19,8 @@ export type Principal =
   | { kind: 'owner'; ownerId: string; federationId: string; role: 'owner' | 'aggregator' }
   /** A key the operator issued for one federation and some scopes (a lender's scoring system, a dashboard). */
   | { kind: 'scoped'; keyId: string; federationId: string; scopes: Scope[] }
+  /** The Prometheus scraper, holding METRICS_TOKEN: it belongs to no federation and may only read the metrics. */
+  | { kind: 'metrics' }
   | { kind: 'anonymous' };
 
 export type SecretKind = 'operator' | 'owner' | 'enrolment' | 'scoped';

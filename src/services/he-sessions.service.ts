@@ -22,6 +22,7 @@ import { requireScope } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
+import { noServiceMetrics, secondsSince, type ServiceMetrics } from './service-metrics.js';
 
 interface SessionRow {
   id: string;
@@ -45,6 +46,7 @@ export class HeSessionsService {
     private readonly models: ModelsService,
     private readonly config: Pick<Config, 'HE_WORKERS' | 'HE_SESSION_TTL_SECONDS' | 'HE_SESSION_QUERY_BUDGET'>,
     private readonly clock: () => Date = () => new Date(),
+    private readonly metrics: ServiceMetrics = noServiceMetrics,
   ) {}
 
   async create(principal: Principal, input: { federationId: string; modelVersion?: number; material: Uint8Array }): Promise<HeSessionView> {
@@ -100,7 +102,8 @@ export class HeSessionsService {
     if (!(await chargeHeQueries(this.db, sessionId, slots, budget))) throw budgetExhausted(sessionId, budget, row.queriesUsed, slots);
     try {
       const { model } = await this.compile(row.federationId, row.modelVersion);
-      return await this.inPool(() =>
+      const started = performance.now();
+      const outputs = await this.inPool(() =>
         this.pool().evaluate({
           sessionId,
           material: async () => decodeMaterial(row.material),
@@ -110,12 +113,19 @@ export class HeSessionsService {
           layout: row.layout as HePublicMaterial['layout'],
         }),
       );
+      this.metrics.heEvaluated(secondsSince(started));
+      return outputs;
     } catch (error) {
       // A failed evaluation answered nothing, so it taught the caller nothing: its slots go back. Should
       // the refund itself fail, the slots stay spent (the safe side) and the evaluation's error is reported.
       await refundHeQueries(this.db, sessionId, slots).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Jobs waiting for a worker on this instance (0 before the pool starts), for the metrics scrape. */
+  queueLength(): number {
+    return this.#pool?.queued ?? 0;
   }
 
   /** Worker errors as problems: the client's input (4xx) or the pool's own trouble (503). */

@@ -46,7 +46,7 @@ export function createServices(config: Config, database: Database, options: Roun
     secureRounds: new SecureRoundsService(db, federations, rounds),
     models,
     predictions: new PredictionsService(models),
-    heSessions: new HeSessionsService(db, models, config, rounds.clock),
+    heSessions: new HeSessionsService(db, models, config, rounds.clock, options.metrics),
   };
 }
 

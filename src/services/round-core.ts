@@ -56,6 +56,7 @@ import { newId } from './credentials.js';
 import { layoutOf, serverOptimizerOf } from './federations.service.js';
 import { applySelection, loadValidationRows, scoreVersion } from './model-quality.js';
 import { chargeRound, mayContribute, spent, strategyFor } from './privacy.js';
+import { noServiceMetrics, secondsSince, type ServiceMetrics, type SubmissionKind } from './service-metrics.js';
 
 /** Aggregating tens of thousands of updates can outlast Prisma's 5 s transaction default. */
 const SETTLE_TIMEOUT_MS = 120_000;
@@ -65,9 +66,6 @@ export function aggregationMode(federation: FederationRecord): AggregationMode {
     ? { aggregation: 'secure', threshold: federation.secureConfig.committee.threshold }
     : { aggregation: 'plain' };
 }
-
-/** Which counter a contribution advances, and in which status the round must be for it. */
-export type Stage = 'collecting' | 'summing';
 
 /**
  * Values one owner contributes to this round: the model's parameters in a training round, three moments
@@ -106,6 +104,7 @@ export class RoundCore {
     readonly clock: () => Date,
     /** Told after every transition this instance committed (waiting requests re-check). */
     private readonly onTransition: (federationId: string) => void = () => {},
+    private readonly metrics: ServiceMetrics = noServiceMetrics,
   ) {}
 
   // ── Opening ────────────────────────────────────────────────────────────────────────────────────
@@ -289,18 +288,19 @@ export class RoundCore {
    * contribution lands wholly before a concurrent transition (and counts) or wholly after it (and is
    * refused with `closed()`); nothing accepted is ever left out. A second contribution from the same
    * party hits a unique index and is refused with `duplicate()`. Then the round settles if this made it due.
+   * A partial sum counts while the round is summing; every other kind while it is collecting (open).
    */
   async accept(
     federation: FederationRecord,
     round: RoundRecord,
-    stage: Stage,
+    kind: SubmissionKind,
     insert: (tx: DbClient) => Promise<void>,
     refuse: { closed: () => Error; duplicate: () => Error },
   ): Promise<{ round: RoundRecord; settled: boolean }> {
     let counted: RoundRecord;
     try {
       counted = await this.db.$transaction(async (tx) => {
-        const open = stage === 'collecting' ? await countSubmission(tx, round.id) : await countPartialSum(tx, round.id);
+        const open = kind === 'partial-sum' ? await countPartialSum(tx, round.id) : await countSubmission(tx, round.id);
         if (!open) throw refuse.closed();
         await insert(tx);
         return (await findRound(tx, round.federationId, round.number))!;
@@ -309,6 +309,7 @@ export class RoundCore {
       if (isUniqueViolation(error)) throw refuse.duplicate();
       throw error;
     }
+    this.metrics.submissionAccepted(kind);
     const settled = await this.settleIfDue(federation, counted);
     return { round: settled ? (await findRound(this.db, round.federationId, round.number))! : counted, settled };
   }
@@ -322,9 +323,14 @@ export class RoundCore {
 
   /** The one settlement path: every transition of every round goes through here. */
   async apply(federation: FederationRecord, round: RoundRecord, decision: RoundDecision): Promise<boolean> {
+    const started = performance.now();
     const moved = await this.transition(federation, round, decision);
-    if (moved) this.onTransition(federation.id);
-    return moved;
+    if (!moved) return false;
+    if (decision.action === 'aggregate' || decision.action === 'reconstruct') {
+      this.metrics.roundSettled({ aggregation: federation.aggregation, kind: round.kind }, secondsSince(started));
+    }
+    this.onTransition(federation.id);
+    return true;
   }
 
   /** Settles every open or summing round that is due; each instance runs this periodically. */

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../db/client.js';
 import type { FederationRecord } from '../db/federations.repository.js';
-import { findLatestRound, findRound, hasUpdate, insertMoments, insertUpdate, listRounds, type RoundRecord } from '../db/rounds.repository.js';
+import { countRoundsByStatus, findLatestRound, findRound, hasUpdate, insertMoments, insertUpdate, listRounds, type RoundRecord, type RoundStatus } from '../db/rounds.repository.js';
 import { ConflictError, DomainError, NotFoundError } from '../errors.js';
 import { FedAvg } from '../fl/fedavg.strategy.js';
 import { decideRound } from '../fl/round-rules.js';
@@ -23,6 +23,7 @@ import { layoutOf, type FederationsService } from './federations.service.js';
 import { aggregationMode, RoundCore } from './round-core.js';
 import { RoundViews, roundTag, type KnownParticipation } from './round-view.js';
 import { RoundWatch } from './round-watch.js';
+import type { ServiceMetrics } from './service-metrics.js';
 
 export { roundTag };
 
@@ -33,6 +34,8 @@ export interface RoundsServiceOptions {
   clock?: () => Date;
   /** Long-poll settings (GET …/rounds/current?waitSeconds=N): cross-instance poll period and waiter cap. */
   wait?: { pollMs: number; maxWaiters: number };
+  /** Where accepted submissions and settlements are reported (the server's metrics); default nowhere. */
+  metrics?: ServiceMetrics;
 }
 
 /** Longest a request may wait for a change; the schema enforces it, the service trusts it. */
@@ -55,7 +58,7 @@ export class RoundsService {
       maxWaiters: options.wait?.maxWaiters ?? 10_000,
       currentTag: async (federationId) => roundTag(await findLatestRound(this.db, federationId)),
     });
-    this.core = new RoundCore(db, options.strategy ?? new FedAvg(), this.clock, (federationId) => this.watch.notify(federationId));
+    this.core = new RoundCore(db, options.strategy ?? new FedAvg(), this.clock, (federationId) => this.watch.notify(federationId), options.metrics);
     this.views = new RoundViews(db);
   }
 
@@ -158,7 +161,7 @@ export class RoundsService {
     const accepted = await this.core.accept(
       federation,
       round,
-      'collecting',
+      'update',
       (tx) => insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics }),
       { closed: () => roundNotOpen('submitUpdate', number, 'closed'), duplicate: () => duplicateSubmission(number) },
     );
@@ -235,7 +238,7 @@ export class RoundsService {
     const accepted = await this.core.accept(
       federation,
       round,
-      'collecting',
+      kind,
       (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
       { closed: () => roundNotOpen(action, number, 'closed'), duplicate: () => duplicateSubmission(number) },
     );
@@ -268,6 +271,14 @@ export class RoundsService {
 
   async sweep(): Promise<number> {
     return this.core.sweep();
+  }
+
+  /**
+   * Rounds of every federation by status, for the metrics scrape (which the route has already authorized):
+   * counts only, no federation's data.
+   */
+  countByStatus(): Promise<Record<RoundStatus, number>> {
+    return countRoundsByStatus(this.db);
   }
 
   /** The round after a contribution; `known` is what the caller just did, so it is not read back. */

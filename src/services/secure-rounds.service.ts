@@ -114,7 +114,7 @@ export class SecureRoundsService {
     const accepted = await this.rounds.core.accept(
       federation,
       round,
-      'collecting',
+      'shares',
       (tx) => insertShareEnvelopes(tx, envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
       { closed: () => roundNotOpen('uploadShares', number, 'no longer collecting'), duplicate: () => duplicateSubmission(number) },
     );
@@ -175,7 +175,7 @@ export class SecureRoundsService {
     const accepted = await this.rounds.core.accept(
       federation,
       round,
-      'summing',
+      'partial-sum',
       (tx) =>
         insertPartialSum(tx, { id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values: new Uint8Array(values) }),
       { closed: () => notSumming('uploadPartialSum', round), duplicate },

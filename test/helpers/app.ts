@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { countSubmission, findRound, insertUpdate } from '../../src/db/rounds.repository.js';
 import { buildApp } from '../../src/http/app.js';
+import type { LogOptions } from '../../src/http/logging.js';
 import type { DatasetSchema } from '../../src/ml/dataset-schema.js';
 import { createTestDatabase } from './database.js';
 import { snapshot } from './database-contents.js';
@@ -50,6 +51,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Run the periodic deadline sweep, as a real server does (tests call `sweep()` themselves otherwise). */
   sweepDeadlines?: boolean;
+  /** Log at this level to this destination; by default nothing is logged. */
+  log?: LogOptions;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -67,7 +70,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     const app = await buildApp({
       config,
       database,
-      logger: false,
+      logger: options.log ?? false,
       sweepDeadlines: options.sweepDeadlines ?? false,
       ...(options.clock ? { clock: options.clock } : {}),
     });

@@ -1,7 +1,8 @@
 /**
  * The authorization matrix, generated from src/http/route-access.ts and proved against the running server:
  * every operation is tried with every kind of caller — no key, the operator, an owner, an aggregator node,
- * a scoped key of each scope, an owner and a scoped key of another federation, a revoked scoped key — and
+ * a scoped key of each scope, the metrics token, an owner and a scoped key of another federation, a revoked
+ * scoped key — and
  * exactly the cells the table allows get past authorization (whatever they answer next: 2xx, 404, 422),
  * while every other cell is a 401 or 403 problem+json. An owner naming another owner in the path is
  * refused too. Each operation gets a fresh pair of federations, so an allowed call that changes something
@@ -18,17 +19,19 @@ import { ADMIN_KEY, assertProblem, bearer, createTestApp, setupFederation, type 
 let t: TestApp;
 /** Real public key material, so a session row reads back as a session. */
 let material: Uint8Array<ArrayBuffer>;
+const METRICS_TOKEN = 'metrics-scraper-token-0123456789abcdef';
 before(async () => {
-  t = await createTestApp();
+  // Hundreds of refused requests from one address: the per-address rate limit (tested on its own) is off here.
+  t = await createTestApp({ env: { METRICS_TOKEN, RATE_LIMIT_PER_IP: '0' } });
   const keys = await createKeySession(ckksParamSet('n4096'), 'batched', { kind: 'linear', inputSize: 43, units: 0 });
   material = new Uint8Array(encodeMaterial(keys.publicMaterial));
   closeKeySession(keys);
 });
 after(async () => t.close());
 
-type Caller = 'none' | 'operator' | 'owner' | 'aggregator' | 'read' | 'predict' | 'he-predict' | 'other-federation owner' | 'other-federation read' | 'revoked';
+type Caller = 'none' | 'operator' | 'owner' | 'aggregator' | 'read' | 'predict' | 'he-predict' | 'metrics' | 'other-federation owner' | 'other-federation read' | 'revoked';
 /** The operator goes last: its allowed calls may remove the owner whose key the other cells use. */
-const CALLERS: readonly Caller[] = ['none', 'owner', 'aggregator', 'read', 'predict', 'he-predict', 'other-federation owner', 'other-federation read', 'revoked', 'operator'];
+const CALLERS: readonly Caller[] = ['none', 'owner', 'aggregator', 'read', 'predict', 'he-predict', 'metrics', 'other-federation owner', 'other-federation read', 'revoked', 'operator'];
 
 interface World {
   federationId: string;
@@ -66,6 +69,7 @@ async function world(): Promise<World> {
       read: read.apiKey,
       predict: predict.apiKey,
       'he-predict': hePredict.apiKey,
+      metrics: METRICS_TOKEN,
       'other-federation owner': other.keys[0]!,
       'other-federation read': otherRead.apiKey,
       revoked: revoked.apiKey,
@@ -118,7 +122,7 @@ function send(method: string, path: string, key: string | undefined, body: objec
 /** Whether the table lets this caller in: its role is listed, and a non-operator key is of this federation. */
 function allowed(roles: readonly Role[], caller: Caller): boolean {
   if (roles.includes('public')) return true;
-  return (['operator', 'owner', 'aggregator', 'read', 'predict', 'he-predict'] as const).some((role) => role === caller && roles.includes(role));
+  return (['operator', 'owner', 'aggregator', 'read', 'predict', 'he-predict', 'metrics'] as const).some((role) => role === caller && roles.includes(role));
 }
 
 test('every operation, every caller: exactly the allowed cells get past authorization', async () => {

@@ -10,7 +10,8 @@ import { EXIT_OK, parseCommandArgs, readNumber, writeLine, type CliIo, type Comm
 const USAGE = `Usage: fedscore serve [--port N]
 
 Starts the fedscore API server. Settings come from the environment: PORT, HOST, DATA_DIR, DATABASE_URL,
-ADMIN_API_KEY, LOG_LEVEL, TF_BACKEND, BODY_LIMIT, DEADLINE_SWEEP_MS. The database is migrated on start.
+ADMIN_API_KEY, METRICS_TOKEN, LOG_LEVEL, TF_BACKEND, BODY_LIMIT, DEADLINE_SWEEP_MS. The database is migrated on
+start.
 
 Options:
   --port N      listen on this port instead of PORT (0 picks a free one)

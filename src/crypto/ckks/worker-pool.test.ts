@@ -56,6 +56,16 @@ test('evaluates in worker threads; the material is loaded at most once per worke
   assert.ok(loads >= 1 && loads <= pool.size, `material loaded ${loads} times`);
 });
 
+test('queued counts the jobs waiting for a free worker, not the running ones', async () => {
+  const cts = encryptApplicants(session, rows.slice(0, 5));
+  assert.equal(pool.queued, 0);
+  // Jobs are handed to free workers as they are submitted: two run at once, the other three wait.
+  const running = cts.map((c) => pool.evaluate(job([c])));
+  assert.equal(pool.queued, cts.length - pool.size);
+  assertExact(await Promise.all(running), rows.slice(0, 5));
+  assert.equal(pool.queued, 0);
+});
+
 test('bad input is an HeInputError and the pool keeps working', async () => {
   const [good] = encryptApplicants(session, [rows[0]!]);
   await assert.rejects(pool.evaluate(job([good!.subarray(0, 500)])), (err: unknown) => err instanceof HeInputError && err.code === 'bad-ciphertext');

@@ -103,6 +103,11 @@ export class HeWorkerPool {
     for (let k = 0; k < size; k++) this.slots.push(this.spawn());
   }
 
+  /** Jobs waiting for a free worker (running ones not included). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** Scores ciphertexts in a worker; rejects with HeInputError (client's fault) or HeWorkerError. */
   evaluate(spec: HeEvaluationJob): Promise<Uint8Array[]> {
     if (this.closing !== undefined) return Promise.reject(new HeWorkerError('closed', 'HeWorkerPool.evaluate: the pool is closing'));

@@ -9,6 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, PROBLEM_BASE, type ProblemField } from '../../errors.js';
+import { REQUEST_ID_HEADER } from '../logging.js';
 
 /** The router's longest path parameter (Fastify's default); longer ones answer 414 before any route runs. */
 export const MAX_PARAM_LENGTH = 100;
@@ -91,8 +92,11 @@ export function sendFrameworkProblem(error: FastifyError, request: FastifyReques
     status: error.statusCode ?? 400,
     detail: 'the request could not be routed',
   };
+  // No hook runs for these, and Fastify writes no closing line for them: both are done here.
+  reply.raw.once('finish', () => request.log.info({ res: reply, responseTime: reply.elapsedTime }, 'request completed'));
   // The instance would echo the oversized path back; the route pattern is enough to say where.
   return reply
+    .header(REQUEST_ID_HEADER, request.id)
     .code(known.status)
     .type('application/problem+json')
     .send({ type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: known.detail });

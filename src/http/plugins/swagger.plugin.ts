@@ -28,7 +28,7 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         description:
           'Privacy-preserving credit scoring: federations of data owners train a shared model in rounds; ' +
           'the operator, or a lender with a scoped key, scores applicants. Errors are RFC 9457 problem+json. ' +
-          'Each operation says which roles may call it (operator, owner, aggregator, or a scoped key: read, predict, he-predict). ' +
+          'Each operation says which roles may call it (operator, owner, aggregator, a scoped key: read, predict, he-predict, or the metrics token). ' +
           'Operation ids are stable: client generators name their methods after them.',
         license: { name: API_LICENSE, identifier: API_LICENSE },
       },
@@ -41,6 +41,7 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         { name: 'predictions', description: 'Scoring applicants' },
         { name: 'encrypted predictions', description: 'Scoring applicants under CKKS homomorphic encryption' },
         { name: 'health', description: 'Liveness and readiness' },
+        { name: 'metrics', description: 'Prometheus metrics, for the operator or a scraper holding METRICS_TOKEN' },
       ],
       components: {
         securitySchemes: {
