@@ -14,7 +14,7 @@ import { loggerOptions, requestIdOf, type LogOptions } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.plugin.js';
 import { metricsPlugin } from './plugins/metrics.plugin.js';
-import { MAX_PARAM_LENGTH, problemPlugin, sendFrameworkProblem } from './plugins/problem.plugin.js';
+import { MAX_PARAM_LENGTH, problemPlugin, sendClientErrorProblem, sendFrameworkProblem } from './plugins/problem.plugin.js';
 import { rateLimitPlugin } from './plugins/rate-limit.plugin.js';
 import { securityHeadersPlugin } from './plugins/security-headers.plugin.js';
 import { requestIdPlugin } from './plugins/request-id.plugin.js';
@@ -68,6 +68,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // logs) is otherwise the connection's address.
     trustProxy: trustedProxies(config.TRUST_PROXY),
     frameworkErrors: sendFrameworkProblem,
+    clientErrorHandler: sendClientErrorProblem,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,11 +1,13 @@
 /**
  * What Fastify and its plugins answer by themselves — an unknown path, a known path with another method, a
- * body too large for its route, an over-long path parameter, a body that is not JSON, a caller over its
- * rate limit — leaves as RFC 9457 problem+json like every domain error, and changes nothing.
+ * body too large for its route, an over-long path parameter, headers too large for Node's parser, bytes
+ * that are not HTTP, a body that is not JSON, a caller over its rate limit — leaves as RFC 9457
+ * problem+json like every domain error, and changes nothing.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, problem, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 let federationId: string;
@@ -56,6 +58,29 @@ test('413: a body over its route’s limit, here the 64 KiB of a metadata route'
 test('414: a path parameter longer than the router takes', async () => {
   const res = await assertRefused(t, () => t.http.get(`/v1/federations/${'a'.repeat(101)}`).set(bearer(ADMIN_KEY)), 414, 'path-parameter-too-long');
   assert.doesNotMatch(JSON.stringify(res.body), /a{101}/, 'the over-long parameter is not echoed back');
+});
+
+test('431: headers larger than Node’s parser reads, refused before any route runs', async () => {
+  const res = await assertRefused(t, () => t.http.get('/v1/federations').set('Authorization', `Bearer ${'a'.repeat(40_000)}`), 431, 'headers-too-large');
+  assert.equal(res.body.status, 431);
+  assert.doesNotMatch(JSON.stringify(res.body), /a{100}/, 'the header is not echoed back');
+});
+
+test('400: bytes that are not an HTTP request, answered on the socket', async () => {
+  const before = await snapshot(t.database);
+  const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(address).port), '127.0.0.1', () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  const [head, body] = answer.split('\r\n\r\n');
+  assert.match(head!, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(head!, /\r\nContent-Type: application\/problem\+json\r\n/i);
+  assert.deepEqual(JSON.parse(body!), { type: problem('bad-request'), title: 'Bad request', status: 400, detail: 'the request is not valid HTTP/1.1' });
+  assert.deepEqual(await snapshot(t.database), before);
 });
 
 test('415: a body that is not JSON, text/plain included, is refused before validation', async () => {

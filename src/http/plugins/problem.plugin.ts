@@ -3,8 +3,10 @@
  * their own type, title and status; schema failures list { path, message }; Fastify's own 4xx (bad JSON,
  * wrong media type, body too large) get stable types; anything else is a logged 500 with no details. The
  * router's answers are problems too: an unknown path is a 404, a known path with another method a 405 with
- * `Allow`, an over-long path parameter a 414.
+ * `Allow`, an over-long path parameter a 414; so are Node's HTTP parser's, such as headers too large (431).
  */
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -100,6 +102,38 @@ export function sendFrameworkProblem(error: FastifyError, request: FastifyReques
     .code(known.status)
     .type('application/problem+json')
     .send({ type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: known.detail });
+}
+
+/** Node's HTTP parser's refusals, by code; anything else it cannot parse is a plain 400. */
+const clientProblems: Record<string, { slug: string; title: string; status: number; detail: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    slug: 'headers-too-large',
+    title: 'Request headers too large',
+    status: 431,
+    detail: `the request's headers are larger than the ${maxHeaderSize} bytes the server reads`,
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: { slug: 'request-timeout', title: 'Request timeout', status: 408, detail: 'the request did not arrive in time' },
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: what Node's HTTP parser refuses before there is a request (headers
+ * over its size limit, a request that is not HTTP, one too slow to arrive) is answered on the socket, as
+ * Fastify's default does, but as problem+json.
+ */
+export function sendClientErrorProblem(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  // As Fastify's own handler does; the logger's error serializer (src/http/logging.ts) keeps the raw bytes,
+  // and so any key in them, out of the line.
+  this.log.trace({ err: error }, 'client error');
+  // A reset connection has no one to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = clientProblems[error.code ?? ''] ?? { slug: 'bad-request', title: 'Bad request', status: 400, detail: 'the request is not valid HTTP/1.1' };
+  const body = JSON.stringify({ type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: known.detail });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /**
