@@ -62,7 +62,6 @@ export const authPlugin = fp(async function authPlugin(app: FastifyInstance) {
       request.principal = { kind: 'anonymous' };
       return;
     }
-    request.principal = { kind: 'anonymous' };
     try {
       request.principal = await app.services.auth.authenticate(request.headers.authorization);
       authorize(request, access);
