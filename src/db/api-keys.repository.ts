@@ -3,6 +3,7 @@
  * revoked key keeps its row (with revokedAt) so the operator's list shows what was issued and when.
  */
 import type { DbClient } from './db-client.js';
+import { column, hotSqlOf } from './hot-sql.js';
 
 export interface ApiKeyRecord {
   id: string;
@@ -29,7 +30,24 @@ export async function insertApiKey(
 }
 
 /** The unrevoked key with this hash (operator or scoped), or null. */
+// Every scoped key's request starts here (authentication), hence the hot path.
+const KEY_BY_HASH = 'SELECT "id", "label", "keyHash", "createdAt", "revokedAt", "federationId", "scopes" FROM "ApiKey" WHERE "keyHash" = $1 LIMIT 1';
+
 export async function findActiveApiKey(db: DbClient, keyHash: string): Promise<ActiveApiKey | null> {
+  const hot = hotSqlOf(db);
+  if (hot) {
+    const [row] = await hot.rows(KEY_BY_HASH, [keyHash]);
+    if (!row || row.revokedAt !== null) return null;
+    return {
+      id: column.text(row.id),
+      label: column.text(row.label),
+      keyHash: column.text(row.keyHash),
+      createdAt: column.date(row.createdAt),
+      revokedAt: null,
+      federationId: column.textOrNull(row.federationId),
+      scopes: column.textOrNull(row.scopes),
+    };
+  }
   const key = await db.apiKey.findUnique({ where: { keyHash }, select: { ...keyColumns, keyHash: true } });
   return key !== null && key.revokedAt === null ? key : null;
 }

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import type { PrismaClient } from './generated/sqlite/client.js';
+import { postgresHotSql, registerHotSql, sqliteHotSql, type HotSql, type SqliteStatement } from './hot-sql.js';
 import { migrate } from './migrate.js';
 
 export type Db = PrismaClient;
@@ -70,7 +71,8 @@ async function openSqlite(
     import('@prisma/adapter-better-sqlite3'),
   ]);
   // `timeout` is better-sqlite3's busy timeout.
-  const adapter = wrapAdapter(serializeTransactions(new PrismaBetterSqlite3({ url: file, timeout: SQLITE_BUSY_TIMEOUT_MS })));
+  let hot: HotSql | undefined;
+  const adapter = wrapAdapter(serializeTransactions(new PrismaBetterSqlite3({ url: file, timeout: SQLITE_BUSY_TIMEOUT_MS }), (connected) => (hot = connected)));
   const prisma = new PrismaClient({ adapter });
   try {
     // WAL lets readers in other processes proceed while one writes; it is stored in the file, so this
@@ -78,6 +80,9 @@ async function openSqlite(
     // turns them on by default; saying so keeps ON DELETE CASCADE from depending on a build flag).
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+    // The queries above made Prisma connect, which handed the connection's hot path over.
+    if (!hot) throw new Error('openSqlite: the driver adapter connected without its hot statements');
+    registerHotSql(prisma, hot);
   } catch (err) {
     await prisma.$disconnect();
     throw err;
@@ -88,14 +93,21 @@ async function openSqlite(
 
 async function openPostgres(url: string, runMigrations: boolean, log: (msg: string) => void): Promise<Database> {
   if (runMigrations) await migrate({ provider: 'postgresql', url }, { log });
-  const [{ PrismaClient }, { PrismaPg }] = await Promise.all([
+  const [{ PrismaClient }, { PrismaPg }, { default: pg }] = await Promise.all([
     import('./generated/postgres/client.js'),
     import('@prisma/adapter-pg'),
+    import('pg'),
   ]);
+  // One pool for Prisma's adapter and the hot statements; closed here, after Prisma lets go of it.
+  const pool = new pg.Pool({ connectionString: url });
+  // An idle connection the server ended (a restart, a terminated backend) is dropped from the pool, which
+  // then emits 'error'; unheard, that event would end the process. The next query opens a new connection.
+  pool.on('error', (err) => log(`database: an idle PostgreSQL connection failed and was dropped (${err.message})`));
   // Same models from the same schema; see the file comment for why the cast is sound.
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db;
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) }) as unknown as Db;
+  registerHotSql(prisma, postgresHotSql(pool, pg.types));
   log(`database: PostgreSQL ${hostOf(url)}`);
-  return handle(prisma, 'postgresql');
+  return handle(prisma, 'postgresql', () => pool.end());
 }
 
 /** Host and port only, for logs; never the credentials. */
@@ -117,17 +129,29 @@ type SqliteConnection = Awaited<ReturnType<PrismaBetterSqlite3['connect']>>;
  * end, which is the isolation PostgreSQL gives. The price: code inside a transaction callback that uses the
  * root client instead of `tx` waits until Prisma's transaction timeout (5 s) aborts the transaction.
  */
-function serializeTransactions(factory: PrismaBetterSqlite3): PrismaBetterSqlite3 {
+function serializeTransactions(factory: PrismaBetterSqlite3, onHotSql: (hot: HotSql) => void): PrismaBetterSqlite3 {
   return new Proxy(factory, {
     get(target, prop) {
-      if (prop === 'connect') return async () => serializeConnection(await target.connect());
+      if (prop === 'connect') return async () => serializeConnection(await target.connect(), onHotSql);
       return bound(target, prop);
     },
   });
 }
 
-function serializeConnection(connection: SqliteConnection): SqliteConnection {
+function serializeConnection(connection: SqliteConnection, onHotSql: (hot: HotSql) => void): SqliteConnection {
   const acquire = createLock();
+  // The hot statements (src/db/hot-sql.ts) share the connection, so they take the same lock.
+  const driver = (connection as unknown as { client: { prepare(sql: string): SqliteStatement } }).client;
+  onHotSql(
+    sqliteHotSql(driver, async (work) => {
+      const release = await acquire();
+      try {
+        return work();
+      } finally {
+        release();
+      }
+    }),
+  );
   const exclusive =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -197,7 +221,7 @@ function createLock(): () => Promise<() => void> {
   };
 }
 
-function handle(prisma: Db, provider: Database['provider']): Database {
+function handle(prisma: Db, provider: Database['provider'], release: () => Promise<void> = async () => {}): Database {
   return {
     prisma,
     provider,
@@ -206,6 +230,7 @@ function handle(prisma: Db, provider: Database['provider']): Database {
     },
     async close() {
       await prisma.$disconnect();
+      await release();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { ModelSpec } from '../ml/model-spec.js';
 import type { Standardisation } from '../ml/standardisation.js';
 import type { PrivacyConfig, SecureAggregationConfig, TrainingConfig } from '../schemas/federations.schema.js';
 import type { DbClient } from './db-client.js';
+import { column, hotSqlOf, type HotRow } from './hot-sql.js';
 
 /** Privacy settings as stored: the noise multiplier always resolved (given, or solved at creation). */
 export type ResolvedPrivacy = PrivacyConfig & { noiseMultiplier: number };
@@ -167,7 +168,38 @@ export async function setStandardisation(db: DbClient, id: string, datasetSchema
   await db.federation.update({ where: { id }, data: { datasetSchema: JSON.stringify(datasetSchema), standardisation: JSON.stringify(standardisation) } });
 }
 
+// Nearly every request loads its federation, hence the hot path.
+const FEDERATION_BY_ID =
+  'SELECT "id", "name", "datasetSchema", "modelSpec", "trainingConfig", "aggregation", "secureConfig", "privacyConfig", "privacyLedger", "standardisation", "charter", "charterFingerprint", "lotterySeed", "enrolmentTokenHash", "latestModelVersion", "promotedModelVersion", "selection", "trainingStop", "createdAt" FROM "Federation" WHERE "id" = $1 LIMIT 1';
+
+const federationRowOf = (row: HotRow): FederationRow => ({
+  id: column.text(row.id),
+  name: column.text(row.name),
+  datasetSchema: column.text(row.datasetSchema),
+  modelSpec: column.text(row.modelSpec),
+  trainingConfig: column.text(row.trainingConfig),
+  aggregation: column.text(row.aggregation),
+  secureConfig: column.textOrNull(row.secureConfig),
+  privacyConfig: column.textOrNull(row.privacyConfig),
+  privacyLedger: column.textOrNull(row.privacyLedger),
+  standardisation: column.textOrNull(row.standardisation),
+  charter: column.textOrNull(row.charter),
+  charterFingerprint: column.textOrNull(row.charterFingerprint),
+  lotterySeed: column.bytesOrNull(row.lotterySeed),
+  enrolmentTokenHash: column.text(row.enrolmentTokenHash),
+  latestModelVersion: column.int(row.latestModelVersion),
+  promotedModelVersion: column.intOrNull(row.promotedModelVersion),
+  selection: column.textOrNull(row.selection),
+  trainingStop: column.textOrNull(row.trainingStop),
+  createdAt: column.date(row.createdAt),
+});
+
 export async function findFederation(db: DbClient, id: string): Promise<FederationRecord | null> {
+  const hot = hotSqlOf(db);
+  if (hot) {
+    const [row] = await hot.rows(FEDERATION_BY_ID, [id]);
+    return row ? toRecord(federationRowOf(row)) : null;
+  }
   const row = await db.federation.findUnique({ where: { id } });
   return row ? toRecord(row) : null;
 }

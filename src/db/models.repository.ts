@@ -6,6 +6,7 @@ import { decodeOptimizerState, encodeOptimizerState, type ServerOptimizerState }
 import type { AggregateMetrics } from '../fl/strategy.js';
 import type { ModelReport } from '../ml/model-report.js';
 import type { DbClient } from './db-client.js';
+import { hotSqlOf } from './hot-sql.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
 
 export interface ModelVersionRecord {
@@ -101,7 +102,30 @@ export async function findModelVersion(db: DbClient, federationId: string, versi
   return row ? toRecord(row) : null;
 }
 
+/**
+ * A version's weights never change once published, so the root client's reads (predictions, downloads) are
+ * served from a small per-process cache: correct on every instance without any invalidation. Each caller
+ * gets its own copy. Reads inside a transaction (publishing) still go to the database.
+ */
+const WEIGHTS_CACHE_ENTRIES = 64;
+const weightsCaches = new WeakMap<object, Map<string, Float32Array>>();
+
 export async function findModelWeights(db: DbClient, federationId: string, version: number): Promise<Float32Array | null> {
+  const hot = hotSqlOf(db);
+  if (hot) {
+    let cache = weightsCaches.get(db);
+    if (!cache) weightsCaches.set(db, (cache = new Map()));
+    const key = `${federationId}/${version}`;
+    const cached = cache.get(key);
+    if (cached) return cached.slice();
+    const [row] = await hot.rows('SELECT "weights" FROM "ModelVersion" WHERE "federationId" = $1 AND "version" = $2 LIMIT 1', [federationId, version]);
+    if (!row) return null;
+    const weights = bytesToWeights(row.weights as Uint8Array);
+    // Oldest first out: a Map iterates in insertion order.
+    if (cache.size >= WEIGHTS_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(key, weights);
+    return weights.slice();
+  }
   const row = await db.modelVersion.findFirst({ where: { federationId, version }, select: { weights: true } });
   return row ? bytesToWeights(row.weights) : null;
 }

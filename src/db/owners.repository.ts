@@ -3,6 +3,7 @@
  * removed keeps its row (its past updates and shares refer to it) but no longer counts as a party.
  */
 import type { DbClient } from './db-client.js';
+import { column, hotSqlOf, type HotRow } from './hot-sql.js';
 
 export type OwnerRole = 'owner' | 'aggregator';
 
@@ -35,7 +36,27 @@ export async function findOwner(db: DbClient, id: string): Promise<OwnerRecord |
   return row ? toOwner(row) : null;
 }
 
+// Every owner's request starts here (authentication), hence the hot path.
+const OWNER_BY_KEY_HASH =
+  'SELECT "id", "federationId", "name", "role", "identityKey", "committeeVolunteer", "createdAt", "removedAt" FROM "Owner" WHERE "apiKeyHash" = $1 LIMIT 1';
+
+const ownerFromHotRow = (row: HotRow): OwnerRecord => ({
+  id: column.text(row.id),
+  federationId: column.text(row.federationId),
+  name: column.text(row.name),
+  role: column.text(row.role) as OwnerRole,
+  identityKey: column.bytesOrNull(row.identityKey),
+  committeeVolunteer: column.bool(row.committeeVolunteer),
+  createdAt: column.date(row.createdAt),
+  removedAt: column.dateOrNull(row.removedAt),
+});
+
 export async function findOwnerByKeyHash(db: DbClient, apiKeyHash: string): Promise<OwnerRecord | null> {
+  const hot = hotSqlOf(db);
+  if (hot) {
+    const [row] = await hot.rows(OWNER_BY_KEY_HASH, [apiKeyHash]);
+    return row ? ownerFromHotRow(row) : null;
+  }
   const row = await db.owner.findUnique({ where: { apiKeyHash }, select: ownerColumns });
   return row ? toOwner(row) : null;
 }

@@ -9,6 +9,7 @@
  */
 import type { RoundConfig } from '../fl/strategy.js';
 import type { DbClient } from './db-client.js';
+import { column, hotSqlOf, type HotRow } from './hot-sql.js';
 import type { StoredReport } from './models.repository.js';
 import { bytesToWeights, weightsToBytes } from './weights-codec.js';
 
@@ -135,7 +136,41 @@ export async function listDataOwnerIds(db: DbClient, federationId: string): Prom
   return (await db.owner.findMany({ where: { federationId, role: 'owner', removedAt: null }, select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id);
 }
 
+// Every submission, share upload and round read loads its round, hence the hot path.
+const ROUND_BY_NUMBER =
+  'SELECT "id", "federationId", "number", "kind", "trainingIndex", "config", "targetOwners", "status", "baseModelVersion", "minOwners", "deadline", "submissionCount", "openedAt", "closedAt", "failureReason", "includedSetHash", "includedCount", "summingDeadline", "partialSumCount", "committeeDraw", "keyedCount", "evaluationReport" FROM "Round" WHERE "federationId" = $1 AND "number" = $2 LIMIT 1';
+
+const roundRowOf = (row: HotRow) => ({
+  id: column.text(row.id),
+  federationId: column.text(row.federationId),
+  number: column.int(row.number),
+  kind: column.text(row.kind),
+  trainingIndex: column.intOrNull(row.trainingIndex),
+  config: column.textOrNull(row.config),
+  targetOwners: column.intOrNull(row.targetOwners),
+  status: column.text(row.status),
+  baseModelVersion: column.int(row.baseModelVersion),
+  minOwners: column.int(row.minOwners),
+  deadline: column.date(row.deadline),
+  submissionCount: column.int(row.submissionCount),
+  openedAt: column.date(row.openedAt),
+  closedAt: column.dateOrNull(row.closedAt),
+  failureReason: column.textOrNull(row.failureReason),
+  includedSetHash: column.textOrNull(row.includedSetHash),
+  includedCount: column.intOrNull(row.includedCount),
+  summingDeadline: column.dateOrNull(row.summingDeadline),
+  partialSumCount: column.int(row.partialSumCount),
+  committeeDraw: column.textOrNull(row.committeeDraw),
+  keyedCount: column.int(row.keyedCount),
+  evaluationReport: column.textOrNull(row.evaluationReport),
+});
+
 export async function findRound(db: DbClient, federationId: string, number: number): Promise<RoundRecord | null> {
+  const hot = hotSqlOf(db);
+  if (hot) {
+    const [row] = await hot.rows(ROUND_BY_NUMBER, [federationId, number]);
+    return row ? toRound(roundRowOf(row)) : null;
+  }
   const row = await db.round.findFirst({ where: { federationId, number } });
   return row ? toRound(row) : null;
 }
@@ -170,10 +205,11 @@ export async function countRoundsByStatus(db: DbClient): Promise<Record<RoundSta
  * orders this submission either wholly before a concurrent close (and it is aggregated) or wholly after it
  * (and it is refused): an accepted update is never left out of its round.
  */
-export async function countSubmission(db: DbClient, roundId: string): Promise<boolean> {
+/** Counts `by` contributions into a collecting round; false (nothing counted) once it no longer collects. */
+export async function countSubmission(db: DbClient, roundId: string, by = 1): Promise<boolean> {
   const { count } = await db.round.updateMany({
     where: { id: roundId, status: 'open' },
-    data: { submissionCount: { increment: 1 } },
+    data: { submissionCount: { increment: by } },
   });
   return count === 1;
 }
@@ -207,6 +243,9 @@ export async function listMoments(db: DbClient, roundId: string): Promise<Float6
 }
 
 export async function hasUpdate(db: DbClient, roundId: string, ownerId: string): Promise<boolean> {
+  const hot = hotSqlOf(db);
+  // Asked before every plain submission, hence the hot path.
+  if (hot) return (await hot.rows('SELECT "id" FROM "Update" WHERE "roundId" = $1 AND "ownerId" = $2 LIMIT 1', [roundId, ownerId])).length > 0;
   const row = await db.update.findFirst({ where: { roundId, ownerId }, select: { id: true } });
   return row !== null;
 }
@@ -296,6 +335,9 @@ export async function insertShareEnvelopes(
 }
 
 export async function hasShares(db: DbClient, roundId: string, senderId: string): Promise<boolean> {
+  const hot = hotSqlOf(db);
+  // Asked before every share upload, hence the hot path.
+  if (hot) return (await hot.rows('SELECT "id" FROM "ShareEnvelope" WHERE "roundId" = $1 AND "senderId" = $2 LIMIT 1', [roundId, senderId])).length > 0;
   return (await db.shareEnvelope.findFirst({ where: { roundId, senderId }, select: { id: true } })) !== null;
 }
 
@@ -320,8 +362,8 @@ export async function recordIncludedSet(db: DbClient, roundId: string, includedS
 }
 
 /** Counts one more partial sum, only while the round is summing (same locking argument as countSubmission). */
-export async function countPartialSum(db: DbClient, roundId: string): Promise<boolean> {
-  const { count } = await db.round.updateMany({ where: { id: roundId, status: 'summing' }, data: { partialSumCount: { increment: 1 } } });
+export async function countPartialSum(db: DbClient, roundId: string, by = 1): Promise<boolean> {
+  const { count } = await db.round.updateMany({ where: { id: roundId, status: 'summing' }, data: { partialSumCount: { increment: by } } });
   return count === 1;
 }
 

@@ -58,11 +58,18 @@ export function createMetrics(): AppMetrics {
     buckets: HE_BUCKETS,
     registers: [registry],
   });
+  const groupCommits = new Histogram({
+    name: 'fedscore_group_commit_size',
+    help: 'Contributions written to one round by one transaction (group commit; 1 when a contribution came alone)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
   const perProcess = processMetrics();
   return {
     registry,
     service: {
       submissionAccepted: (kind) => submissions.inc({ kind }),
+      groupCommitted: (size) => groupCommits.observe(size),
       roundSettled: (round, seconds) => settlement.observe({ aggregation: round.aggregation, kind: round.kind }, seconds),
       heEvaluated: (seconds) => heEvaluation.observe(seconds),
     },

@@ -53,10 +53,37 @@ import { applyFederatedStatistics, momentProblems, momentsLength } from '../ml/s
 import { FIXED_POINT_BITS } from '../crypto/fixed-point.js';
 import { secureVectorLength } from '../crypto/secure-update.js';
 import { newId } from './credentials.js';
+import { GroupCommit, type Outcome } from './group-commit.js';
 import { layoutOf, serverOptimizerOf } from './federations.service.js';
 import { applySelection, loadValidationRows, scoreVersion } from './model-quality.js';
 import { chargeRound, mayContribute, spent, strategyFor } from './privacy.js';
 import { noServiceMetrics, secondsSince, type ServiceMetrics, type SubmissionKind } from './service-metrics.js';
+
+/** Contributions written by one transaction at most; bounds how long the round row's lock is held. */
+const MAX_GROUP_COMMIT = 256;
+
+/** What an owner or committee member hands in, and how to refuse it. */
+export interface Contribution {
+  kind: SubmissionKind;
+  /** Writes the contribution's rows; a unique index refuses a second one from the same party. */
+  insert: (tx: DbClient) => Promise<void>;
+  refuse: { closed: () => Error; duplicate: () => Error };
+}
+
+export interface Accepted {
+  /** The round after this contribution (and any settlement it made due). */
+  round: RoundRecord;
+  settled: boolean;
+}
+
+interface Pending {
+  federation: FederationRecord;
+  round: RoundRecord;
+  contribution: Contribution;
+}
+
+/** Thrown inside a batch's transaction to undo it: the round no longer takes this kind of contribution. */
+class RoundNotCollecting extends Error {}
 
 /** Aggregating tens of thousands of updates can outlast Prisma's 5 s transaction default. */
 const SETTLE_TIMEOUT_MS = 120_000;
@@ -106,6 +133,8 @@ export class RoundCore {
     private readonly onTransition: (federationId: string) => void = () => {},
     private readonly metrics: ServiceMetrics = noServiceMetrics,
   ) {}
+
+  private readonly commits = new GroupCommit<Pending, Accepted>((batch) => this.acceptBatch(batch), MAX_GROUP_COMMIT, (size) => this.metrics.groupCommitted(size));
 
   // ── Opening ────────────────────────────────────────────────────────────────────────────────────
 
@@ -284,34 +313,46 @@ export class RoundCore {
   // ── Accepting ──────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * The one way a contribution enters a round. Counting first takes the round row's lock, so this
+   * The one way a contribution enters a round. Counting first takes the round row's lock, so a
    * contribution lands wholly before a concurrent transition (and counts) or wholly after it (and is
    * refused with `closed()`); nothing accepted is ever left out. A second contribution from the same
-   * party hits a unique index and is refused with `duplicate()`. Then the round settles if this made it due.
+   * party hits a unique index and is refused with `duplicate()`. Then the round settles if it is due.
    * A partial sum counts while the round is summing; every other kind while it is collecting (open).
+   *
+   * Contributions to one round that arrive together share a transaction (src/services/group-commit.ts);
+   * each caller is answered after that transaction commits.
    */
-  async accept(
-    federation: FederationRecord,
-    round: RoundRecord,
-    kind: SubmissionKind,
-    insert: (tx: DbClient) => Promise<void>,
-    refuse: { closed: () => Error; duplicate: () => Error },
-  ): Promise<{ round: RoundRecord; settled: boolean }> {
+  accept(federation: FederationRecord, round: RoundRecord, contribution: Contribution): Promise<Accepted> {
+    const stage = contribution.kind === 'partial-sum' ? 'summing' : 'open';
+    return this.commits.submit(`${round.id}/${stage}`, { federation, round, contribution });
+  }
+
+  /** One batch of contributions to one round and stage: one transaction, one settlement check. */
+  private async acceptBatch(batch: Pending[]): Promise<Outcome<Accepted>[]> {
+    const { federation, round } = batch[0]!;
+    const partial = batch[0]!.contribution.kind === 'partial-sum';
     let counted: RoundRecord;
     try {
       counted = await this.db.$transaction(async (tx) => {
-        const open = kind === 'partial-sum' ? await countPartialSum(tx, round.id) : await countSubmission(tx, round.id);
-        if (!open) throw refuse.closed();
-        await insert(tx);
+        const open = partial ? await countPartialSum(tx, round.id, batch.length) : await countSubmission(tx, round.id, batch.length);
+        if (!open) throw new RoundNotCollecting();
+        for (const { contribution } of batch) await contribution.insert(tx);
         return (await findRound(tx, round.federationId, round.number))!;
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw refuse.duplicate();
-      throw error;
+      if (error instanceof RoundNotCollecting) return batch.map(({ contribution }) => ({ ok: false, error: contribution.refuse.closed() }));
+      // One item of a batch failing (a duplicate, say) undoes the whole batch: each is written alone instead.
+      if (batch.length > 1) {
+        const outcomes: Outcome<Accepted>[] = [];
+        for (const pending of batch) outcomes.push(...(await this.acceptBatch([pending])));
+        return outcomes;
+      }
+      return [{ ok: false, error: isUniqueViolation(error) ? batch[0]!.contribution.refuse.duplicate() : error }];
     }
-    this.metrics.submissionAccepted(kind);
+    for (const { contribution } of batch) this.metrics.submissionAccepted(contribution.kind);
     const settled = await this.settleIfDue(federation, counted);
-    return { round: settled ? (await findRound(this.db, round.federationId, round.number))! : counted, settled };
+    const after = settled ? (await findRound(this.db, round.federationId, round.number))! : counted;
+    return batch.map(() => ({ ok: true, value: { round: after, settled } }));
   }
 
   // ── Settling ───────────────────────────────────────────────────────────────────────────────────

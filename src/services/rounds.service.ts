@@ -158,13 +158,11 @@ export class RoundsService {
     const weights = checkWeights(body.weights, parameterCount(layoutOf(federation)));
     await this.core.assertMayContribute(round, ownerId, 'submitUpdate');
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    const accepted = await this.core.accept(
-      federation,
-      round,
-      'update',
-      (tx) => insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics }),
-      { closed: () => roundNotOpen('submitUpdate', number, 'closed'), duplicate: () => duplicateSubmission(number) },
-    );
+    const accepted = await this.core.accept(federation, round, {
+      kind: 'update',
+      insert: (tx) => insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics }),
+      refuse: { closed: () => roundNotOpen('submitUpdate', number, 'closed'), duplicate: () => duplicateSubmission(number) },
+    });
     return this.show(federation, accepted.round, principal, { submitted: true });
   }
 
@@ -235,13 +233,11 @@ export class RoundsService {
     assertCollecting(round, this.clock(), action);
     const { values, rows } = read(round);
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    const accepted = await this.core.accept(
-      federation,
-      round,
-      kind,
-      (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
-      { closed: () => roundNotOpen(action, number, 'closed'), duplicate: () => duplicateSubmission(number) },
-    );
+    const accepted = await this.core.accept(federation, round, {
+      kind: kind,
+      insert: (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
+      refuse: { closed: () => roundNotOpen(action, number, 'closed'), duplicate: () => duplicateSubmission(number) },
+    });
     return this.show(federation, accepted.round, principal, { submitted: true });
   }
 

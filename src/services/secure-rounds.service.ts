@@ -111,13 +111,11 @@ export class SecureRoundsService {
     const envelopes = checkEnvelopes(body, seats, length);
     await this.rounds.core.assertMayContribute(round, ownerId, 'uploadShares');
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
-    const accepted = await this.rounds.core.accept(
-      federation,
-      round,
-      'shares',
-      (tx) => insertShareEnvelopes(tx, envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
-      { closed: () => roundNotOpen('uploadShares', number, 'no longer collecting'), duplicate: () => duplicateSubmission(number) },
-    );
+    const accepted = await this.rounds.core.accept(federation, round, {
+      kind: 'shares',
+      insert: (tx) => insertShareEnvelopes(tx, envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
+      refuse: { closed: () => roundNotOpen('uploadShares', number, 'no longer collecting'), duplicate: () => duplicateSubmission(number) },
+    });
     return this.rounds.show(federation, accepted.round, principal, { submitted: true, seats });
   }
 
@@ -172,14 +170,12 @@ export class SecureRoundsService {
     const duplicate = () =>
       new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
     if (await hasPartialSum(this.db, round.id, memberId)) throw duplicate();
-    const accepted = await this.rounds.core.accept(
-      federation,
-      round,
-      'partial-sum',
-      (tx) =>
+    const accepted = await this.rounds.core.accept(federation, round, {
+      kind: 'partial-sum',
+      insert: (tx) =>
         insertPartialSum(tx, { id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values: new Uint8Array(values) }),
-      { closed: () => notSumming('uploadPartialSum', round), duplicate },
-    );
+      refuse: { closed: () => notSumming('uploadPartialSum', round), duplicate },
+    });
     return this.rounds.show(federation, accepted.round, principal, { partialSumSubmitted: true });
   }
 

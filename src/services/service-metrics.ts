@@ -12,6 +12,8 @@ export type SubmissionKind = 'update' | 'shares' | 'statistics' | 'evaluation' |
 
 export interface ServiceMetrics {
   submissionAccepted(kind: SubmissionKind): void;
+  /** A transaction wrote this many contributions to one round (group commit; 1 when it came alone). */
+  groupCommitted(size: number): void;
   /** A round's contributions were aggregated (averaged, or their sum reconstructed) and the result stored. */
   roundSettled(round: { aggregation: 'plain' | 'secure'; kind: RoundKind }, seconds: number): void;
   /** Encrypted applicants were scored: from handing the job to the worker pool to its answer, queueing included. */
@@ -20,6 +22,7 @@ export interface ServiceMetrics {
 
 export const noServiceMetrics: ServiceMetrics = {
   submissionAccepted() {},
+  groupCommitted() {},
   roundSettled() {},
   heEvaluated() {},
 };

@@ -1,0 +1,138 @@
+/**
+ * Hot statements: the few reads nearly every request makes — who is calling, its federation, the round, a
+ * model's weights — as cached prepared statements on the very driver connection Prisma uses, without
+ * Prisma's query engine. On these paths the engine cost several times what the query did (issue 13's
+ * profile: a submission spent more time in @prisma/client than in SQLite). Prisma still owns the schema, the
+ * migrations, every write and every other read; rows read here are mapped to the same records, and
+ * repositories.test.ts checks both paths give equal records on both databases.
+ *
+ * Only the root client has a hot path (`hotSqlOf`): inside an interactive transaction a repository must see
+ * that transaction's own writes, so it goes through Prisma's transaction client as before.
+ */
+import type pg from 'pg';
+import type { DbClient } from './db-client.js';
+
+/** A value a hot statement binds: text, a whole number, or raw bytes. */
+export type HotArg = string | number | Uint8Array;
+
+/** A row as the driver returns it; the `column` helpers below turn its values into the domain's types. */
+export type HotRow = Record<string, unknown>;
+
+export interface HotSql {
+  /** Runs a read written in PostgreSQL's dialect (`$1, $2, …` in order, double-quoted identifiers). */
+  rows(sql: string, args: readonly HotArg[]): Promise<HotRow[]>;
+}
+
+const registry = new WeakMap<object, HotSql>();
+
+/** Makes `prisma`'s reads on the root client take the hot path. */
+export function registerHotSql(prisma: object, hot: HotSql): void {
+  registry.set(prisma, hot);
+}
+
+/** The hot path of a root client; undefined for a transaction client (or a client opened without one). */
+export function hotSqlOf(db: DbClient): HotSql | undefined {
+  return registry.get(db);
+}
+
+/**
+ * SQLite: statements run on Prisma's own better-sqlite3 connection, through `exclusive` — the lock that keeps
+ * them out of another request's open transaction (src/db/client.ts, serializeTransactions).
+ */
+export function sqliteHotSql(
+  connection: { prepare(sql: string): SqliteStatement },
+  exclusive: <R>(work: () => R) => Promise<R>,
+): HotSql {
+  const statements = new Map<string, SqliteStatement>();
+  const prepared = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      // SQLite numbers its parameters itself; `$n` in order is `?` in order.
+      statement = connection.prepare(sql.replace(/\$[0-9]+/g, '?'));
+      // The adapter turns on safe integers for the whole connection; these columns fit a double.
+      statement.safeIntegers(false);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+  return {
+    rows: (sql, args) => exclusive(() => prepared(sql).all(...args.map(sqliteArg)) as HotRow[]),
+  };
+}
+
+export interface SqliteStatement {
+  all(...args: unknown[]): unknown[];
+  safeIntegers(on: boolean): unknown;
+}
+
+const sqliteArg = (arg: HotArg) => (arg instanceof Uint8Array && !Buffer.isBuffer(arg) ? Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength) : arg);
+
+/** PostgreSQL: named prepared statements on the pool Prisma's adapter also uses. */
+export function postgresHotSql(pool: pg.Pool, pgTypes: typeof pg.types): HotSql {
+  // Prisma stores DateTime as `timestamp(3)`, zone-less, holding UTC; pg's own parser would read it as local time.
+  const TIMESTAMP_OID = 1114;
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === TIMESTAMP_OID && format !== 'binary'
+        ? (text: string) => new Date(`${text.replace(' ', 'T')}Z`)
+        : pgTypes.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  };
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) names.set(sql, (name = `fedscore_hot_${names.size + 1}`));
+    return name;
+  };
+  return {
+    async rows(sql, args) {
+      const result = await pool.query({ name: nameOf(sql), text: sql, values: args as unknown[], types });
+      return result.rows as HotRow[];
+    },
+  };
+}
+
+// ── Column values, from either driver ───────────────────────────────────────────────────────────────
+
+export const column = {
+  text(value: unknown): string {
+    if (typeof value !== 'string') throw new Error(`hot-sql: expected a text column, got ${typeof value}`);
+    return value;
+  },
+  textOrNull(value: unknown): string | null {
+    return value === null ? null : column.text(value);
+  },
+  int(value: unknown): number {
+    if (typeof value === 'number') return value;
+    if (typeof value === 'bigint') return Number(value);
+    throw new Error(`hot-sql: expected an integer column, got ${typeof value}`);
+  },
+  intOrNull(value: unknown): number | null {
+    return value === null ? null : column.int(value);
+  },
+  /** SQLite stores booleans as 0/1. */
+  bool(value: unknown): boolean {
+    if (typeof value === 'boolean') return value;
+    return column.int(value) !== 0;
+  },
+  /** Bytes as a plain Uint8Array over the driver's Buffer, as Prisma returns them. */
+  bytes(value: unknown): Uint8Array {
+    if (!(value instanceof Uint8Array)) throw new Error(`hot-sql: expected a bytes column, got ${typeof value}`);
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  },
+  bytesOrNull(value: unknown): Uint8Array | null {
+    return value === null ? null : column.bytes(value);
+  },
+  /**
+   * A DateTime: a Date from pg; from SQLite the ISO text Prisma writes ("2026-11-30T20:16:06.318+00:00"), the
+   * zone-less UTC text of a column DEFAULT CURRENT_TIMESTAMP ("2026-11-30 20:16:06"), or Unix milliseconds.
+   */
+  date(value: unknown): Date {
+    if (value instanceof Date) return value;
+    if (typeof value === 'number') return new Date(value);
+    const text = column.text(value);
+    return new Date(/[zZ]|[+-][0-9]{2}:?[0-9]{2}$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
+  },
+  dateOrNull(value: unknown): Date | null {
+    return value === null ? null : column.date(value);
+  },
+};
