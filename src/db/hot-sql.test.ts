@@ -1,0 +1,97 @@
+/**
+ * The hot statements (hot-sql.ts) must give exactly the records Prisma gives: every repository read with a
+ * hot path is run on the root client (hot) and inside a transaction (Prisma) over rows holding every kind
+ * of value — nulls and not, bytes, booleans, dates with milliseconds, JSON text — on this test's database.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createTestDatabase } from '../../test/helpers/database.js';
+import { findActiveApiKey } from './api-keys.repository.js';
+import { openDatabase } from './client.js';
+import type { DbClient } from './db-client.js';
+import { findFederation } from './federations.repository.js';
+import { hotSqlOf } from './hot-sql.js';
+import { findModelWeights } from './models.repository.js';
+import { findOwnerByKeyHash } from './owners.repository.js';
+import { findRound, hasShares, hasUpdate } from './rounds.repository.js';
+import { federationsWithValidationSets } from './validation-sets.repository.js';
+
+test('every hot read returns what Prisma returns, and transactions keep using Prisma', async (t) => {
+  const target = await createTestDatabase();
+  t.after(target.cleanup);
+  const db = await openDatabase({ ...target, migrate: true });
+  t.after(() => db.close());
+  const p = db.prisma;
+  const at = (ms: number) => new Date(Date.UTC(2026, 10, 30, 12, 0, 0, ms));
+  await p.federation.create({
+    data: {
+      id: 'f1', name: 'full', datasetSchema: '{"columns":[]}', modelSpec: '{"kind":"logreg"}', trainingConfig: '{"rounds":3}', aggregation: 'secure',
+      secureConfig: '{"committee":{"size":5}}', privacyConfig: '{"epsilon":1}', privacyLedger: '[]', standardisation: '{"source":"operator"}',
+      charter: '{"a":1}', charterFingerprint: 'ab'.repeat(32), lotterySeed: new Uint8Array([0, 1, 2, 255]), enrolmentTokenHash: 'h1',
+      latestModelVersion: 7, promotedModelVersion: 5, selection: '{"rule":"best"}', trainingStop: '{"reason":"early-stopping"}', createdAt: at(123),
+    },
+  });
+  await p.federation.create({ data: { id: 'f2', name: 'bare', datasetSchema: '{}', modelSpec: '{}', trainingConfig: '{}', enrolmentTokenHash: 'h2' } });
+  await p.owner.create({ data: { id: 'o1', federationId: 'f1', name: 'n', role: 'aggregator', apiKeyHash: 'k1', identityKey: new Uint8Array(32).fill(9), committeeVolunteer: true, createdAt: at(1), removedAt: at(999) } });
+  await p.owner.create({ data: { id: 'o2', federationId: 'f2', name: 'm', apiKeyHash: 'k2' } });
+  await p.apiKey.create({ data: { id: 'a1', label: 'lender', keyHash: 's1', federationId: 'f1', scopes: '["predict"]', createdAt: at(5) } });
+  await p.apiKey.create({ data: { id: 'a2', label: 'ops', keyHash: 's2' } });
+  await p.apiKey.create({ data: { id: 'a3', label: 'old', keyHash: 's3', revokedAt: at(7) } });
+  await p.round.create({
+    data: {
+      id: 'r1', federationId: 'f1', number: 1, kind: 'training', trainingIndex: 1, config: '{"learningRate":0.1}', targetOwners: 9, status: 'summing',
+      baseModelVersion: 0, minOwners: 3, deadline: at(42), submissionCount: 4, closedAt: at(43), failureReason: 'x', includedSetHash: 'cd', includedCount: 4,
+      summingDeadline: at(44), partialSumCount: 2, committeeDraw: '{"reveal":"00","volunteers":[]}', keyedCount: 5, evaluationReport: null,
+    },
+  });
+  await p.round.create({ data: { id: 'r2', federationId: 'f2', number: 1, status: 'open', baseModelVersion: 0, minOwners: 1, deadline: at(0) } });
+  await p.update.create({ data: { id: 'u1', roundId: 'r2', ownerId: 'o2', numSamples: 1, weights: new Uint8Array(8), metrics: '{}' } });
+  await p.shareEnvelope.create({ data: { id: 'e1', roundId: 'r1', senderId: 'o1', recipientId: 'o1', envelope: new Uint8Array(3) } });
+  const weights = new Uint8Array(new Float32Array([0.5, -1.25, 3e-8]).buffer);
+  await p.modelVersion.create({ data: { id: 'm1', federationId: 'f1', version: 1, weights, metrics: '{}' } });
+
+  assert.ok(hotSqlOf(p), 'the root client has a hot path');
+  const reads: [string, (db: DbClient) => Promise<unknown>][] = [
+    ['federation, every column set', (db) => findFederation(db, 'f1')],
+    ['federation, nulls and defaults', (db) => findFederation(db, 'f2')],
+    ['missing federation', (db) => findFederation(db, 'nope')],
+    ['owner, every column set', (db) => findOwnerByKeyHash(db, 'k1')],
+    ['owner, nulls and defaults', (db) => findOwnerByKeyHash(db, 'k2')],
+    ['scoped key', (db) => findActiveApiKey(db, 's1')],
+    ['operator key', (db) => findActiveApiKey(db, 's2')],
+    ['revoked key', (db) => findActiveApiKey(db, 's3')],
+    ['round, every column set', (db) => findRound(db, 'f1', 1)],
+    ['round, nulls and defaults', (db) => findRound(db, 'f2', 1)],
+    ['missing round', (db) => findRound(db, 'f2', 2)],
+    ['an update', (db) => hasUpdate(db, 'r2', 'o2')],
+    ['no update', (db) => hasUpdate(db, 'r2', 'o1')],
+    ['shares', (db) => hasShares(db, 'r1', 'o1')],
+    ['no shares', (db) => hasShares(db, 'r2', 'o1')],
+    ['weights', (db) => findModelWeights(db, 'f1', 1)],
+    ['weights again (cached)', (db) => findModelWeights(db, 'f1', 1)],
+    ['missing weights', (db) => findModelWeights(db, 'f1', 2)],
+    ['no validation set', (db) => federationsWithValidationSets(db, 'f1')],
+  ];
+  for (const [what, read] of reads) {
+    const viaPrisma = await p.$transaction((tx) => {
+      assert.equal(hotSqlOf(tx), undefined, 'a transaction client has no hot path');
+      return read(tx);
+    });
+    assert.deepEqual(await read(p), viaPrisma, what);
+  }
+  assert.equal((await findOwnerByKeyHash(p, 'k1'))?.createdAt.toISOString(), at(1).toISOString());
+  assert.deepEqual([...(await findModelWeights(p, 'f1', 1))!], [...new Float32Array([0.5, -1.25, 3e-8])]);
+});
+
+test('cached weights are copies: a caller changing its array changes no one else’s', async (t) => {
+  const target = await createTestDatabase();
+  t.after(target.cleanup);
+  const db = await openDatabase({ ...target, migrate: true });
+  t.after(() => db.close());
+  const p = db.prisma;
+  await p.federation.create({ data: { id: 'f', name: 'f', datasetSchema: '{}', modelSpec: '{}', trainingConfig: '{}', enrolmentTokenHash: 'h' } });
+  await p.modelVersion.create({ data: { id: 'm', federationId: 'f', version: 0, weights: new Uint8Array(new Float32Array([1, 2]).buffer), metrics: '{}' } });
+  const first = (await findModelWeights(p, 'f', 0))!;
+  first[0] = 99;
+  assert.deepEqual([...(await findModelWeights(p, 'f', 0))!], [1, 2]);
+});
