@@ -141,7 +141,7 @@ function serializeTransactions(factory: PrismaBetterSqlite3, onHotSql: (hot: Hot
 function serializeConnection(connection: SqliteConnection, onHotSql: (hot: HotSql) => void): SqliteConnection {
   const acquire = createLock();
   // The hot statements (src/db/hot-sql.ts) share the connection, so they take the same lock.
-  const driver = (connection as unknown as { client: { prepare(sql: string): SqliteStatement } }).client;
+  const driver = (connection as unknown as { client: { prepare(sql: string): SqliteStatement; inTransaction: boolean } }).client;
   onHotSql(
     sqliteHotSql(driver, async (work) => {
       const release = await acquire();

@@ -13,7 +13,7 @@ import { findFederation } from './federations.repository.js';
 import { hotSqlOf } from './hot-sql.js';
 import { findModelWeights } from './models.repository.js';
 import { findOwnerByKeyHash } from './owners.repository.js';
-import { findRound, hasShares, hasUpdate } from './rounds.repository.js';
+import { acceptContributionsNow, findRound, hasShares, hasUpdate, shareEnvelopeRows, updateRows } from './rounds.repository.js';
 import { federationsWithValidationSets } from './validation-sets.repository.js';
 
 test('every hot read returns what Prisma returns, and transactions keep using Prisma', async (t) => {
@@ -94,4 +94,48 @@ test('cached weights are copies: a caller changing its array changes no one else
   const first = (await findModelWeights(p, 'f', 0))!;
   first[0] = 99;
   assert.deepEqual([...(await findModelWeights(p, 'f', 0))!], [1, 2]);
+});
+
+test('acceptContributionsNow: one synchronous transaction on SQLite — a duplicate undoes only itself, a closed round takes nothing', async (t) => {
+  const target = await createTestDatabase();
+  t.after(target.cleanup);
+  const db = await openDatabase({ ...target, migrate: true });
+  t.after(() => db.close());
+  const p = db.prisma;
+  await p.federation.create({ data: { id: 'f', name: 'f', datasetSchema: '{}', modelSpec: '{}', trainingConfig: '{}', enrolmentTokenHash: 'h' } });
+  for (const id of ['o1', 'o2', 'o3']) await p.owner.create({ data: { id, federationId: 'f', name: id, apiKeyHash: `k-${id}` } });
+  await p.round.create({ data: { id: 'r', federationId: 'f', number: 1, status: 'open', baseModelVersion: 0, minOwners: 9, deadline: new Date() } });
+  const round = { id: 'r', federationId: 'f', number: 1 };
+  const update = (id: string, ownerId: string) => updateRows({ id, roundId: 'r', ownerId, numSamples: 1, weights: new Float32Array([1, 2]), metrics: { loss: 0.5 } });
+  const envelopes = (sender: string) =>
+    shareEnvelopeRows(['o1', 'o2'].map((recipientId) => ({ id: `${sender}-${recipientId}`, roundId: 'r', senderId: sender, recipientId, envelope: new Uint8Array([7]) })));
+
+  const written = await acceptContributionsNow(p, round, 'open', [update('u1', 'o1'), update('u2', 'o1'), update('u3', 'o2')]);
+  if (!target.databaseUrl) {
+    assert.ok(written && !written.closed);
+    assert.deepEqual(written.duplicate, [false, true, false]);
+    assert.equal(written.round.submissionCount, 2);
+    assert.deepEqual((await p.update.findMany({ orderBy: { id: 'asc' }, select: { id: true } })).map((row) => row.id), ['u1', 'u3']);
+    // Read back through Prisma: the hot path stored what Prisma would have.
+    const stored = await p.update.findFirstOrThrow({ where: { id: 'u1' } });
+    assert.deepEqual([...new Float32Array(new Uint8Array(stored.weights).buffer)], [1, 2]);
+    assert.equal(stored.metrics, '{"loss":0.5}');
+    assert.ok(Math.abs(stored.createdAt.getTime() - Date.now()) < 60_000, 'createdAt is now, read back as UTC');
+
+    // A share upload's several rows: the second sender's clash with a row already there undoes all of its rows.
+    await p.shareEnvelope.create({ data: { id: 'pre', roundId: 'r', senderId: 'o3', recipientId: 'o2', envelope: new Uint8Array(1) } });
+    const shares = await acceptContributionsNow(p, round, 'open', [envelopes('o2'), envelopes('o3')]);
+    assert.ok(shares && !shares.closed);
+    assert.deepEqual(shares.duplicate, [false, true]);
+    assert.deepEqual((await p.shareEnvelope.findMany({ where: { senderId: 'o3' }, select: { id: true } })).map((row) => row.id), ['pre']);
+    assert.equal(shares.round.submissionCount, 3);
+
+    await p.round.update({ where: { id: 'r' }, data: { status: 'closed' } });
+    assert.deepEqual(await acceptContributionsNow(p, round, 'open', [update('u4', 'o3')]), { closed: true });
+    assert.equal(await p.update.count({ where: { id: 'u4' } }), 0, 'nothing of a refused batch is stored');
+    assert.equal((await p.round.findUniqueOrThrow({ where: { id: 'r' } })).submissionCount, 3);
+  } else {
+    assert.equal(written, null, 'PostgreSQL has no synchronous path: acceptance goes through Prisma');
+  }
+  assert.equal(await p.$transaction((tx) => acceptContributionsNow(tx, round, 'open', [update('u5', 'o3')])), null, 'never inside a transaction');
 });

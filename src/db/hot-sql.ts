@@ -21,6 +21,19 @@ export type HotRow = Record<string, unknown>;
 export interface HotSql {
   /** Runs a read written in PostgreSQL's dialect (`$1, $2, …` in order, double-quoted identifiers). */
   rows(sql: string, args: readonly HotArg[]): Promise<HotRow[]>;
+  /**
+   * SQLite only: runs `work` synchronously inside BEGIN IMMEDIATE … COMMIT (or ROLLBACK when it asks, or
+   * throws), holding the connection without yielding. Undefined where writes cannot be synchronous.
+   */
+  transaction?: <R>(work: (sql: HotTransaction) => { rollback: boolean; result: R }) => Promise<R>;
+}
+
+/** Statements inside a synchronous transaction; dates are bound as Prisma stores them. */
+export interface HotTransaction {
+  /** Runs a write; returns the rows it changed. */
+  run(sql: string, args: readonly (HotArg | Date)[]): number;
+  rows(sql: string, args: readonly HotArg[]): HotRow[];
+  isUniqueViolation(error: unknown): boolean;
 }
 
 const registry = new WeakMap<object, HotSql>();
@@ -40,7 +53,7 @@ export function hotSqlOf(db: DbClient): HotSql | undefined {
  * them out of another request's open transaction (src/db/client.ts, serializeTransactions).
  */
 export function sqliteHotSql(
-  connection: { prepare(sql: string): SqliteStatement },
+  connection: { prepare(sql: string): SqliteStatement; inTransaction: boolean },
   exclusive: <R>(work: () => R) => Promise<R>,
 ): HotSql {
   const statements = new Map<string, SqliteStatement>();
@@ -55,17 +68,42 @@ export function sqliteHotSql(
     }
     return statement;
   };
+  const inTransaction: HotTransaction = {
+    run: (sql, args) => prepared(sql).run(...args.map(sqliteArg)).changes,
+    rows: (sql, args) => prepared(sql).all(...args.map(sqliteArg)) as HotRow[],
+    isUniqueViolation: (error) => /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(String((error as { code?: unknown }).code)),
+  };
   return {
     rows: (sql, args) => exclusive(() => prepared(sql).all(...args.map(sqliteArg)) as HotRow[]),
+    transaction: (work) =>
+      exclusive(() => {
+        // IMMEDIATE takes the write lock at once (waiting out another process's by the busy timeout), so
+        // the transaction cannot fail half-way for want of it.
+        prepared('BEGIN IMMEDIATE').run();
+        let outcome;
+        try {
+          outcome = work(inTransaction);
+        } catch (error) {
+          if (connection.inTransaction) prepared('ROLLBACK').run();
+          throw error;
+        }
+        prepared(outcome.rollback ? 'ROLLBACK' : 'COMMIT').run();
+        return outcome.result;
+      }),
   };
 }
 
 export interface SqliteStatement {
   all(...args: unknown[]): unknown[];
+  run(...args: unknown[]): { changes: number };
   safeIntegers(on: boolean): unknown;
 }
 
-const sqliteArg = (arg: HotArg) => (arg instanceof Uint8Array && !Buffer.isBuffer(arg) ? Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength) : arg);
+/** Bytes as Buffers; dates as the ISO text Prisma's SQLite adapter writes ("…T20:16:06.318+00:00"). */
+const sqliteArg = (arg: HotArg | Date) => {
+  if (arg instanceof Date) return arg.toISOString().replace('Z', '+00:00');
+  return arg instanceof Uint8Array && !Buffer.isBuffer(arg) ? Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength) : arg;
+};
 
 /** PostgreSQL: named prepared statements on the pool Prisma's adapter also uses. */
 export function postgresHotSql(pool: pg.Pool, pgTypes: typeof pg.types): HotSql {

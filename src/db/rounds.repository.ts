@@ -214,24 +214,95 @@ export async function countSubmission(db: DbClient, roundId: string, by = 1): Pr
   return count === 1;
 }
 
-export async function insertUpdate(
+// ── Contributions ────────────────────────────────────────────────────────────────────────────────────
+// What an owner or committee member hands in is described as rows first (the builders below), then written
+// by either path of `acceptContributions`, so both paths store exactly the same values.
+
+export type ContributionRow =
+  | { table: 'Update'; data: { id: string; roundId: string; ownerId: string; numSamples: number; weights: Uint8Array; metrics: string } }
+  | { table: 'ShareEnvelope'; data: { id: string; roundId: string; senderId: string; recipientId: string; envelope: Uint8Array } }
+  | { table: 'PartialSum'; data: { id: string; roundId: string; memberId: string; position: number; includedSetHash: string; values: Uint8Array } };
+
+export function updateRows(update: { id: string; roundId: string; ownerId: string; numSamples: number; weights: Float32Array; metrics: object }): ContributionRow[] {
+  return [{ table: 'Update', data: { ...update, weights: weightsToBytes(update.weights), metrics: JSON.stringify(update.metrics) } }];
+}
+
+/** Writes a contribution's rows in the caller's transaction (Prisma's path). */
+export async function insertContributionRows(db: DbClient, rows: ContributionRow[]): Promise<void> {
+  const updates = rows.flatMap((row) => (row.table === 'Update' ? [row.data] : []));
+  const envelopes = rows.flatMap((row) => (row.table === 'ShareEnvelope' ? [row.data] : []));
+  const partialSums = rows.flatMap((row) => (row.table === 'PartialSum' ? [row.data] : []));
+  const bytes = (value: Uint8Array) => value as Uint8Array<ArrayBuffer>;
+  for (const data of updates) await db.update.create({ data: { ...data, weights: bytes(data.weights) } });
+  if (envelopes.length > 0) await db.shareEnvelope.createMany({ data: envelopes.map((data) => ({ ...data, envelope: bytes(data.envelope) })) });
+  for (const data of partialSums) await db.partialSum.create({ data: { ...data, values: bytes(data.values) } });
+}
+
+export async function insertUpdate(db: DbClient, update: Parameters<typeof updateRows>[0]): Promise<void> {
+  await insertContributionRows(db, updateRows(update));
+}
+
+/** Which counter a contribution moves, and the status the round must still have for it to count. */
+export type ContributionStage = 'open' | 'summing';
+
+export type AcceptedContributions = { closed: true } | { closed: false; duplicate: boolean[]; round: RoundRecord };
+
+/**
+ * The hot path of acceptance, where the driver can write synchronously (SQLite): one transaction, taken
+ * and ended without yielding, so it holds the connection for microseconds rather than across a dozen
+ * awaits. Each item's rows go in under a savepoint, so a duplicate (a unique index) undoes only its own
+ * item; the round counts the others, if it still takes contributions at this stage. Null where there is
+ * no such path (PostgreSQL, or inside a transaction): the caller uses Prisma.
+ */
+export async function acceptContributionsNow(
   db: DbClient,
-  update: { id: string; roundId: string; ownerId: string; numSamples: number; weights: Float32Array; metrics: object },
-): Promise<void> {
-  await db.update.create({
-    data: { ...update, weights: weightsToBytes(update.weights), metrics: JSON.stringify(update.metrics) },
+  round: { id: string; federationId: string; number: number },
+  stage: ContributionStage,
+  items: ContributionRow[][],
+): Promise<AcceptedContributions | null> {
+  const transaction = hotSqlOf(db)?.transaction;
+  if (!transaction) return null;
+  const now = new Date();
+  return transaction<AcceptedContributions>((sql) => {
+    const duplicate = items.map((rows) => {
+      sql.run('SAVEPOINT contribution', []);
+      try {
+        for (const row of rows) sql.run(insertSql(row), [...Object.values(row.data), now]);
+        sql.run('RELEASE contribution', []);
+        return false;
+      } catch (error) {
+        sql.run('ROLLBACK TO contribution', []);
+        sql.run('RELEASE contribution', []);
+        if (sql.isUniqueViolation(error)) return true;
+        throw error;
+      }
+    });
+    const accepted = duplicate.filter((dup) => !dup).length;
+    if (accepted > 0) {
+      const counter = stage === 'summing' ? 'partialSumCount' : 'submissionCount';
+      if (sql.run(`UPDATE "Round" SET "${counter}" = "${counter}" + $1 WHERE "id" = $2 AND "status" = $3`, [accepted, round.id, stage]) !== 1) {
+        return { rollback: true, result: { closed: true } };
+      }
+    }
+    const [row] = sql.rows(ROUND_BY_NUMBER, [round.federationId, round.number]);
+    return { rollback: false, result: { closed: false, duplicate, round: toRound(roundRowOf(row!)) } };
   });
 }
+
+const insertSql = (row: ContributionRow) => {
+  const columns = Object.keys(row.data);
+  return `INSERT INTO "${row.table}" (${columns.map((c) => `"${c}"`).join(', ')}, "createdAt") VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}, $${columns.length + 1})`;
+};
 
 /**
  * A statistics round's contribution (plain mode): the owner's moments, stored as float64 in the update
  * row, since they are sums of up to millions of values rather than weights.
  */
-export async function insertMoments(db: DbClient, moments: { id: string; roundId: string; ownerId: string; values: Float64Array; rows: number }): Promise<void> {
+export function momentsRows(moments: { id: string; roundId: string; ownerId: string; values: Float64Array; rows: number }): ContributionRow[] {
   const bytes = new Uint8Array(moments.values.length * 8);
   const view = new DataView(bytes.buffer);
   moments.values.forEach((value, i) => view.setFloat64(i * 8, value, true));
-  await db.update.create({ data: { id: moments.id, roundId: moments.roundId, ownerId: moments.ownerId, numSamples: moments.rows, weights: bytes, metrics: '{}' } });
+  return [{ table: 'Update', data: { id: moments.id, roundId: moments.roundId, ownerId: moments.ownerId, numSamples: moments.rows, weights: bytes, metrics: '{}' } }];
 }
 
 export async function listMoments(db: DbClient, roundId: string): Promise<Float64Array[]> {
@@ -327,11 +398,8 @@ export class SeatAlreadyKeyed extends Error {
   }
 }
 
-export async function insertShareEnvelopes(
-  db: DbClient,
-  rows: { id: string; roundId: string; senderId: string; recipientId: string; envelope: Uint8Array }[],
-): Promise<void> {
-  await db.shareEnvelope.createMany({ data: rows.map((row) => ({ ...row, envelope: row.envelope as Uint8Array<ArrayBuffer> })) });
+export function shareEnvelopeRows(rows: { id: string; roundId: string; senderId: string; recipientId: string; envelope: Uint8Array }[]): ContributionRow[] {
+  return rows.map((data) => ({ table: 'ShareEnvelope', data }));
 }
 
 export async function hasShares(db: DbClient, roundId: string, senderId: string): Promise<boolean> {
@@ -367,11 +435,8 @@ export async function countPartialSum(db: DbClient, roundId: string, by = 1): Pr
   return count === 1;
 }
 
-export async function insertPartialSum(
-  db: DbClient,
-  row: { id: string; roundId: string; memberId: string; position: number; includedSetHash: string; values: Uint8Array },
-): Promise<void> {
-  await db.partialSum.create({ data: { ...row, values: row.values as Uint8Array<ArrayBuffer> } });
+export function partialSumRows(data: { id: string; roundId: string; memberId: string; position: number; includedSetHash: string; values: Uint8Array }): ContributionRow[] {
+  return [{ table: 'PartialSum', data }];
 }
 
 export async function hasPartialSum(db: DbClient, roundId: string, memberId: string): Promise<boolean> {

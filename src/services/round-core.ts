@@ -38,6 +38,10 @@ import {
   setCommitteeDraw,
   setEvaluationReport,
   startSumming,
+  acceptContributionsNow,
+  insertContributionRows,
+  type AcceptedContributions,
+  type ContributionRow,
   type RoundRecord,
 } from '../db/rounds.repository.js';
 import { ConflictError } from '../errors.js';
@@ -65,8 +69,8 @@ const MAX_GROUP_COMMIT = 256;
 /** What an owner or committee member hands in, and how to refuse it. */
 export interface Contribution {
   kind: SubmissionKind;
-  /** Writes the contribution's rows; a unique index refuses a second one from the same party. */
-  insert: (tx: DbClient) => Promise<void>;
+  /** The rows it stores; a unique index refuses a second contribution from the same party. */
+  rows: ContributionRow[];
   refuse: { closed: () => Error; duplicate: () => Error };
 }
 
@@ -330,13 +334,15 @@ export class RoundCore {
   /** One batch of contributions to one round and stage: one transaction, one settlement check. */
   private async acceptBatch(batch: Pending[]): Promise<Outcome<Accepted>[]> {
     const { federation, round } = batch[0]!;
-    const partial = batch[0]!.contribution.kind === 'partial-sum';
+    const stage = batch[0]!.contribution.kind === 'partial-sum' ? 'summing' : 'open';
+    const now = await acceptContributionsNow(this.db, round, stage, batch.map(({ contribution }) => contribution.rows));
+    if (now) return this.afterAcceptance(batch, now);
     let counted: RoundRecord;
     try {
       counted = await this.db.$transaction(async (tx) => {
-        const open = partial ? await countPartialSum(tx, round.id, batch.length) : await countSubmission(tx, round.id, batch.length);
+        const open = stage === 'summing' ? await countPartialSum(tx, round.id, batch.length) : await countSubmission(tx, round.id, batch.length);
         if (!open) throw new RoundNotCollecting();
-        for (const { contribution } of batch) await contribution.insert(tx);
+        for (const { contribution } of batch) await insertContributionRows(tx, contribution.rows);
         return (await findRound(tx, round.federationId, round.number))!;
       });
     } catch (error) {
@@ -349,10 +355,21 @@ export class RoundCore {
       }
       return [{ ok: false, error: isUniqueViolation(error) ? batch[0]!.contribution.refuse.duplicate() : error }];
     }
-    for (const { contribution } of batch) this.metrics.submissionAccepted(contribution.kind);
-    const settled = await this.settleIfDue(federation, counted);
-    const after = settled ? (await findRound(this.db, round.federationId, round.number))! : counted;
-    return batch.map(() => ({ ok: true, value: { round: after, settled } }));
+    return this.afterAcceptance(batch, { closed: false, duplicate: batch.map(() => false), round: counted });
+  }
+
+  /** Answers each item of a written batch, after settling the round if the batch made it due. */
+  private async afterAcceptance(batch: Pending[], written: AcceptedContributions): Promise<Outcome<Accepted>[]> {
+    if (written.closed) return batch.map(({ contribution }) => ({ ok: false, error: contribution.refuse.closed() }));
+    const { federation, round } = batch[0]!;
+    batch.forEach(({ contribution }, i) => {
+      if (!written.duplicate[i]) this.metrics.submissionAccepted(contribution.kind);
+    });
+    const settled = await this.settleIfDue(federation, written.round);
+    const after = settled ? (await findRound(this.db, round.federationId, round.number))! : written.round;
+    return batch.map(({ contribution }, i) =>
+      written.duplicate[i] ? { ok: false, error: contribution.refuse.duplicate() } : { ok: true, value: { round: after, settled } },
+    );
   }
 
   // ── Settling ───────────────────────────────────────────────────────────────────────────────────

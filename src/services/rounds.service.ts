@@ -6,7 +6,7 @@
  */
 import type { Db } from '../db/client.js';
 import type { FederationRecord } from '../db/federations.repository.js';
-import { countRoundsByStatus, findLatestRound, findRound, hasUpdate, insertMoments, insertUpdate, listRounds, type RoundRecord, type RoundStatus } from '../db/rounds.repository.js';
+import { countRoundsByStatus, findLatestRound, findRound, hasUpdate, listRounds, momentsRows, updateRows, type RoundRecord, type RoundStatus } from '../db/rounds.repository.js';
 import { ConflictError, DomainError, NotFoundError } from '../errors.js';
 import { FedAvg } from '../fl/fedavg.strategy.js';
 import { decideRound } from '../fl/round-rules.js';
@@ -160,7 +160,7 @@ export class RoundsService {
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.core.accept(federation, round, {
       kind: 'update',
-      insert: (tx) => insertUpdate(tx, { id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics }),
+      rows: updateRows({ id: newId(), roundId: round.id, ownerId, numSamples: body.numSamples, weights, metrics: body.metrics }),
       refuse: { closed: () => roundNotOpen('submitUpdate', number, 'closed'), duplicate: () => duplicateSubmission(number) },
     });
     return this.show(federation, accepted.round, principal, { submitted: true });
@@ -235,7 +235,7 @@ export class RoundsService {
     if (await hasUpdate(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.core.accept(federation, round, {
       kind: kind,
-      insert: (tx) => insertMoments(tx, { id: newId(), roundId: round.id, ownerId, values, rows }),
+      rows: momentsRows({ id: newId(), roundId: round.id, ownerId, values, rows }),
       refuse: { closed: () => roundNotOpen(action, number, 'closed'), duplicate: () => duplicateSubmission(number) },
     });
     return this.show(federation, accepted.round, principal, { submitted: true });

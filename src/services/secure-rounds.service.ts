@@ -9,8 +9,8 @@ import type { Db } from '../db/client.js';
 import {
   hasPartialSum,
   hasShares,
-  insertPartialSum,
-  insertShareEnvelopes,
+  partialSumRows,
+  shareEnvelopeRows,
   keySeat,
   listCommitteeSeats,
   listInbox,
@@ -113,7 +113,7 @@ export class SecureRoundsService {
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.rounds.core.accept(federation, round, {
       kind: 'shares',
-      insert: (tx) => insertShareEnvelopes(tx, envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
+      rows: shareEnvelopeRows(envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
       refuse: { closed: () => roundNotOpen('uploadShares', number, 'no longer collecting'), duplicate: () => duplicateSubmission(number) },
     });
     return this.rounds.show(federation, accepted.round, principal, { submitted: true, seats });
@@ -172,8 +172,7 @@ export class SecureRoundsService {
     if (await hasPartialSum(this.db, round.id, memberId)) throw duplicate();
     const accepted = await this.rounds.core.accept(federation, round, {
       kind: 'partial-sum',
-      insert: (tx) =>
-        insertPartialSum(tx, { id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values: new Uint8Array(values) }),
+      rows: partialSumRows({ id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values: new Uint8Array(values) }),
       refuse: { closed: () => notSumming('uploadPartialSum', round), duplicate },
     });
     return this.rounds.show(federation, accepted.round, principal, { partialSumSubmitted: true });
