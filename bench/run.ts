@@ -4,6 +4,7 @@
  */
 import { heBench } from './he.bench.js';
 import { heHttpBench } from './he-http.bench.js';
+import { loadBench } from './load.bench.js';
 import { modelQualityBench } from './model-quality.bench.js';
 import { modelQualityCreditCardBench } from './model-quality-credit-card.bench.js';
 import { privacyBench } from './privacy.bench.js';
@@ -24,6 +25,7 @@ const benches: Record<string, () => Promise<void>> = {
   'model-quality-credit-card': modelQualityCreditCardBench,
   he: heBench,
   'he-http': heHttpBench,
+  load: loadBench,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
