@@ -205,13 +205,15 @@ export async function countRoundsByStatus(db: DbClient): Promise<Record<RoundSta
  * orders this submission either wholly before a concurrent close (and it is aggregated) or wholly after it
  * (and it is refused): an accepted update is never left out of its round.
  */
-/** Counts `by` contributions into a collecting round; false (nothing counted) once it no longer collects. */
-export async function countSubmission(db: DbClient, roundId: string, by = 1): Promise<boolean> {
-  const { count } = await db.round.updateMany({
-    where: { id: roundId, status: 'open' },
-    data: { submissionCount: { increment: by } },
-  });
-  return count === 1;
+/**
+ * Counts `by` contributions into a round still at `stage` (collecting: submissions; summing: partial sums)
+ * and returns the round as counted; null, counting nothing, once it has moved on. The conditional update
+ * takes the round row's lock until the transaction ends, so callers make it their last statement.
+ */
+export async function countContributions(db: DbClient, roundId: string, stage: 'open' | 'summing', by: number): Promise<RoundRecord | null> {
+  const counter = stage === 'summing' ? 'partialSumCount' : 'submissionCount';
+  const [row] = await db.round.updateManyAndReturn({ where: { id: roundId, status: stage }, data: { [counter]: { increment: by } } });
+  return row ? toRound(row) : null;
 }
 
 // ── Contributions ────────────────────────────────────────────────────────────────────────────────────
@@ -430,10 +432,6 @@ export async function recordIncludedSet(db: DbClient, roundId: string, includedS
 }
 
 /** Counts one more partial sum, only while the round is summing (same locking argument as countSubmission). */
-export async function countPartialSum(db: DbClient, roundId: string, by = 1): Promise<boolean> {
-  const { count } = await db.round.updateMany({ where: { id: roundId, status: 'summing' }, data: { partialSumCount: { increment: by } } });
-  return count === 1;
-}
 
 export function partialSumRows(data: { id: string; roundId: string; memberId: string; position: number; includedSetHash: string; values: Uint8Array }): ContributionRow[] {
   return [{ table: 'PartialSum', data }];

@@ -21,8 +21,7 @@ import { finiteJson, findModelWeights, findOptimizerState, insertModelVersion } 
 import { findOwner, listCommitteeCandidates } from '../db/owners.repository.js';
 import {
   countDataOwners,
-  countPartialSum,
-  countSubmission,
+  countContributions,
   countTrainingRounds,
   finishRound,
   findRound,
@@ -317,9 +316,11 @@ export class RoundCore {
   // ── Accepting ──────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * The one way a contribution enters a round. Counting first takes the round row's lock, so a
+   * The one way a contribution enters a round. Its rows go in first, then the round row's conditional
+   * count (status still at this stage) in the same transaction: the count takes the row's lock, so a
    * contribution lands wholly before a concurrent transition (and counts) or wholly after it (and is
-   * refused with `closed()`); nothing accepted is ever left out. A second contribution from the same
+   * refused with `closed()`, its rows undone); nothing accepted is ever left out. Counting last holds
+   * that lock for one statement rather than the whole write, which is what lets instances overlap. A second contribution from the same
    * party hits a unique index and is refused with `duplicate()`. Then the round settles if it is due.
    * A partial sum counts while the round is summing; every other kind while it is collecting (open).
    *
@@ -340,10 +341,10 @@ export class RoundCore {
     let counted: RoundRecord;
     try {
       counted = await this.db.$transaction(async (tx) => {
-        const open = stage === 'summing' ? await countPartialSum(tx, round.id, batch.length) : await countSubmission(tx, round.id, batch.length);
-        if (!open) throw new RoundNotCollecting();
         for (const { contribution } of batch) await insertContributionRows(tx, contribution.rows);
-        return (await findRound(tx, round.federationId, round.number))!;
+        const counted = await countContributions(tx, round.id, stage, batch.length);
+        if (!counted) throw new RoundNotCollecting();
+        return counted;
       });
     } catch (error) {
       if (error instanceof RoundNotCollecting) return batch.map(({ contribution }) => ({ ok: false, error: contribution.refuse.closed() }));
