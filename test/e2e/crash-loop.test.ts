@@ -340,8 +340,8 @@ describe('an answer lost after the contribution that settled the round', () => {
 describe('fedscore serve SIGKILLed mid-round, again and again', () => {
   it('plain rounds: every acknowledged update is kept, and each round is published exactly once', async () => {
     const { federationId, owners } = await federation('plain');
-    // Round 2's publication fails in whichever process tries it, until released below.
-    const releasePublication = await hold('publish', federationId, 2);
+    // Round 3's publication fails in whichever process tries it, until released below.
+    const releasePublication = await hold('publish', federationId, 3);
     const killsBefore = kills;
     await operator.openRound(federationId);
     const fleet = runFleet(federationId, owners);
@@ -351,20 +351,19 @@ describe('fedscore serve SIGKILLed mid-round, again and again', () => {
     await crash('plain round 1, after 5 acknowledged updates');
     await startServer();
 
-    // 2. Publication: every update of round 2 is in and the old process cannot publish it. It dies holding
-    //    a due round; the restarted one publishes it, once.
-    //    Every owner hearing back (201, or 409 duplicate after the 500 of the failed publication) means the
-    //    closing update's publication has been tried.
-    await until(fleet, 'every owner in round 2', () => inRound(fleet, 2) === OWNERS);
-    await crash('plain round 2, all updates in, publication failing');
-    const held = await roundRow(fleet, 2);
-    assert.deepEqual([held?.status, held?.submissionCount, (await versionOf(fleet, 2)).length], ['open', OWNERS, 0], 'the killed process published nothing');
-    await releasePublication();
+    // 2. The closing submission: fifteen acknowledged, the last one training, on the wire or being published.
+    await until(fleet, 'fifteen acknowledged updates in round 2', () => acked(fleet, 2, 'update') >= OWNERS - 1);
+    await crash('plain round 2, after 15 acknowledged updates');
     await startServer();
 
-    // 3. The closing submission: fifteen acknowledged, the last one training, on the wire or being published.
-    await until(fleet, 'fifteen acknowledged updates in round 3', () => acked(fleet, 3, 'update') >= OWNERS - 1);
-    await crash('plain round 3, after 15 acknowledged updates');
+    // 3. Publication: every update of round 3 is in and the old process cannot publish it. It dies holding a
+    //    due round; the restarted one publishes it, once. Every owner hearing back (201, or 409 duplicate
+    //    after the 500 of the failed publication) means the closing update's publication has been tried.
+    await until(fleet, 'every owner in round 3', () => inRound(fleet, 3) === OWNERS);
+    await crash('plain round 3, all updates in, publication failing');
+    const held = await roundRow(fleet, 3);
+    assert.deepEqual([held?.status, held?.submissionCount, (await versionOf(fleet, 3)).length], ['open', OWNERS, 0], 'the killed process published nothing');
+    await releasePublication();
     await startServer();
 
     await assertFinished(fleet);
@@ -435,7 +434,11 @@ function losingFirstAnswer(pattern: RegExp): typeof fetch {
   };
 }
 
-/** Each kill cut off requests in flight (the agents' long polls at least), which were retried: the test exercised what it claims to. */
+/**
+ * Each kill cut off requests in flight, which were retried: the test exercised what it claims to. Every
+ * kill lands before its federation's last round has settled, so its agents still wait on long polls or
+ * have uploads to make.
+ */
 function assertEveryKillRetried(killsBefore: number): void {
   for (let k = killsBefore + 1; k <= kills; k++) assert.ok((retriesAfterKill.get(k) ?? 0) > 0, `no request was retried after kill ${k}`);
 }
