@@ -400,8 +400,10 @@ export class OwnerAgent {
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
       await journal.clearPending(number);
-      if (error.problemSlug === 'duplicate-update') {
-        // The first attempt got through and its answer was lost: the server holds this update once.
+      // The first attempt got through and its answer was lost: the server holds this update once. A retry
+      // whose first attempt was the one that closed (or froze) the round is refused as late, not as a
+      // duplicate, so a refusal is checked against what the round says this owner contributed.
+      if (error.problemSlug === 'duplicate-update' || (await this.#participation(number))?.submitted === true) {
         await journal.record({ event: 'submitted', round: number, samples: pending.samples, loss: pending.loss, resumed: true });
         this.#o.onEvent?.({ type: 'already-submitted', round: number });
       } else {
@@ -450,7 +452,8 @@ export class OwnerAgent {
       await client.uploadPartialSum(this.#federationId, number, { includedSetHash: inbox.includedSetHash, values });
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
-      if (error.problemSlug === 'duplicate-partial-sum') {
+      // As for updates: the retry of the partial sum that settled the round finds it no longer summing.
+      if (error.problemSlug === 'duplicate-partial-sum' || (await this.#participation(number))?.partialSumSubmitted === true) {
         await journal.record({ event: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
         this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: true });
       } else {
@@ -465,6 +468,11 @@ export class OwnerAgent {
     // The round's key has done its job: deleting it means a later theft of the state cannot open this round's envelopes.
     await journal.clearRoundKey(number);
     this.#o.onEvent?.({ type: 'summed', round: number, position: seat.position, owners: round.secure!.includedCount, resumed: false });
+  }
+
+  /** What the server holds from this owner in a round, as the round's view tells the owner itself. */
+  async #participation(number: number): Promise<RoundView['participation']> {
+    return (await this.#o.client.getRound(this.#federationId, number)).participation;
   }
 
   /** An update prepared for a round that moved on without it: journal it, drop it. */

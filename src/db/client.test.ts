@@ -280,11 +280,13 @@ test('openDatabase rejects a non-PostgreSQL URL without echoing it', async (t) =
 
 const sqliteOnly = { skip: process.env.FEDSCORE_TEST_DB === 'postgres' ? 'SQLite-specific' : false };
 
-test('SQLite: the file uses WAL, enforces foreign keys and waits when busy', sqliteOnly, async (t) => {
+test('SQLite: the file uses WAL, enforces foreign keys, syncs NORMAL and waits when busy', sqliteOnly, async (t) => {
   const { db } = await open(t);
   const pragma = async (name: string) => Object.values((await db.prisma.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`))[0]!)[0];
   assert.equal(await pragma('journal_mode'), 'wal');
   assert.equal(Number(await pragma('foreign_keys')), 1);
+  // 1 = NORMAL: what the README's Durability section promises (a process crash loses nothing committed).
+  assert.equal(Number(await pragma('synchronous')), 1);
   assert.ok(Number(await pragma('busy_timeout')) >= 1000);
 });
 
