@@ -13,6 +13,7 @@ import { ckksParamSet } from '../../src/crypto/ckks/params.js';
 import { decodeFrames, encodeFrames } from '../../src/schemas/ciphertext-frames.js';
 import { featureNamesOf } from '../../src/ml/dataset-schema.js';
 import { ADMIN_KEY, assertRefused, bearer, createTestApp, crxSchema, setupFederation, type TestApp } from '../helpers/app.js';
+import { postBinary } from '../helpers/binary-http.js';
 
 /** Slots of one batched set at N = 4096: N/2 minus the two canary slots. */
 const SET = 2046;
@@ -62,20 +63,7 @@ async function openSession(t: TestApp, federationId: string, keys: HeKeySession)
 }
 
 function predict(http: TestApp['http'], sessionId: string, body: Buffer) {
-  return http
-    .post(`/v1/he-sessions/${sessionId}/predictions`)
-    .set(bearer(ADMIN_KEY))
-    .set('Content-Type', 'application/octet-stream')
-    .send(body)
-    .buffer(true)
-    .parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        done(null, /json/.test(String(res.headers['content-type'])) ? JSON.parse(raw.toString('utf8')) : raw);
-      });
-    });
+  return postBinary(http, `/v1/he-sessions/${sessionId}/predictions`, body, ADMIN_KEY);
 }
 
 const rows = (count: number): Float32Array[] => Array.from({ length: count }, (_, r) => Float32Array.from({ length: featureCount }, (_, i) => Math.sin(r * 7.3 + i * 1.7)));

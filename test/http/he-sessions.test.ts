@@ -13,6 +13,7 @@ import { insertApiKey } from '../../src/db/api-keys.repository.js';
 import { decodeFrames, encodeFrames } from '../../src/schemas/ciphertext-frames.js';
 import { hashSecret } from '../../src/services/credentials.js';
 import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { postBinary } from '../helpers/binary-http.js';
 
 let now = new Date('2026-03-01T00:00:00Z');
 let t: TestApp;
@@ -59,20 +60,7 @@ function createSession(body: Buffer, key = ADMIN_KEY, query = `federationId=${fe
 }
 
 function predict(sessionId: string, body: Buffer, key = ADMIN_KEY) {
-  return t.http
-    .post(`/v1/he-sessions/${sessionId}/predictions`)
-    .set(bearer(key))
-    .set('Content-Type', 'application/octet-stream')
-    .send(body)
-    .buffer(true)
-    .parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        done(null, /json/.test(String(res.headers['content-type'])) ? JSON.parse(raw.toString('utf8')) : raw);
-      });
-    });
+  return postBinary(t.http, `/v1/he-sessions/${sessionId}/predictions`, body, key);
 }
 
 /**
