@@ -51,3 +51,48 @@ test('the timer also settles a round that is due without a deadline passing', as
   const weights = (await t.http.get(`/v1/federations/${federationId}/models/1/weights`).set(bearer(keys[1]!)).expect(200)).body.weights;
   assert.deepEqual(weights, new Array(featureCount + 1).fill(3));
 });
+
+test('another instance fails the round at its deadline once the instance that opened it is gone', async () => {
+  const { federationId } = await setupFederation(t, 2, { training });
+  // Both instances sweep; the opener closes before the deadline, so only the other one can settle the round.
+  const opener = await t.startAnother();
+  await opener.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+  await opener.close();
+  const status = async () => (await t.http.get(`/v1/federations/${federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal((await status()).status, 'open');
+
+  now = new Date(now.getTime() + 61_000);
+  await waitFor('the other instance to fail round 1', async () => (await status()).status === 'failed');
+  assert.match((await status()).failureReason, /deadline passed with 0 of 2 required updates/);
+});
+
+// Two instances in one process cannot write one SQLite file at once: better-sqlite3 waits for the file's
+// lock synchronously, which stops the very event loop the other instance's transaction needs to finish.
+const concurrentWriters = process.env.FEDSCORE_TEST_DB === 'postgres' ? {} : { skip: 'PostgreSQL only: two SQLite connections in one thread block each other' };
+
+test('two instances sweeping the same due round settle it once: one model, one next round', concurrentWriters, async () => {
+  // Sweeps called by hand here, on two instances at once, with no timer to get there first.
+  const pair = await createTestApp({ clock: () => now });
+  try {
+    const other = await pair.startAnother();
+    const { federationId, featureCount, ownerIds } = await setupFederation(pair, 2, { training });
+    await pair.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+    for (const [i, ownerId] of ownerIds.entries()) {
+      await commitUpdateWithoutSettling(pair.database, { federationId, round: 1, ownerId, weights: new Float32Array(featureCount + 1).fill(i + 1), numSamples: 1 });
+    }
+    const settled = await Promise.all([pair.app.services.rounds.sweep(), other.app.services.rounds.sweep()]);
+    assert.equal(settled[0] + settled[1], 1, `settlements made by the two sweeps: ${settled}`);
+    const models = await pair.database.prisma.modelVersion.findMany({ where: { federationId }, select: { version: true, roundNumber: true }, orderBy: { version: 'asc' } });
+    assert.deepEqual(models, [
+      { version: 0, roundNumber: null },
+      { version: 1, roundNumber: 1 },
+    ]);
+    const rounds = await pair.database.prisma.round.findMany({ where: { federationId }, select: { number: true, status: true }, orderBy: { number: 'asc' } });
+    assert.deepEqual(rounds, [
+      { number: 1, status: 'closed' },
+      { number: 2, status: 'open' },
+    ]);
+  } finally {
+    await pair.close();
+  }
+});
