@@ -240,6 +240,22 @@ export async function finishRound(
   return count === 1;
 }
 
+/**
+ * A round fails for want of contributions (updates while open, partial sums while summing), only while it
+ * still wants them: the count is checked in the same conditional update as the status, so a contribution
+ * committed after the caller read the round — by another request or another instance — makes this a
+ * no-op, and whoever counted that contribution settles the round instead. Without it, a sweep that read
+ * the round one update short would fail a round that holds enough, and an accepted update with it.
+ */
+export async function failShortRound(db: DbClient, roundId: string, from: 'open' | 'summing', needed: number, reason: string, now: Date): Promise<boolean> {
+  const short = from === 'open' ? { submissionCount: { lt: needed } } : { partialSumCount: { lt: needed } };
+  const { count } = await db.round.updateMany({
+    where: { id: roundId, status: from, ...short },
+    data: { status: 'failed', closedAt: now, failureReason: reason },
+  });
+  return count === 1;
+}
+
 // ── Secure mode ──────────────────────────────────────────────────────────────────────────────────
 
 export interface CommitteeSeatRecord {

@@ -24,6 +24,7 @@ import {
   countPartialSum,
   countSubmission,
   countTrainingRounds,
+  failShortRound,
   finishRound,
   findRound,
   insertCommitteeSeats,
@@ -351,7 +352,11 @@ export class RoundCore {
       case 'wait':
         return false;
       case 'fail':
-        return finishRound(this.db, round.id, round.status === 'summing' ? 'summing' : 'open', { status: 'failed', reason: decision.reason }, now);
+        // Every failure decided here is a shortfall (at a deadline, or closed by the operator): it holds
+        // only while the round is still short of what it needs, whatever has been committed since `round` was read.
+        return round.status === 'summing'
+          ? failShortRound(this.db, round.id, 'summing', federation.secureConfig!.committee.threshold, decision.reason, now)
+          : failShortRound(this.db, round.id, 'open', round.minOwners, decision.reason, now);
       case 'freeze':
         return this.freeze(federation, round, now);
       case 'aggregate':

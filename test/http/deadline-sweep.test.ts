@@ -5,6 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { findFederation } from '../../src/db/federations.repository.js';
+import { findRound } from '../../src/db/rounds.repository.js';
+import { decideRound } from '../../src/fl/round-rules.js';
+import { aggregationMode } from '../../src/services/round-core.js';
 import { ADMIN_KEY, assertRefused, bearer, commitUpdateWithoutSettling, createTestApp, setupFederation, waitFor, type TestApp } from '../helpers/app.js';
 
 let now = new Date('2026-05-01T00:00:00Z');
@@ -94,5 +98,32 @@ test('two instances sweeping the same due round settle it once: one model, one n
     ]);
   } finally {
     await pair.close();
+  }
+});
+
+test('a sweep that read the round before a late update committed does not fail it: the round is aggregated', async () => {
+  // Two instances' view of one moment: a sweep reads round 1 one update short; before it acts, another
+  // instance commits the second update (its own settlement still to come). The sweep's decision is stale.
+  const late = await createTestApp({ clock: () => now });
+  try {
+    const { federationId, featureCount, keys, ownerIds } = await setupFederation(late, 2, { training: { ...training, autoAdvance: false } });
+    await late.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201);
+    await late.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[0]!)).send({ weights: new Array(featureCount + 1).fill(2), numSamples: 1 }).expect(201);
+    const federation = (await findFederation(late.database.prisma, federationId))!;
+    const seen = (await findRound(late.database.prisma, federationId, 1))!;
+    await commitUpdateWithoutSettling(late.database, { federationId, round: 1, ownerId: ownerIds[1]!, weights: new Float32Array(featureCount + 1).fill(4), numSamples: 1 });
+    now = new Date(now.getTime() + 61_000);
+    const stale = decideRound(seen, aggregationMode(federation), now);
+    assert.deepEqual(stale, { action: 'fail', reason: 'deadline passed with 1 of 2 required updates' }, 'what the sweep decided from its read');
+
+    assert.equal(await late.app.services.rounds.core.apply(federation, seen, stale), false, 'the stale failure is not applied');
+    const round = (await late.http.get(`/v1/federations/${federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+    assert.deepEqual([round.status, round.submissionCount], ['open', 2]);
+    // The next look at the round, with both updates in view, aggregates them.
+    assert.equal(await late.app.services.rounds.sweep(), 1);
+    const weights = (await late.http.get(`/v1/federations/${federationId}/models/1/weights`).set(bearer(keys[0]!)).expect(200)).body.weights;
+    assert.deepEqual(weights, new Array(featureCount + 1).fill(3));
+  } finally {
+    await late.close();
   }
 });
