@@ -241,6 +241,18 @@ export async function finishRound(
 }
 
 /**
+ * Takes the round row's lock inside the caller's transaction while the round is still in `status`, without
+ * changing it: `SELECT … FOR UPDATE`, in a form both databases' clients accept. countSubmission and
+ * countPartialSum hold the same lock until their contribution commits, so a settlement that must read the
+ * contributions before it knows its outcome takes this first: every contribution counted before is in its
+ * read, and none can be counted after. (A transition that changes the status takes the lock by doing so.)
+ */
+export async function lockRound(db: DbClient, roundId: string, status: 'open' | 'summing'): Promise<boolean> {
+  const { count } = await db.round.updateMany({ where: { id: roundId, status }, data: { status } });
+  return count === 1;
+}
+
+/**
  * A round fails for want of contributions (updates while open, partial sums while summing), only while it
  * still wants them: the count is checked in the same conditional update as the status, so a contribution
  * committed after the caller read the round — by another request or another instance — makes this a

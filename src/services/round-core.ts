@@ -8,8 +8,11 @@
  *
  * Exactly once: every transition starts with a conditional update of the round row (`WHERE status = …`)
  * inside a transaction, so when several requests or instances decide the same round is due, one wins and
- * the others see zero rows and stand back. Publishing writes the next model version in the same
- * transaction as the transition: a round is never closed without its model, nor twice.
+ * the others see zero rows and stand back. That update also takes the row's lock before any contribution
+ * is read, so nothing accepted is left out, and a failure for want of contributions checks the count as
+ * well, so a decision made from a read that has gone stale cannot fail a round that has what it needs.
+ * Publishing writes the next model version in the same transaction as the transition: a round is never
+ * closed without its model, nor twice.
  */
 import { chainReveal, drawCommittee } from '../crypto/committee-lottery.js';
 import { isSampled } from '../crypto/dp/sampling.js';
@@ -35,6 +38,7 @@ import {
   listPartialSums,
   listShareSenders,
   listUpdates,
+  lockRound,
   recordIncludedSet,
   setCommitteeDraw,
   setEvaluationReport,
@@ -362,6 +366,8 @@ export class RoundCore {
       case 'aggregate':
         if (round.config.statistics || round.config.evaluation) {
           return this.transaction(async (tx) => {
+            // Whether it closes or fails depends on the sum: hold the round before reading what is in it.
+            if (!(await lockRound(tx, round.id, 'open'))) return false;
             const vectors = await listMoments(tx, round.id);
             return this.settleSum(tx, federation, round, 'open', { values: sumVectors(vectors, contributionLength(federation, round)), owners: vectors.length }, now);
           });
@@ -377,6 +383,7 @@ export class RoundCore {
         return this.transaction(async (tx) => {
           const threshold = federation.secureConfig!.committee.threshold;
           if (round.config.statistics || round.config.evaluation) {
+            if (!(await lockRound(tx, round.id, 'summing'))) return false;
             const sum = reconstructSum(contributionLength(federation, round), await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
             return this.settleSum(tx, federation, round, 'summing', { values: sum.delta, owners: sum.owners }, now);
           }

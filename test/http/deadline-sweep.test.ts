@@ -1,15 +1,19 @@
 /**
  * The periodic deadline sweep as a running server has it (the other HTTP tests switch the timer off and
  * call `sweep()` themselves): a round past its deadline is failed by the timer alone, with no request to
- * trigger it, even when the instance that opened the round is gone.
+ * trigger it, even when the instance that opened the round is gone. And what several instances add: two
+ * sweeps of one due round, a sweep acting on a read that a later commit made stale, a settlement while
+ * another instance is in the middle of accepting an update.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { findFederation } from '../../src/db/federations.repository.js';
-import { findRound } from '../../src/db/rounds.repository.js';
+import { openDatabase } from '../../src/db/client.js';
+import { countSubmission, findRound, insertMoments } from '../../src/db/rounds.repository.js';
 import { decideRound } from '../../src/fl/round-rules.js';
 import { aggregationMode } from '../../src/services/round-core.js';
-import { ADMIN_KEY, assertRefused, bearer, commitUpdateWithoutSettling, createTestApp, setupFederation, waitFor, type TestApp } from '../helpers/app.js';
+import { ownerMoments } from '../../src/ml/standardisation.js';
+import { ADMIN_KEY, assertRefused, bearer, commitUpdateWithoutSettling, createTestApp, crxRecord, crxSchema, setupFederation, waitFor, type TestApp } from '../helpers/app.js';
 
 let now = new Date('2026-05-01T00:00:00Z');
 let t: TestApp;
@@ -125,5 +129,59 @@ test('a sweep that read the round before a late update committed does not fail i
     assert.deepEqual(weights, new Array(featureCount + 1).fill(3));
   } finally {
     await late.close();
+  }
+});
+
+test('a statistics round settled at its deadline while another instance is accepting an update sums that update too', concurrentWriters, async () => {
+  const app = await createTestApp({ clock: () => now });
+  // The other instance's connection: it holds an acceptance open while this instance settles the round.
+  const other = await openDatabase({ databaseUrl: app.config.DATABASE_URL, dataDir: app.config.DATA_DIR });
+  try {
+    const pending = { ...crxSchema, columns: crxSchema.columns.map((c) => (c.type === 'numeric' ? { name: c.name, type: 'numeric' as const, range: c.range! } : c)) };
+    const { federationId, keys, ownerIds } = await setupFederation(app, 3, { datasetSchema: pending, training: { ...training, autoAdvance: false } });
+    const opened = (await app.http.post(`/v1/federations/${federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}).expect(201)).body;
+    assert.deepEqual([opened.kind, opened.minOwners], ['statistics', 2]);
+    // Two rows per owner; A2 is never missing, so its count says how many owners' moments were summed.
+    const rows = (owner: number) => [0, 1].map((k) => ({ ...crxRecord(), A2: String(20 + 7 * owner + k) }));
+    const moments = (owner: number) => Array.from(ownerMoments(pending, opened.statistics.columns, rows(owner)));
+    for (const owner of [0, 1]) {
+      await app.http.post(`/v1/federations/${federationId}/rounds/1/statistics`).set(bearer(keys[owner]!)).send({ moments: moments(owner) }).expect(201);
+    }
+
+    // Owner 2's acceptance on the other instance: counted and inserted, not yet committed.
+    let written!: () => void;
+    let commit!: () => void;
+    const inserted = new Promise<void>((resolve) => (written = resolve));
+    const released = new Promise<void>((resolve) => (commit = resolve));
+    const accepting = other.prisma.$transaction(
+      async (tx) => {
+        const round = (await findRound(tx, federationId, 1))!;
+        assert.equal(await countSubmission(tx, round.id), true);
+        await insertMoments(tx, { id: 'in-flight', roundId: round.id, ownerId: ownerIds[2]!, values: Float64Array.from(moments(2)), rows: 2 });
+        written();
+        await released;
+      },
+      { timeout: 60_000 },
+    );
+    await inserted;
+    now = new Date(now.getTime() + 61_000);
+    const federation = (await findFederation(app.database.prisma, federationId))!;
+    const seen = (await findRound(app.database.prisma, federationId, 1))!;
+    assert.equal(seen.submissionCount, 2, 'the uncommitted count is not visible yet');
+    const settling = app.app.services.rounds.core.settleIfDue(federation, seen);
+    // The settlement reaches the round row the acceptance holds, and waits for it.
+    const waiting = async () => (await other.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0]!.n;
+    await waitFor('the settlement to wait for the round row', async () => (await waiting()) > 0);
+    commit();
+    await accepting;
+    assert.equal(await settling, true);
+
+    const round = (await app.http.get(`/v1/federations/${federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+    assert.deepEqual([round.status, round.submissionCount], ['closed', 3]);
+    const standardisation = (await app.http.get(`/v1/federations/${federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body.standardisation;
+    assert.equal(standardisation.columns.A2.count, 6, 'every accepted owner’s moments are in the sum');
+  } finally {
+    await other.close();
+    await app.close();
   }
 });
