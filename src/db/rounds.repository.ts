@@ -166,9 +166,10 @@ export async function countRoundsByStatus(db: DbClient): Promise<Record<RoundSta
 }
 
 /**
- * Counts one more submission, only while the round is open. Taking the round row's lock before the insert
- * orders this submission either wholly before a concurrent close (and it is aggregated) or wholly after it
- * (and it is refused): an accepted update is never left out of its round.
+ * Counts one more submission, only while the round is open. It takes the round row's lock in the
+ * transaction that inserts the submission, and a close takes the same lock before it reads the
+ * submissions, so this submission lands either wholly before a concurrent close (and is aggregated) or
+ * wholly after it (and is refused, its insert rolled back): an accepted update is never left out of its round.
  */
 export async function countSubmission(db: DbClient, roundId: string): Promise<boolean> {
   const { count } = await db.round.updateMany({

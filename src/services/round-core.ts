@@ -289,11 +289,14 @@ export class RoundCore {
   // ── Accepting ──────────────────────────────────────────────────────────────────────────────────
 
   /**
-   * The one way a contribution enters a round. Counting first takes the round row's lock, so this
-   * contribution lands wholly before a concurrent transition (and counts) or wholly after it (and is
-   * refused with `closed()`); nothing accepted is ever left out. A second contribution from the same
-   * party hits a unique index and is refused with `duplicate()`. Then the round settles if this made it due.
-   * A partial sum counts while the round is summing; every other kind while it is collecting (open).
+   * The one way a contribution enters a round. Counting takes the round row's lock, which a transition
+   * takes too before it reads any contribution, so this contribution lands wholly before a concurrent
+   * transition (and counts) or wholly after it (and is refused with `closed()`, its insert rolled back);
+   * nothing accepted is ever left out. The count comes after the insert so that the lock — which every
+   * contribution to the round queues for — is held only from the count to the commit. A second
+   * contribution from the same party hits a unique index and is refused with `duplicate()`. Then the round
+   * settles if this made it due. A partial sum counts while the round is summing; every other kind while
+   * it is collecting (open).
    */
   async accept(
     federation: FederationRecord,
@@ -302,19 +305,19 @@ export class RoundCore {
     insert: (tx: DbClient) => Promise<void>,
     refuse: { closed: () => Error; duplicate: () => Error },
   ): Promise<{ round: RoundRecord; settled: boolean }> {
-    let counted: RoundRecord;
     try {
-      counted = await this.db.$transaction(async (tx) => {
+      await this.db.$transaction(async (tx) => {
+        await insert(tx);
         const open = kind === 'partial-sum' ? await countPartialSum(tx, round.id) : await countSubmission(tx, round.id);
         if (!open) throw refuse.closed();
-        await insert(tx);
-        return (await findRound(tx, round.federationId, round.number))!;
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw refuse.duplicate();
       throw error;
     }
     this.metrics.submissionAccepted(kind);
+    // Read after the commit: it counts this contribution and whatever else is in by now.
+    const counted = (await findRound(this.db, round.federationId, round.number))!;
     const settled = await this.settleIfDue(federation, counted);
     return { round: settled ? (await findRound(this.db, round.federationId, round.number))! : counted, settled };
   }

@@ -156,8 +156,8 @@ test('a statistics round settled at its deadline while another instance is accep
     const accepting = other.prisma.$transaction(
       async (tx) => {
         const round = (await findRound(tx, federationId, 1))!;
-        assert.equal(await countSubmission(tx, round.id), true);
         await insertMoments(tx, { id: 'in-flight', roundId: round.id, ownerId: ownerIds[2]!, values: Float64Array.from(moments(2)), rows: 2 });
+        assert.equal(await countSubmission(tx, round.id), true);
         written();
         await released;
       },
