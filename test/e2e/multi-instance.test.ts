@@ -42,7 +42,7 @@ describe('three fedscore serve processes on one PostgreSQL, behind a random bala
   let single: { target: TestDatabase; server: ServeProcess; database: Database };
   let shared: { target: TestDatabase; cluster: Cluster; database: Database };
   const client = (url: string) => new FedscoreClient({ baseUrl: url, apiKey: adminKey, retry: AGENT_RETRY });
-  const live = () => shared.cluster.instances.filter((instance) => instance.cli.child.exitCode === null && instance.cli.child.signalCode === null);
+  const live = () => shared.cluster.instances.filter((instance) => instance.running());
 
   before(async () => {
     await initTf('cpu');

@@ -14,6 +14,8 @@ export interface ServeProcess {
   /** Where this instance listens, e.g. http://127.0.0.1:41234. */
   url: string;
   cli: CliProcess;
+  /** False once the process has exited, however. */
+  running(): boolean;
   /** Sends `signal` (default SIGKILL) unless the process has already exited, and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<ServeExit>;
 }
@@ -48,11 +50,13 @@ export async function startServe(options: ServeOptions): Promise<ServeProcess> {
   });
   const exit: Promise<ServeExit> = cli.exited.then((code) => ({ code, signal: cli.child.signalCode }));
   const line = await cli.waitForLine(/^fedscore listening on http:\/\/\S+$/, 'its address');
+  const running = () => cli.child.exitCode === null && cli.child.signalCode === null;
   return {
     url: line.slice('fedscore listening on '.length),
     cli,
+    running,
     async kill(signal = 'SIGKILL') {
-      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill(signal);
+      if (running()) cli.child.kill(signal);
       return exit;
     },
   };
@@ -106,8 +110,9 @@ export async function startCluster(size: number, options: ServeOptions): Promise
       let seen = 0;
       balancer.onForward((request) => {
         if (request.method !== method || !path.test(request.path) || ++seen !== nth) return;
-        const victim = instances.find((instance) => instance.url === request.backend);
-        if (!victim) throw new Error(`killDuring: the balancer sent ${request.path} to ${request.backend}, which is not one of the cluster's instances`);
+        // A replacement may have been given a dead instance's port: the victim is the one running there.
+        const victim = instances.find((instance) => instance.url === request.backend && instance.running());
+        if (!victim) throw new Error(`killDuring: the balancer sent ${request.path} to ${request.backend}, where none of the cluster's instances runs`);
         const exit = victim.kill('SIGKILL');
         kills.push({ request, victim, exit, ...(restart && { replacement: exit.then(() => startServe(options)).then(started) }) });
       });
