@@ -25,14 +25,14 @@ import { initTf } from '../../src/ml/tf.js';
 import { crxSchema, waitFor } from '../helpers/app.js';
 import { startCluster, startServe, type Cluster, type ServeProcess } from '../helpers/cluster.js';
 import { crxSecureRun, loadCrx, type CrxData } from '../helpers/crx-secure-run.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from '../helpers/database.js';
 
 const OWNERS = 64;
 const ROUNDS = 3;
 // Quick sweeps and cross-instance wake-ups, so a round whose instance died is picked up soon.
 const SERVE_ENV = { DEADLINE_SWEEP_MS: '200', ROUND_WAIT_POLL_MS: '100', HE_WORKERS: '1' };
 const skip =
-  process.env.FEDSCORE_TEST_DB === 'postgres'
+  testDatabaseKind() === 'postgres'
     ? false
     : 'PostgreSQL only: several server processes share one database (run with FEDSCORE_TEST_DB=postgres, as `npm run test:pg` does)';
 

@@ -14,6 +14,7 @@ import { decideRound } from '../../src/fl/round-rules.js';
 import { aggregationMode } from '../../src/services/round-core.js';
 import { ownerMoments } from '../../src/ml/standardisation.js';
 import { ADMIN_KEY, assertRefused, bearer, commitUpdateWithoutSettling, createTestApp, crxRecord, crxSchema, setupFederation, waitFor, type TestApp } from '../helpers/app.js';
+import { testDatabaseKind } from '../helpers/database.js';
 
 let now = new Date('2026-05-01T00:00:00Z');
 let t: TestApp;
@@ -76,7 +77,7 @@ test('another instance fails the round at its deadline once the instance that op
 
 // Two instances in one process cannot write one SQLite file at once: better-sqlite3 waits for the file's
 // lock synchronously, which stops the very event loop the other instance's transaction needs to finish.
-const concurrentWriters = process.env.FEDSCORE_TEST_DB === 'postgres' ? {} : { skip: 'PostgreSQL only: two SQLite connections in one thread block each other' };
+const concurrentWriters = testDatabaseKind() === 'postgres' ? {} : { skip: 'PostgreSQL only: two SQLite connections in one thread block each other' };
 
 test('two instances sweeping the same due round settle it once: one model, one next round', concurrentWriters, async () => {
   // Sweeps called by hand here, on two instances at once, with no timer to get there first.
