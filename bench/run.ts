@@ -10,6 +10,7 @@ import { modelQualityCreditCardBench } from './model-quality-credit-card.bench.j
 import { privacyBench } from './privacy.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { roundWaitsBench } from './round-waits.bench.js';
+import { scaleOutBench } from './scale-out.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
 import { secureCryptoBench } from './secure-crypto.bench.js';
 import { submissionsBench } from './submissions.bench.js';
@@ -26,6 +27,7 @@ const benches: Record<string, () => Promise<void>> = {
   he: heBench,
   'he-http': heHttpBench,
   load: loadBench,
+  'scale-out': scaleOutBench,
 };
 
 const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));

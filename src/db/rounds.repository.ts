@@ -201,11 +201,6 @@ export async function countRoundsByStatus(db: DbClient): Promise<Record<RoundSta
 }
 
 /**
- * Counts one more submission, only while the round is open. Taking the round row's lock before the insert
- * orders this submission either wholly before a concurrent close (and it is aggregated) or wholly after it
- * (and it is refused): an accepted update is never left out of its round.
- */
-/**
  * Counts `by` contributions into a round still at `stage` (collecting: submissions; summing: partial sums)
  * and returns the round as counted; null, counting nothing, once it has moved on. The conditional update
  * takes the round row's lock until the transaction ends, so callers make it their last statement.
@@ -352,6 +347,34 @@ export async function finishRound(
   return count === 1;
 }
 
+/**
+ * Takes the round row's lock inside the caller's transaction while the round is still in `status`, without
+ * changing it: `SELECT … FOR UPDATE`, in a form both databases' clients accept. countContributions holds
+ * the same lock until their contribution commits, so a settlement that must read the
+ * contributions before it knows its outcome takes this first: every contribution counted before is in its
+ * read, and none can be counted after. (A transition that changes the status takes the lock by doing so.)
+ */
+export async function lockRound(db: DbClient, roundId: string, status: 'open' | 'summing'): Promise<boolean> {
+  const { count } = await db.round.updateMany({ where: { id: roundId, status }, data: { status } });
+  return count === 1;
+}
+
+/**
+ * A round fails for want of contributions (updates while open, partial sums while summing), only while it
+ * still wants them: the count is checked in the same conditional update as the status, so a contribution
+ * committed after the caller read the round — by another request or another instance — makes this a
+ * no-op, and whoever counted that contribution settles the round instead. Without it, a sweep that read
+ * the round one update short would fail a round that holds enough, and an accepted update with it.
+ */
+export async function failShortRound(db: DbClient, roundId: string, from: 'open' | 'summing', needed: number, reason: string, now: Date): Promise<boolean> {
+  const short = from === 'open' ? { submissionCount: { lt: needed } } : { partialSumCount: { lt: needed } };
+  const { count } = await db.round.updateMany({
+    where: { id: roundId, status: from, ...short },
+    data: { status: 'failed', closedAt: now, failureReason: reason },
+  });
+  return count === 1;
+}
+
 // ── Secure mode ──────────────────────────────────────────────────────────────────────────────────
 
 export interface CommitteeSeatRecord {
@@ -430,8 +453,6 @@ export async function startSumming(db: DbClient, roundId: string, summingDeadlin
 export async function recordIncludedSet(db: DbClient, roundId: string, includedSetHash: string, includedCount: number): Promise<void> {
   await db.round.update({ where: { id: roundId }, data: { includedSetHash, includedCount } });
 }
-
-/** Counts one more partial sum, only while the round is summing (same locking argument as countSubmission). */
 
 export function partialSumRows(data: { id: string; roundId: string; memberId: string; position: number; includedSetHash: string; values: Uint8Array }): ContributionRow[] {
   return [{ table: 'PartialSum', data }];

@@ -8,8 +8,11 @@
  *
  * Exactly once: every transition starts with a conditional update of the round row (`WHERE status = …`)
  * inside a transaction, so when several requests or instances decide the same round is due, one wins and
- * the others see zero rows and stand back. Publishing writes the next model version in the same
- * transaction as the transition: a round is never closed without its model, nor twice.
+ * the others see zero rows and stand back. That update also takes the row's lock before any contribution
+ * is read, so nothing accepted is left out, and a failure for want of contributions checks the count as
+ * well, so a decision made from a read that has gone stale cannot fail a round that has what it needs.
+ * Publishing writes the next model version in the same transaction as the transition: a round is never
+ * closed without its model, nor twice.
  */
 import { chainReveal, drawCommittee } from '../crypto/committee-lottery.js';
 import { isSampled } from '../crypto/dp/sampling.js';
@@ -23,6 +26,7 @@ import {
   countDataOwners,
   countContributions,
   countTrainingRounds,
+  failShortRound,
   finishRound,
   findRound,
   insertCommitteeSeats,
@@ -33,6 +37,7 @@ import {
   listPartialSums,
   listShareSenders,
   listUpdates,
+  lockRound,
   recordIncludedSet,
   setCommitteeDraw,
   setEvaluationReport,
@@ -317,12 +322,13 @@ export class RoundCore {
 
   /**
    * The one way a contribution enters a round. Its rows go in first, then the round row's conditional
-   * count (status still at this stage) in the same transaction: the count takes the row's lock, so a
-   * contribution lands wholly before a concurrent transition (and counts) or wholly after it (and is
-   * refused with `closed()`, its rows undone); nothing accepted is ever left out. Counting last holds
-   * that lock for one statement rather than the whole write, which is what lets instances overlap. A second contribution from the same
-   * party hits a unique index and is refused with `duplicate()`. Then the round settles if it is due.
-   * A partial sum counts while the round is summing; every other kind while it is collecting (open).
+   * count (status still at this stage) in the same transaction. The count takes the row's lock, which a
+   * transition takes too before it reads any contribution, so a contribution lands wholly before a
+   * concurrent transition (and counts) or wholly after it (and is refused with `closed()`, its rows
+   * undone); nothing accepted is ever left out. Counting last holds that lock — which every contribution
+   * to the round queues for — only from the count to the commit. A second contribution from the same
+   * party hits a unique index and is refused with `duplicate()`. Then the round settles if it is due. A
+   * partial sum counts while the round is summing; every other kind while it is collecting (open).
    *
    * Contributions to one round that arrive together share a transaction (src/services/group-commit.ts);
    * each caller is answered after that transaction commits.
@@ -410,12 +416,18 @@ export class RoundCore {
       case 'wait':
         return false;
       case 'fail':
-        return finishRound(this.db, round.id, round.status === 'summing' ? 'summing' : 'open', { status: 'failed', reason: decision.reason }, now);
+        // Every failure decided here is a shortfall (at a deadline, or closed by the operator): it holds
+        // only while the round is still short of what it needs, whatever has been committed since `round` was read.
+        return round.status === 'summing'
+          ? failShortRound(this.db, round.id, 'summing', federation.secureConfig!.committee.threshold, decision.reason, now)
+          : failShortRound(this.db, round.id, 'open', round.minOwners, decision.reason, now);
       case 'freeze':
         return this.freeze(federation, round, now);
       case 'aggregate':
         if (round.config.statistics || round.config.evaluation) {
           return this.transaction(async (tx) => {
+            // Whether it closes or fails depends on the sum: hold the round before reading what is in it.
+            if (!(await lockRound(tx, round.id, 'open'))) return false;
             const vectors = await listMoments(tx, round.id);
             return this.settleSum(tx, federation, round, 'open', { values: sumVectors(vectors, contributionLength(federation, round)), owners: vectors.length }, now);
           });
@@ -431,6 +443,7 @@ export class RoundCore {
         return this.transaction(async (tx) => {
           const threshold = federation.secureConfig!.committee.threshold;
           if (round.config.statistics || round.config.evaluation) {
+            if (!(await lockRound(tx, round.id, 'summing'))) return false;
             const sum = reconstructSum(contributionLength(federation, round), await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
             return this.settleSum(tx, federation, round, 'summing', { values: sum.delta, owners: sum.owners }, now);
           }

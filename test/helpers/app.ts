@@ -211,8 +211,8 @@ export async function commitUpdateWithoutSettling(
   const round = await findRound(database.prisma, update.federationId, update.round);
   if (!round) throw new Error(`commitUpdateWithoutSettling: no round ${update.round}`);
   await database.prisma.$transaction(async (tx) => {
-    assert.ok(await countContributions(tx, round.id, 'open', 1), 'the round is open');
     await insertUpdate(tx, { id: `unsettled-${update.ownerId}`, roundId: round.id, ownerId: update.ownerId, numSamples: update.numSamples, weights: update.weights, metrics: {} });
+    assert.ok(await countContributions(tx, round.id, 'open', 1), 'the round is open');
   });
 }
 

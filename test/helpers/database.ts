@@ -1,9 +1,10 @@
 /**
  * A fresh, empty database for one test: a SQLite file in a new temp dir by default, or, with
- * FEDSCORE_TEST_DB=postgres, a new uniquely named database on the server at FEDSCORE_TEST_PG_URL. Tests
- * run against real databases (STYLE.md: no mocked database), and a database per test lets test files run
- * in parallel. Migrations are not applied here; callers use openDatabase({ migrate: true }), which is the
- * start-up path worth testing.
+ * FEDSCORE_TEST_DB=postgres, a new uniquely named database on the server at FEDSCORE_TEST_PG_URL. A test
+ * that only means something on one of them (several server processes on one PostgreSQL) asks for it by
+ * `kind`. Tests run against real databases (STYLE.md: no mocked database), and a database per test lets
+ * test files run in parallel. Migrations are not applied here; callers use openDatabase({ migrate: true }),
+ * which is the start-up path worth testing.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,16 +19,25 @@ export interface TestDatabase {
   cleanup(): Promise<void>;
 }
 
+export type TestDatabaseKind = 'sqlite' | 'postgres';
+
 const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'fedscore-test-'));
-  const removeDir = () => rm(dataDir, { recursive: true, force: true });
-  const kind = process.env.FEDSCORE_TEST_DB ?? 'sqlite';
-  if (kind === 'sqlite' || kind === '') return { dataDir, cleanup: removeDir };
+/** The kind FEDSCORE_TEST_DB asks for: unset or empty means SQLite. */
+export function testDatabaseKind(): TestDatabaseKind {
+  const kind = process.env.FEDSCORE_TEST_DB ?? '';
+  if (kind === 'sqlite' || kind === '') return 'sqlite';
   if (kind !== 'postgres') {
     throw new Error(`createTestDatabase: expected FEDSCORE_TEST_DB to be "sqlite" or "postgres", got "${kind}"`);
   }
+  return kind;
+}
+
+/** `kind` overrides FEDSCORE_TEST_DB, for a test that only runs on one database. */
+export async function createTestDatabase(kind: TestDatabaseKind = testDatabaseKind()): Promise<TestDatabase> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'fedscore-test-'));
+  const removeDir = () => rm(dataDir, { recursive: true, force: true });
+  if (kind === 'sqlite') return { dataDir, cleanup: removeDir };
 
   const adminUrl = process.env.FEDSCORE_TEST_PG_URL || DEFAULT_PG_URL;
   // Lower-case letters, digits and _ only, so the name needs no quoting rules beyond the double quotes.

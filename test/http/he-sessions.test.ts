@@ -259,6 +259,19 @@ test('sessions persist across a restart', async () => {
   assertScores('after a restart', decryptJson(session, res.body, rows.length), await plainScores(created.modelVersion, rows));
 });
 
+test('a session opened on one instance scores on another that never loaded it, after the first is gone', async () => {
+  // Instances share only the database: the second has never opened this session in a worker, so it must
+  // load the key material from the stored row.
+  const opener = await t.startAnother();
+  const created = (
+    await opener.http.post(`/v1/he-sessions?federationId=${federationId}`).set(bearer(ADMIN_KEY)).set('Content-Type', 'application/octet-stream').send(material()).expect(201)
+  ).body;
+  await opener.close();
+  const rows = applicants(4, 17);
+  const res = await predict(created.id, encrypt(session, rows)).expect(200);
+  assertScores('on another instance', decryptBinary(session, res.body as Buffer, rows.length), await plainScores(created.modelVersion, rows));
+});
+
 test('a lender’s he-predict key opens sessions and scores in them, in its own federation; other keys may not use them', async () => {
   const issue = async (scopes: string[], federation = federationId) =>
     (await t.http.post(`/v1/federations/${federation}/api-keys`).set(bearer(ADMIN_KEY)).send({ label: 'lender', scopes }).expect(201)).body.apiKey as string;

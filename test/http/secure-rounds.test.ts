@@ -7,6 +7,10 @@ import { decodeSecureSum, encodeSecureUpdate } from '../../src/crypto/secure-upd
 import { reconstructVector } from '../../src/crypto/shamir.js';
 import { decodeSharePayload, sharePayloadValues } from '../../src/crypto/share-codec.js';
 import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
+import { findFederation } from '../../src/db/federations.repository.js';
+import { countContributions, findRound, insertContributionRows, partialSumRows } from '../../src/db/rounds.repository.js';
+import { decideRound } from '../../src/fl/round-rules.js';
+import { aggregationMode } from '../../src/services/round-core.js';
 import type { RoundView } from '../../src/client/http-client.js';
 import type supertest from 'supertest';
 import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
@@ -303,6 +307,34 @@ test('the sweep fails a round whose summing deadline passes with fewer than t pa
   assert.equal((await t.http.get(`/v1/federations/${s.federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body.latestModelVersion, 0);
   const late = round.secure!.committee[1]!;
   await assertRefused(t, () => partialSumRequest(t.http, s, round, late), 409, 'round-not-summing', 'a partial sum after the failure');
+});
+
+test('a sweep that read t − 1 partial sums does not fail the round once the t-th is committed: it is reconstructed', async () => {
+  const s = await setupSecure(3, 3, 2);
+  const round = await openSecureRound(s);
+  for (const owner of [0, 1]) await uploadShares(s, round, owner);
+  const [first, second] = round.secure!.committee;
+  await uploadPartialSum(s, round, first!);
+  // A sweep reads the round one partial sum short; then another instance commits the second one and dies
+  // before settling. The sweep's failure, decided past the summing deadline from its read, is stale.
+  const federation = (await findFederation(t.database.prisma, s.federationId))!;
+  const seen = (await findRound(t.database.prisma, s.federationId, 1))!;
+  const key = s.keys[s.ownerIds.indexOf(second!.ownerId)]!;
+  const inbox = (await t.http.get(`/v1/federations/${s.federationId}/rounds/1/inbox`).set(bearer(key)).expect(200)).body;
+  const values = sumInbox({ federationId: s.federationId, memberId: second!.ownerId, keys: s.memberKeys.get(second!.ownerId)!, inbox });
+  await t.database.prisma.$transaction(async (tx) => {
+    await insertContributionRows(tx, partialSumRows({ id: 'unsettled-sum', roundId: seen.id, memberId: second!.ownerId, position: second!.position, includedSetHash: inbox.includedSetHash, values: Buffer.from(values, 'base64') }));
+    assert.ok(await countContributions(tx, seen.id, 'summing', 1), 'the round is summing');
+  });
+  now = new Date(now.getTime() + 601_000);
+  const stale = decideRound(seen, aggregationMode(federation), now);
+  assert.deepEqual(stale, { action: 'fail', reason: 'summing deadline passed with 1 of 2 required partial sums' }, 'what the sweep decided from its read');
+  assert.equal(await t.app.services.rounds.core.apply(federation, seen, stale), false, 'the stale failure is not applied');
+  assert.equal((await t.http.get(`/v1/federations/${s.federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body.status, 'summing');
+  // The next look at the round, with both partial sums in view, reconstructs it.
+  const fresh = (await findRound(t.database.prisma, s.federationId, 1))!;
+  assert.equal(await t.app.services.rounds.core.settleIfDue(federation, fresh), true);
+  await assertFedAvg(s, 1, [0, 1]);
 });
 
 test('a secure round survives a restart mid-shares and another mid-summing', async () => {
