@@ -13,6 +13,7 @@ import { roundWaitsBench } from './round-waits.bench.js';
 import { scaleOutBench } from './scale-out.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
 import { secureCryptoBench } from './secure-crypto.bench.js';
+import { secureWireBench } from './secure-wire.bench.js';
 import { submissionsBench } from './submissions.bench.js';
 
 const benches: Record<string, () => Promise<void>> = {
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<void>> = {
   'plain-submissions': submissionsBench,
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,
+  'secure-wire': secureWireBench,
   privacy: privacyBench,
   'model-quality': modelQualityBench,
   'model-quality-credit-card': modelQualityCreditCardBench,

@@ -357,9 +357,9 @@ export async function secureCryptoBench(): Promise<void> {
           ],
         ],
         notes: [
-          `Upload = ${THRESHOLD - 1} seed envelopes (${1 + 32 + 61} B each) + ${MEMBERS - THRESHOLD + 1} vector envelopes (1 + 7·n + 61 B each); expansion = upload ÷ (4 B × weights). crx: 44 weights (the sample-count coordinate travels too but is not in the denominator).`,
-          `Bonawitz et al. 2017 report ${BONAWITZ_EXPANSION}× for 2^10 users, 2^20-dimensional vectors and 16-bit inputs, i.e. over 16-bit inputs; the same 2^20 upload here is ${owner.big.expansionOver16BitInputs}× over 16-bit inputs and ${owner.big.expansion}× over float32. Their pairwise masking sends one masked vector (plus O(users) key shares); Shamir sharing the vector sends k−t+1 = ${MEMBERS - THRESHOLD + 1} full vectors of 56-bit elements (1.75× a float32 vector each), the t−1 seeds being almost free.`,
-          'Bytes are raw envelope bytes; base64 in JSON adds a third on the wire.',
+          `Upload = ${THRESHOLD - 1} seed envelopes (${1 + 32 + 61} B each) + ${MEMBERS - THRESHOLD + 1} vector envelopes (1 + ⌈6.5·n⌉ + 61 B each); expansion = upload ÷ (4 B × weights). crx: 44 weights (the sample-count coordinate travels too but is not in the denominator).`,
+          `Bonawitz et al. 2017 report ${BONAWITZ_EXPANSION}× for 2^10 users, 2^20-dimensional vectors and 16-bit inputs, i.e. over 16-bit inputs; the same 2^20 upload here is ${owner.big.expansionOver16BitInputs}× over 16-bit inputs and ${owner.big.expansion}× over float32. Their pairwise masking sends one masked vector (plus O(users) key shares); Shamir sharing the vector sends k−t+1 = ${MEMBERS - THRESHOLD + 1} full vectors of 52-bit elements packed in 6.5 bytes (1.625× a float32 vector each), the t−1 seeds being almost free.`,
+          'Bytes are raw envelope bytes, what the SDK\'s binary framing sends (plus a few bytes); base64 in JSON adds a third. Wire forms side by side: `npm run bench -- secure-wire`.',
         ],
       },
       {

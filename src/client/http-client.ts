@@ -19,6 +19,7 @@ import {
 } from '../schemas/federations.schema.js';
 import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
 import { decodeFrames, encodeFrames } from '../schemas/ciphertext-frames.js';
+import { decodeInbox, encodePartialSum, encodeShareUpload, packedValueBytes } from '../schemas/secure-frames.js';
 import { heSessionSchema, type HeSessionView } from '../schemas/he-sessions.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
 import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema, type ApiKeyView, type createApiKeyBodySchema } from '../schemas/api-keys.schema.js';
@@ -40,7 +41,6 @@ import {
   type committeeKeyBodySchema,
   type openRoundBodySchema,
   type submitUpdateBodySchema,
-  type uploadPartialSumBodySchema,
   type uploadSharesBodySchema,
 } from '../schemas/rounds.schema.js';
 
@@ -50,8 +50,12 @@ export type OpenRoundInput = z.input<typeof openRoundBodySchema>;
 export type RegisterIdentityInput = z.input<typeof registerIdentityBodySchema>;
 export type CommitteeKeyInput = z.input<typeof committeeKeyBodySchema>;
 export type UploadSharesInput = z.input<typeof uploadSharesBodySchema>;
-export type UploadPartialSumInput = z.input<typeof uploadPartialSumBodySchema>;
 export type InboxView = z.infer<typeof inboxSchema>;
+/** An inbox with its envelopes as bytes, whichever wire form brought it. */
+export type InboxBytes = Omit<InboxView, 'envelopes'> & { envelopes: { senderId: string; envelope: Uint8Array }[] };
+/** Envelopes as bytes (the SDK's form) or base64 (the JSON form, and what an owner agent journals). */
+export type ShareEnvelopes = { envelopes: { recipientId: string; envelope: Uint8Array | string }[] };
+export type PartialSumBody = { includedSetHash: string; values: Uint8Array | string };
 export type SubmitUpdateInput = z.input<typeof submitUpdateBodySchema>;
 export type PredictInput = z.input<typeof predictBodySchema>;
 export type IssueApiKeyInput = z.input<typeof createApiKeyBodySchema>;
@@ -89,6 +93,11 @@ export interface FedscoreClientOptions {
   retry?: RetryPolicy;
   /** Aborts every request of this client (and any backoff wait), e.g. on SIGTERM. */
   signal?: AbortSignal;
+  /**
+   * How shares, inboxes and partial sums travel: 'binary' (default) in the application/octet-stream framing
+   * of src/schemas/secure-frames.ts, packed and about 30% smaller than 'json', base64 in JSON as curl sends it.
+   */
+  secureWire?: 'binary' | 'json';
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -175,6 +184,7 @@ export class FedscoreClient {
   readonly #timeoutMs: number;
   readonly #retry: RetryPolicy | undefined;
   readonly #signal: AbortSignal | undefined;
+  readonly #secureWire: 'binary' | 'json';
 
   constructor(options: FedscoreClientOptions) {
     let parsed: URL;
@@ -192,6 +202,7 @@ export class FedscoreClient {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#retry = options.retry;
     this.#signal = options.signal;
+    this.#secureWire = options.secureWire ?? 'binary';
   }
 
   /** The same server and transport with another identity (an operator client handing out owner clients). */
@@ -203,6 +214,7 @@ export class FedscoreClient {
       timeoutMs: this.#timeoutMs,
       ...(this.#retry && { retry: this.#retry }),
       ...(this.#signal && { signal: this.#signal }),
+      secureWire: this.#secureWire,
     });
   }
 
@@ -215,6 +227,7 @@ export class FedscoreClient {
       timeoutMs: this.#timeoutMs,
       ...(this.#retry && { retry: this.#retry }),
       signal: this.#signal ? AbortSignal.any([this.#signal, signal]) : signal,
+      secureWire: this.#secureWire,
     });
   }
 
@@ -425,9 +438,15 @@ export class FedscoreClient {
     });
   }
 
-  /** Owner only, secure mode: one envelope per committee member, in one request. */
-  uploadShares(federationId: string, roundNumber: number, body: UploadSharesInput): Promise<UpdateReceipt> {
-    return this.#request({ method: 'POST', path: `${roundPath(federationId, roundNumber)}/shares`, body, response: updateReceiptSchema });
+  /** Owner only, secure mode: one envelope per committee member, in one request (binary framing unless `secureWire: 'json'`). */
+  async uploadShares(federationId: string, roundNumber: number, body: ShareEnvelopes): Promise<UpdateReceipt> {
+    const path = `${roundPath(federationId, roundNumber)}/shares`;
+    if (this.#secureWire === 'json') {
+      const envelopes = body.envelopes.map(({ recipientId, envelope }) => ({ recipientId, envelope: toBase64(envelope) }));
+      return this.#request({ method: 'POST', path, body: { envelopes }, response: updateReceiptSchema });
+    }
+    const frames = encodeShareUpload(body.envelopes.map(({ recipientId, envelope }) => ({ id: recipientId, envelope: toBytes(envelope) })));
+    return parseWith(updateReceiptSchema, 'POST', path, (await this.#binary('POST', path, frames, 'json')) as string);
   }
 
   /** Committee member only, while the round is open: its X25519 key for this round, signed by its identity. */
@@ -440,13 +459,34 @@ export class FedscoreClient {
     return this.#request({ method: 'GET', path: `${roundPath(federationId, roundNumber)}/committee-draw`, response: committeeDrawSchema });
   }
 
-  /** Committee member only, once the round is summing. */
-  getInbox(federationId: string, roundNumber: number): Promise<InboxView> {
-    return this.#request({ method: 'GET', path: `${roundPath(federationId, roundNumber)}/inbox`, response: inboxSchema });
+  /** Committee member only, once the round is summing: the envelopes addressed to it, as bytes. */
+  async getInbox(federationId: string, roundNumber: number): Promise<InboxBytes> {
+    const path = `${roundPath(federationId, roundNumber)}/inbox`;
+    if (this.#secureWire === 'json') {
+      const inbox = await this.#request({ method: 'GET', path, response: inboxSchema });
+      return { ...inbox, envelopes: inbox.envelopes.map(({ senderId, envelope }) => ({ senderId, envelope: toBytes(envelope) })) };
+    }
+    const bytes = (await this.#binary('GET', path, undefined, 'binary')) as Uint8Array;
+    let inbox: ReturnType<typeof decodeInbox>;
+    try {
+      inbox = decodeInbox(bytes);
+    } catch (error) {
+      throw new FedscoreContractError('GET', path, (error as Error).message);
+    }
+    return { ...inbox, envelopes: inbox.envelopes.map(({ id, envelope }) => ({ senderId: id, envelope })) };
   }
 
-  uploadPartialSum(federationId: string, roundNumber: number, body: UploadPartialSumInput): Promise<UpdateReceipt> {
-    return this.#request({ method: 'POST', path: `${roundPath(federationId, roundNumber)}/partial-sums`, body, response: updateReceiptSchema });
+  /** Committee member only: its partial sum, packed field elements (binary framing unless `secureWire: 'json'`). */
+  async uploadPartialSum(federationId: string, roundNumber: number, body: PartialSumBody): Promise<UpdateReceipt> {
+    const path = `${roundPath(federationId, roundNumber)}/partial-sums`;
+    if (this.#secureWire === 'json') {
+      return this.#request({ method: 'POST', path, body: { includedSetHash: body.includedSetHash, values: toBase64(body.values) }, response: updateReceiptSchema });
+    }
+    const values = toBytes(body.values);
+    const count = Math.floor((values.length * 2) / 13); // ⌈6.5·n⌉ bytes hold n elements, and no other n
+    if (packedValueBytes(count) !== values.length) throw new TypeError(`uploadPartialSum: ${values.length} bytes is not a whole number of packed field elements`);
+    const frame = encodePartialSum({ includedSetHash: body.includedSetHash, count, values });
+    return parseWith(updateReceiptSchema, 'POST', path, (await this.#binary('POST', path, frame, 'json')) as string);
   }
 
   closeRound(federationId: string, roundNumber: number): Promise<RoundView> {
@@ -534,7 +574,7 @@ export class FedscoreClient {
 
   // --- transport ------------------------------------------------------------------------------------
 
-  async #binary(method: 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, expect: 'json' | 'binary' | 'none'): Promise<string | Uint8Array | undefined> {
+  async #binary(method: 'GET' | 'POST' | 'DELETE', path: string, body: Uint8Array | undefined, expect: 'json' | 'binary' | 'none'): Promise<string | Uint8Array | undefined> {
     const headers: Record<string, string> = { accept: expect === 'binary' ? 'application/octet-stream' : 'application/json, application/problem+json' };
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/octet-stream';
@@ -640,6 +680,9 @@ function describeBody(text: string): string {
   if (text.length === 0) return 'an empty body';
   return text.length > 200 ? `${JSON.stringify(text.slice(0, 200))}…` : JSON.stringify(text);
 }
+
+const toBytes = (value: Uint8Array | string) => (typeof value === 'string' ? new Uint8Array(Buffer.from(value, 'base64')) : value);
+const toBase64 = (value: Uint8Array | string) => (typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
 
 function segment(value: string | number): string {
   return encodeURIComponent(String(value));

@@ -32,7 +32,7 @@ import { FedscoreApiError, type CommitteeDrawView, type FederationView, type Fed
 import { encodeRows } from './local-data.js';
 import { committeeProblem } from './committee-trust.js';
 import { journalSummary, type AgentJournal, type PendingUpload } from './owner-state.js';
-import { buildShareUpload, sumInbox } from './secure-shares.js';
+import { buildShareUpload, partialSumValues } from './secure-shares.js';
 
 export interface LocalRows {
   /** Encoded with the federation's schema, in `federation.featureNames` order. */
@@ -448,7 +448,7 @@ export class OwnerAgent {
     const keys = { publicKey: new Uint8Array(Buffer.from(roundKey.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(roundKey.privateKey, 'base64')) };
     try {
       const inbox = await client.getInbox(this.#federationId, number);
-      const values = sumInbox({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
+      const values = partialSumValues({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
       await client.uploadPartialSum(this.#federationId, number, { includedSetHash: inbox.includedSetHash, values });
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;

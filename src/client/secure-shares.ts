@@ -11,11 +11,14 @@ import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/f
 import { encodeDpSecureUpdate, encodeSecureStatistics, encodeSecureUpdate } from '../crypto/secure-update.js';
 import { splitVectorCompact } from '../crypto/shamir.js';
 import { decodeSharePayload, encodeSharePayload, packFieldVector, sharePayloadValues } from '../crypto/share-codec.js';
-import type { InboxView, RoundView, UploadSharesInput } from './http-client.js';
+import type { InboxBytes, InboxView, RoundView, UploadSharesInput } from './http-client.js';
 
 export interface ShareUpload {
+  /** The envelopes as bytes: what FedscoreClient.uploadShares frames and sends. */
+  envelopes: { recipientId: string; envelope: Uint8Array }[];
+  /** The same envelopes in the JSON form (base64), for curl-like callers and for journalling. */
   body: UploadSharesInput;
-  /** Bytes of the envelopes (before base64), for the upload-expansion figure. */
+  /** Bytes of the envelopes (before any framing or base64), for the upload-expansion figure. */
   envelopeBytes: number;
   clipped: boolean;
 }
@@ -49,9 +52,10 @@ export function buildShareUpload(args: { federationId: string; ownerId: string; 
       rng,
     );
     envelopeBytes += envelope.length;
-    return { recipientId: seat.ownerId, envelope: Buffer.from(envelope).toString('base64') };
+    return { recipientId: seat.ownerId, envelope };
   });
-  return { body: { envelopes }, envelopeBytes, clipped };
+  const body = { envelopes: envelopes.map(({ recipientId, envelope }) => ({ recipientId, envelope: Buffer.from(envelope).toString('base64') })) };
+  return { envelopes, body, envelopeBytes, clipped };
 }
 
 function secureVector(round: RoundView, content: ShareContent, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
@@ -67,12 +71,13 @@ function secureVector(round: RoundView, content: ShareContent, rng: RandomBytes)
     : encodeSecureUpdate(content.base, content.trained, content.numSamples, round.secure!.clipNorm);
 }
 
-/** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed. */
-export function sumInbox(args: { federationId: string; memberId: string; keys: X25519KeyPair; inbox: InboxView }): string {
+/** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed 52 bits per element. */
+export function partialSumValues(args: { federationId: string; memberId: string; keys: X25519KeyPair; inbox: InboxView | InboxBytes }): Uint8Array {
   const { inbox } = args;
   const sum = new Float64Array(inbox.vectorLength);
   for (const item of inbox.envelopes) {
-    const plaintext = openEnvelope(new Uint8Array(Buffer.from(item.envelope, 'base64')), args.keys, {
+    const envelope = typeof item.envelope === 'string' ? new Uint8Array(Buffer.from(item.envelope, 'base64')) : item.envelope;
+    const plaintext = openEnvelope(envelope, args.keys, {
       federationId: args.federationId,
       roundNumber: inbox.roundNumber,
       senderId: item.senderId,
@@ -80,7 +85,12 @@ export function sumInbox(args: { federationId: string; memberId: string; keys: X
     });
     addVectorInto(sum, sharePayloadValues(decodeSharePayload(plaintext, inbox.vectorLength), inbox.vectorLength));
   }
-  return Buffer.from(packFieldVector(sum)).toString('base64');
+  return packFieldVector(sum);
+}
+
+/** partialSumValues in base64, as the JSON form of POST …/partial-sums takes it. */
+export function sumInbox(args: Parameters<typeof partialSumValues>[0]): string {
+  return Buffer.from(partialSumValues(args)).toString('base64');
 }
 
 /** A uniform choice of `count` values (Fisher–Yates on rng bytes, rejection-sampled to avoid modulo bias). */

@@ -9,7 +9,6 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { addVectorInto, FIELD_PRIME, randomFieldVector, seededRandomBytes, type RandomBytes } from './field.js';
-import { packFieldVector } from './share-codec.js';
 import {
   expandSeed,
   interpolateAt,
@@ -31,9 +30,19 @@ function subsets<T>(items: T[], size: number): T[][] {
   return [...subsets(rest, size - 1).map((s) => [first!, ...s]), ...subsets(rest, size)];
 }
 
+/** randomFieldVector's input format: 7 little-endian bytes per candidate (not the 52-bit wire packing). */
+function rejectionSamplerBytes(v: Float64Array): Uint8Array {
+  const out = Buffer.alloc(7 * v.length);
+  v.forEach((x, i) => {
+    out.writeUIntLE(x % 2 ** 48, 7 * i, 6);
+    out[7 * i + 6] = Math.floor(x / 2 ** 48);
+  });
+  return new Uint8Array(out);
+}
+
 /** An rng that hands out exactly these coefficient vectors, in the byte format randomFieldVector reads. */
 function scriptedCoefficients(vectors: Float64Array[]): RandomBytes {
-  const queue = vectors.map(packFieldVector);
+  const queue = vectors.map(rejectionSamplerBytes);
   return (n) => {
     const next = queue.shift();
     if (!next || next.length !== n) throw new Error(`scripted rng: unexpected request for ${n} bytes`);

@@ -1,49 +1,107 @@
 /**
- * Bytes at the edges of secure aggregation: field vectors as fixed-width little-endian integers
- * (FIELD_BYTES = 7 bytes per element, no header: the length is known from the round's model), and the
- * plaintext of one share envelope, tagged so that a seed and a vector cannot be confused. Decoders
- * reject anything that is not canonical (wrong length, an element ≥ p, an unknown tag), so every
- * vector that reaches the committee's summing loop holds field elements.
+ * Bytes at the edges of secure aggregation: field vectors bit-packed, 52 bits per element (two elements in
+ * 13 bytes, no header: the length is known from the round's model), and the plaintext of one share
+ * envelope, tagged so that a seed and a vector cannot be confused. Decoders reject anything that is not
+ * canonical (wrong length, an element ≥ p, non-zero padding bits, an unknown tag), so every vector that
+ * reaches the committee's summing loop holds field elements. The earlier layout, 7 whole bytes per
+ * element, is still read (payload tag 0x02, or a byte length of exactly 7 per element), so envelopes and
+ * partial sums written before the packing changed still decode; nothing writes it any more.
  */
-import { FIELD_BYTES, FIELD_PRIME, isFieldElement } from './field.js';
+import { FIELD_BITS, FIELD_BYTES, FIELD_PRIME, isFieldElement } from './field.js';
 import { expandSeed, SEED_BYTES } from './shamir.js';
 
 const TWO32 = 2 ** 32;
 
+/** Bytes of n packed elements: ⌈52·n / 8⌉ = ⌈6.5·n⌉. */
+export function packedFieldBytes(n: number): number {
+  return Math.ceil((n * FIELD_BITS) / 8);
+}
+
+function writeUint32(out: Uint8Array, o: number, x: number): void {
+  out[o] = x & 0xff;
+  out[o + 1] = (x >>> 8) & 0xff;
+  out[o + 2] = (x >>> 16) & 0xff;
+  out[o + 3] = x >>> 24;
+}
+
+function readUint32(bytes: Uint8Array, o: number): number {
+  return (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
+}
+
+/**
+ * Little-endian bit packing: element i occupies bits 52·i … 52·i + 51 of the byte string read as one
+ * little-endian integer. A pair (a, b) fills 13 bytes: a's 52 bits, then b's; an odd last element takes
+ * 7 bytes whose top 4 bits are zero.
+ */
 export function packFieldVector(v: Float64Array): Uint8Array {
-  const out = new Uint8Array(v.length * FIELD_BYTES);
-  for (let i = 0, o = 0; i < v.length; i++, o += FIELD_BYTES) {
-    const x = v[i]!;
-    if (!isFieldElement(x)) throw new Error(`packFieldVector: element ${i} is not a field element (an integer in [0, p))`);
-    const hi = Math.floor(x / TWO32); // < 2^20
-    const lo = x - hi * TWO32;
-    out[o] = lo & 0xff;
-    out[o + 1] = (lo >>> 8) & 0xff;
-    out[o + 2] = (lo >>> 16) & 0xff;
-    out[o + 3] = lo >>> 24;
-    out[o + 4] = hi & 0xff;
-    out[o + 5] = (hi >>> 8) & 0xff;
-    out[o + 6] = hi >>> 16;
+  const n = v.length;
+  const out = new Uint8Array(packedFieldBytes(n));
+  for (let i = 0, o = 0; i < n; i += 2, o += 13) {
+    const a = v[i]!;
+    if (!isFieldElement(a)) throw new Error(`packFieldVector: element ${i} is not a field element (an integer in [0, p))`);
+    const aHi = Math.floor(a / TWO32); // < 2^20
+    writeUint32(out, o, a - aHi * TWO32);
+    out[o + 4] = aHi & 0xff;
+    out[o + 5] = (aHi >>> 8) & 0xff;
+    if (i + 1 === n) {
+      out[o + 6] = aHi >>> 16;
+      break;
+    }
+    const b = v[i + 1]!;
+    if (!isFieldElement(b)) throw new Error(`packFieldVector: element ${i + 1} is not a field element (an integer in [0, p))`);
+    const bRest = Math.floor(b / 16); // < 2^48
+    const bLow = b - bRest * 16;
+    const rHi = Math.floor(bRest / TWO32); // < 2^16
+    out[o + 6] = (aHi >>> 16) | (bLow << 4);
+    writeUint32(out, o + 7, bRest - rHi * TWO32);
+    out[o + 11] = rHi & 0xff;
+    out[o + 12] = rHi >>> 8;
   }
   return out;
 }
 
-/** Throws on a byte length that is not FIELD_BYTES·length (or a multiple of FIELD_BYTES) or an element ≥ p. */
+/**
+ * Inverse of packFieldVector. With `length`, the byte length must be packedFieldBytes(length), or exactly
+ * 7·length (the earlier one-element-per-7-bytes layout); without it, a packed length. Throws on any other
+ * length, an element ≥ p or non-zero padding bits, naming the index only.
+ */
 export function unpackFieldVector(bytes: Uint8Array, length?: number): Float64Array {
+  let n: number;
   if (length !== undefined) {
     if (!Number.isSafeInteger(length) || length < 0) throw new Error(`unpackFieldVector: expected a non-negative integer length, got ${length}`);
-    if (bytes.length !== length * FIELD_BYTES) {
-      throw new Error(`unpackFieldVector: expected ${length * FIELD_BYTES} bytes for ${length} elements, got ${bytes.length}`);
+    if (bytes.length === length * FIELD_BYTES && length > 1) return unpackWide(bytes, length); // one element: both layouts agree
+    if (bytes.length !== packedFieldBytes(length)) {
+      throw new Error(`unpackFieldVector: expected ${packedFieldBytes(length)} bytes for ${length} elements, got ${bytes.length}`);
     }
-  } else if (bytes.length % FIELD_BYTES !== 0) {
-    throw new Error(`unpackFieldVector: expected a multiple of ${FIELD_BYTES} bytes, got ${bytes.length}`);
+    n = length;
+  } else {
+    n = Math.floor((bytes.length * 8) / FIELD_BITS);
+    if (packedFieldBytes(n) !== bytes.length) throw new Error(`unpackFieldVector: ${bytes.length} bytes is not a whole number of packed 52-bit elements`);
   }
-  const n = bytes.length / FIELD_BYTES;
+  const out = new Float64Array(n);
+  for (let i = 0, o = 0; i < n; i += 2, o += 13) {
+    const aHi = bytes[o + 4]! | (bytes[o + 5]! << 8) | ((bytes[o + 6]! & 0x0f) << 16);
+    const a = aHi * TWO32 + readUint32(bytes, o);
+    if (a >= FIELD_PRIME) throw new Error(`unpackFieldVector: element ${i} is not below the field prime`);
+    out[i] = a;
+    if (i + 1 === n) {
+      if (bytes[o + 6]! >>> 4 !== 0) throw new Error(`unpackFieldVector: the padding bits after element ${i} are not zero`);
+      break;
+    }
+    const rHi = bytes[o + 11]! | (bytes[o + 12]! << 8);
+    const b = (rHi * TWO32 + readUint32(bytes, o + 7)) * 16 + (bytes[o + 6]! >>> 4); // < 2^52: exact
+    if (b >= FIELD_PRIME) throw new Error(`unpackFieldVector: element ${i + 1} is not below the field prime`);
+    out[i + 1] = b;
+  }
+  return out;
+}
+
+/** The earlier layout: each element a 7-byte little-endian integer. Read only. */
+function unpackWide(bytes: Uint8Array, n: number): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0, o = 0; i < n; i++, o += FIELD_BYTES) {
-    const lo = (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
     const hi = bytes[o + 4]! | (bytes[o + 5]! << 8) | (bytes[o + 6]! << 16);
-    const x = hi * TWO32 + lo; // < 2^56: exact
+    const x = hi * TWO32 + readUint32(bytes, o); // < 2^56: exact
     if (x >= FIELD_PRIME) throw new Error(`unpackFieldVector: element ${i} is not below the field prime`);
     out[i] = x;
   }
@@ -52,11 +110,12 @@ export function unpackFieldVector(bytes: Uint8Array, length?: number): Float64Ar
 
 export type SharePayload = { kind: 'seed'; seed: Uint8Array } | { kind: 'vector'; values: Float64Array };
 
-/** Payload tags: the first plaintext byte of a share envelope. */
+/** Payload tags: the first plaintext byte of a share envelope. 0x02 is the earlier 7-bytes-per-element vector, read only. */
 export const PAYLOAD_SEED = 0x01;
-export const PAYLOAD_VECTOR = 0x02;
+export const PAYLOAD_WIDE_VECTOR = 0x02;
+export const PAYLOAD_VECTOR = 0x03;
 
-/** [0x01][32-byte seed] or [0x02][packed vector]. */
+/** [0x01][32-byte seed] or [0x03][packed vector]. */
 export function encodeSharePayload(payload: SharePayload): Uint8Array {
   if (payload.kind === 'seed') {
     if (payload.seed.length !== SEED_BYTES) throw new Error(`encodeSharePayload: expected a ${SEED_BYTES}-byte seed, got ${payload.seed.length} bytes`);
@@ -73,6 +132,11 @@ export function encodeSharePayload(payload: SharePayload): Uint8Array {
   return out;
 }
 
+/** Every plaintext size a share payload can have for vectors of `length` elements: a seed, a packed vector, an earlier 7-byte vector. */
+export function sharePayloadSizes(length: number): number[] {
+  return [1 + SEED_BYTES, 1 + packedFieldBytes(length), 1 + length * FIELD_BYTES];
+}
+
 /** Inverse of encodeSharePayload; a vector must have exactly expectedLength elements. */
 export function decodeSharePayload(bytes: Uint8Array, expectedLength: number): SharePayload {
   if (!Number.isSafeInteger(expectedLength) || expectedLength < 0) {
@@ -84,8 +148,8 @@ export function decodeSharePayload(bytes: Uint8Array, expectedLength: number): S
     if (bytes.length !== 1 + SEED_BYTES) throw new Error(`decodeSharePayload: expected ${1 + SEED_BYTES} bytes for a seed, got ${bytes.length}`);
     return { kind: 'seed', seed: Uint8Array.from(bytes.subarray(1)) }; // a copy, never a view of the plaintext
   }
-  if (kind === PAYLOAD_VECTOR) {
-    const expected = 1 + expectedLength * FIELD_BYTES;
+  if (kind === PAYLOAD_VECTOR || kind === PAYLOAD_WIDE_VECTOR) {
+    const expected = 1 + (kind === PAYLOAD_VECTOR ? packedFieldBytes(expectedLength) : expectedLength * FIELD_BYTES);
     if (bytes.length !== expected) {
       throw new Error(`decodeSharePayload: expected ${expected} bytes for a vector of ${expectedLength} elements, got ${bytes.length}`);
     }

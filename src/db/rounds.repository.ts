@@ -440,8 +440,23 @@ export async function listShareSenders(db: DbClient, roundId: string): Promise<s
   return rows.map((row) => row.senderId);
 }
 
-export async function listInbox(db: DbClient, roundId: string, recipientId: string): Promise<{ senderId: string; envelope: Uint8Array }[]> {
-  return db.shareEnvelope.findMany({ where: { roundId, recipientId }, select: { senderId: true, envelope: true }, orderBy: { senderId: 'asc' } });
+/** A member's envelopes by sender id; with `page`, at most `take` of them after sender `after` (keyset paging, for streaming). */
+export async function listInbox(
+  db: DbClient,
+  roundId: string,
+  recipientId: string,
+  page?: { after?: string; take: number },
+): Promise<{ senderId: string; envelope: Uint8Array }[]> {
+  return db.shareEnvelope.findMany({
+    where: { roundId, recipientId, ...(page?.after !== undefined && { senderId: { gt: page.after } }) },
+    select: { senderId: true, envelope: true },
+    orderBy: { senderId: 'asc' },
+    ...(page && { take: page.take }),
+  });
+}
+
+export async function countInbox(db: DbClient, roundId: string, recipientId: string): Promise<number> {
+  return db.shareEnvelope.count({ where: { roundId, recipientId } });
 }
 
 /** open → summing, once; the caller then records the included set it froze. */

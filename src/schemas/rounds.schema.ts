@@ -3,6 +3,7 @@
  * into a new model version (or fail, publishing nothing).
  */
 import { z } from 'zod';
+import { jsonOrOctetStream, octetStream } from './octet-stream.schema.js';
 import { federatedEvaluationSchema } from './models.schema.js';
 import { idSchema, timestampSchema, withExamples } from './common.schema.js';
 import { base64Schema } from './owners.schema.js';
@@ -250,6 +251,16 @@ export const uploadSharesBodySchema = z.strictObject({
 });
 export type UploadSharesBody = z.infer<typeof uploadSharesBodySchema>;
 
+/** The framings below are src/schemas/secure-frames.ts; every integer is unsigned little-endian. */
+const ID_FRAME = 'an id is a u8 length then that many ASCII bytes [A-Za-z0-9_-]';
+
+export const uploadSharesRequestSchema = jsonOrOctetStream(
+  uploadSharesBodySchema,
+  'The SDK’s form: u8 version (1) ‖ u16 count ‖ count × (recipientId ‖ u32 length ‖ envelope bytes); ' +
+    `${ID_FRAME}. A truncated frame, a count outside 1..64, a bad id or trailing bytes are 400 malformed-frames; ` +
+    'envelopes that do not fit the committee are 422 malformed-shares, as in JSON.',
+);
+
 export const inboxSchema = z
   .object({
     roundNumber: z.number().int(),
@@ -261,7 +272,30 @@ export const inboxSchema = z
   .meta({ id: 'Inbox' });
 export type Inbox = z.infer<typeof inboxSchema>;
 
+export const inboxAnswerSchema = {
+  description: 'The inbox: JSON with base64 envelopes, or with `Accept: application/octet-stream` the binary framing, streamed',
+  content: {
+    'application/json': { schema: inboxSchema },
+    'application/octet-stream': {
+      schema: octetStream<NodeJS.ReadableStream>(
+        'Sent when Accept prefers application/octet-stream (the SDK’s form), streamed from the database one frame per envelope: ' +
+          'u8 version (1) ‖ u32 roundNumber ‖ u16 position ‖ includedSetHash (32 raw bytes) ‖ u32 vectorLength ‖ u32 count, then ' +
+          `count × (senderId ‖ u32 length ‖ envelope bytes), sorted by sender id; ${ID_FRAME}. A body that ends before count ` +
+          'envelopes was cut off: read it again.',
+      ),
+    },
+  },
+};
+
 export const uploadPartialSumBodySchema = z.strictObject({
   includedSetHash: z.string().length(64),
-  values: base64Schema.describe('Packed field elements: the sum of the decrypted shares'),
+  values: base64Schema.describe('The sum of the decrypted shares: field elements packed 52 bits each, little-endian, ⌈6.5·vectorLength⌉ bytes'),
 });
+export type UploadPartialSumBody = z.infer<typeof uploadPartialSumBodySchema>;
+
+export const uploadPartialSumRequestSchema = jsonOrOctetStream(
+  uploadPartialSumBodySchema,
+  'The SDK’s form: u8 version (1) ‖ includedSetHash (32 raw bytes) ‖ u32 count ‖ count field elements packed 52 bits each ' +
+    '(⌈6.5·count⌉ bytes). A truncated body or trailing bytes are 400 malformed-frames; a count other than the round’s ' +
+    'vectorLength or an element ≥ p is 422 malformed-partial-sum, as in JSON.',
+);

@@ -3,7 +3,9 @@
  * request, all or nothing; when the round freezes its included set, each member fetches the envelopes
  * addressed to it, sums them locally and uploads one partial sum; t partial sums reconstruct the sum.
  * The server stores ciphertext envelopes and partial sums only, never an owner's update, and every check
- * here runs before anything is written.
+ * here runs before anything is written. Bodies arrive as bytes whichever wire form carried them (JSON with
+ * base64, or the binary framing of src/schemas/secure-frames.ts); an inbox is read either whole (JSON) or
+ * as frames streamed page by page from the database.
  */
 import type { Db } from '../db/client.js';
 import {
@@ -13,6 +15,7 @@ import {
   shareEnvelopeRows,
   keySeat,
   listCommitteeSeats,
+  countInbox,
   listInbox,
   SeatAlreadyKeyed,
   type CommitteeDraw,
@@ -21,9 +24,10 @@ import {
 } from '../db/rounds.repository.js';
 import { ENVELOPE_VERSION, envelopeOverhead, isValidX25519PublicKey } from '../crypto/envelope.js';
 import { ED25519_SIGNATURE_BYTES, verifyCommitteeKey } from '../crypto/identity.js';
-import { encodeSharePayload, unpackFieldVector } from '../crypto/share-codec.js';
+import { sharePayloadSizes, unpackFieldVector } from '../crypto/share-codec.js';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError, type ProblemField } from '../errors.js';
-import type { Inbox, Round, UploadSharesBody } from '../schemas/rounds.schema.js';
+import type { Inbox, Round } from '../schemas/rounds.schema.js';
+import { encodeInboxFrame, encodeInboxHeader } from '../schemas/secure-frames.js';
 import { requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import type { FederationsService } from './federations.service.js';
@@ -91,7 +95,7 @@ export class SecureRoundsService {
   }
 
   /** An owner's k envelopes, one per committee member, accepted all together or not at all. */
-  async uploadShares(principal: Principal, federationId: string, number: number, body: UploadSharesBody): Promise<Round> {
+  async uploadShares(principal: Principal, federationId: string, number: number, envelopes: ShareEnvelopeInput[]): Promise<Round> {
     const ownerId = requireOwner(principal, federationId, 'uploadShares');
     const federation = await this.federations.load(federationId);
     requireMode(federation, 'secure', 'uploadShares');
@@ -108,12 +112,12 @@ export class SecureRoundsService {
       );
     }
     const length = secureLengthOf(federation, round);
-    const envelopes = checkEnvelopes(body, seats, length);
+    checkEnvelopes(envelopes, seats, length);
     await this.rounds.core.assertMayContribute(round, ownerId, 'uploadShares');
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.rounds.core.accept(federation, round, {
       kind: 'shares',
-      rows: shareEnvelopeRows(envelopes.map(({ recipientId, bytes }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope: bytes }))),
+      rows: shareEnvelopeRows(envelopes.map(({ recipientId, envelope }) => ({ id: newId(), roundId: round.id, senderId: ownerId, recipientId, envelope }))),
       refuse: { closed: () => roundNotOpen('uploadShares', number, 'no longer collecting'), duplicate: () => duplicateSubmission(number) },
     });
     return this.rounds.show(federation, accepted.round, principal, { submitted: true, seats });
@@ -121,29 +125,63 @@ export class SecureRoundsService {
 
   /** A committee member's envelopes from exactly the frozen included set. */
   async inbox(principal: Principal, federationId: string, number: number): Promise<Inbox> {
-    const memberId = requireOwner(principal, federationId, 'getInbox');
-    const federation = await this.federations.load(federationId);
-    requireMode(federation, 'secure', 'getInbox');
-    const round = await this.rounds.find(federationId, number);
-    const seat = await this.seatOf(round, memberId, 'getInbox');
-    if (round.status !== 'summing') throw notSumming('getInbox', round);
+    const { round, seat, length } = await this.summingSeat(principal, federationId, number);
     return {
       roundNumber: round.number,
       position: seat.position,
       includedSetHash: round.includedSetHash!,
-      vectorLength: secureLengthOf(federation, round),
-      envelopes: (await listInbox(this.db, round.id, memberId)).map((row) => ({
+      vectorLength: length,
+      envelopes: (await listInbox(this.db, round.id, seat.ownerId)).map((row) => ({
         senderId: row.senderId,
         envelope: Buffer.from(row.envelope).toString('base64'),
       })),
     };
   }
 
+  /**
+   * The same inbox in the binary framing, as a stream of frames: every check runs before the first frame,
+   * then a header carrying the envelope count and one frame per envelope, read from the database
+   * INBOX_PAGE rows at a time as the reader takes them (a full vector envelope is ⌈6.5·d⌉ bytes), so an
+   * inbox of thousands of envelopes is never one buffer. If the rows read differ from the count (they
+   * cannot while the round is summing), the stream fails and the reader sees a cut body.
+   */
+  async inboxFrames(principal: Principal, federationId: string, number: number): Promise<AsyncIterable<Uint8Array>> {
+    const { round, seat, length } = await this.summingSeat(principal, federationId, number);
+    const count = await countInbox(this.db, round.id, seat.ownerId);
+    const header = encodeInboxHeader({ roundNumber: round.number, position: seat.position, includedSetHash: round.includedSetHash!, vectorLength: length, count });
+    const db = this.db;
+    return (async function* frames() {
+      yield header;
+      let sent = 0;
+      let after: string | undefined;
+      for (;;) {
+        const rows = await listInbox(db, round.id, seat.ownerId, { ...(after !== undefined && { after }), take: INBOX_PAGE });
+        for (const row of rows) {
+          if (++sent > count) break;
+          yield encodeInboxFrame({ id: row.senderId, envelope: row.envelope });
+        }
+        if (rows.length < INBOX_PAGE || sent > count) break;
+        after = rows.at(-1)!.senderId;
+      }
+      if (sent !== count) throw new Error(`getInbox: round ${round.number} seat ${seat.position} announced ${count} envelopes and read ${sent}`);
+    })();
+  }
+
+  private async summingSeat(principal: Principal, federationId: string, number: number) {
+    const memberId = requireOwner(principal, federationId, 'getInbox');
+    const federation = await this.federations.load(federationId);
+    requireMode(federation, 'secure', 'getInbox');
+    const round = await this.rounds.find(federationId, number);
+    const seat = await this.seatOf(round, memberId, 'getInbox');
+    if (round.status !== 'summing') throw notSumming('getInbox', round);
+    return { round, seat, length: secureLengthOf(federation, round) };
+  }
+
   async uploadPartialSum(
     principal: Principal,
     federationId: string,
     number: number,
-    body: { includedSetHash: string; values: string },
+    body: PartialSumInput,
   ): Promise<Round> {
     const memberId = requireOwner(principal, federationId, 'uploadPartialSum');
     const federation = await this.federations.load(federationId);
@@ -159,20 +197,23 @@ export class SecureRoundsService {
       );
     }
     const length = secureLengthOf(federation, round);
-    const values = Buffer.from(body.values, 'base64');
+    const { values } = body;
+    const malformed = (detail: string) =>
+      new DomainError('malformed-partial-sum', 'Malformed partial sum', 422, `uploadPartialSum: ${detail}`, [
+        { path: 'body.values', message: `expected ${length} packed field elements` },
+      ]);
+    if (body.count !== undefined && body.count !== length) throw malformed(`round ${number} sums vectors of ${length} elements, this partial sum has ${body.count}`);
     try {
       unpackFieldVector(values, length);
     } catch (error) {
-      throw new DomainError('malformed-partial-sum', 'Malformed partial sum', 422, `uploadPartialSum: ${(error as Error).message}`, [
-        { path: 'body.values', message: `expected ${length} packed field elements` },
-      ]);
+      throw malformed((error as Error).message);
     }
     const duplicate = () =>
       new ConflictError('duplicate-partial-sum', 'Partial sum already uploaded', `uploadPartialSum: this member already uploaded for round ${number}`);
     if (await hasPartialSum(this.db, round.id, memberId)) throw duplicate();
     const accepted = await this.rounds.core.accept(federation, round, {
       kind: 'partial-sum',
-      rows: partialSumRows({ id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values: new Uint8Array(values) }),
+      rows: partialSumRows({ id: newId(), roundId: round.id, memberId, position: seat.position, includedSetHash: body.includedSetHash, values }),
       refuse: { closed: () => notSumming('uploadPartialSum', round), duplicate },
     });
     return this.rounds.show(federation, accepted.round, principal, { partialSumSubmitted: true });
@@ -185,38 +226,49 @@ export class SecureRoundsService {
   }
 }
 
+/** One envelope of an upload, whichever wire form carried it. */
+export interface ShareEnvelopeInput {
+  recipientId: string;
+  envelope: Uint8Array;
+}
+
+/** A partial sum as bytes; `count` is the element count the binary framing declares (the JSON form has none). */
+export interface PartialSumInput {
+  includedSetHash: string;
+  values: Uint8Array;
+  count?: number;
+}
+
+/** Envelopes per database read while streaming an inbox. */
+const INBOX_PAGE = 8;
+
 /**
  * Structure only — the server cannot read an envelope, but it can insist on exactly one per committee
- * member, each of one of the two sizes a share can have (a PRG seed or a full vector) and of the
- * supported version, so a malformed upload is refused before anything is stored.
+ * member, each of one of the sizes a share can have (a PRG seed, a packed full vector, or a full vector in
+ * the earlier 7-byte layout an older client may still send) and of the supported version, so a malformed
+ * upload is refused before anything is stored.
  */
-function checkEnvelopes(body: UploadSharesBody, seats: CommitteeSeatRecord[], length: number) {
+function checkEnvelopes(envelopes: ShareEnvelopeInput[], seats: CommitteeSeatRecord[], length: number): void {
   const members = new Set(seats.map((seat) => seat.ownerId));
-  const validSizes = new Set([
-    envelopeOverhead() + encodeSharePayload({ kind: 'seed', seed: new Uint8Array(32) }).length,
-    envelopeOverhead() + encodeSharePayload({ kind: 'vector', values: new Float64Array(length) }).length,
-  ]);
+  const validSizes = new Set(sharePayloadSizes(length).map((size) => envelopeOverhead() + size));
   const problems: ProblemField[] = [];
   const seen = new Set<string>();
-  const envelopes = body.envelopes.map((item, i) => {
-    const bytes = new Uint8Array(Buffer.from(item.envelope, 'base64'));
-    if (!members.has(item.recipientId)) problems.push({ path: `body.envelopes.${i}.recipientId`, message: 'not a member of this round’s committee' });
-    else if (seen.has(item.recipientId)) problems.push({ path: `body.envelopes.${i}.recipientId`, message: 'a second envelope for this member' });
-    seen.add(item.recipientId);
-    if (!validSizes.has(bytes.length)) {
-      problems.push({ path: `body.envelopes.${i}.envelope`, message: `expected ${[...validSizes].join(' or ')} bytes, got ${bytes.length}` });
-    } else if (bytes[0] !== ENVELOPE_VERSION) {
-      problems.push({ path: `body.envelopes.${i}.envelope`, message: `unsupported envelope version ${bytes[0]}` });
+  envelopes.forEach(({ recipientId, envelope }, i) => {
+    if (!members.has(recipientId)) problems.push({ path: `body.envelopes.${i}.recipientId`, message: 'not a member of this round’s committee' });
+    else if (seen.has(recipientId)) problems.push({ path: `body.envelopes.${i}.recipientId`, message: 'a second envelope for this member' });
+    seen.add(recipientId);
+    if (!validSizes.has(envelope.length)) {
+      problems.push({ path: `body.envelopes.${i}.envelope`, message: `expected ${[...validSizes].join(' or ')} bytes, got ${envelope.length}` });
+    } else if (envelope[0] !== ENVELOPE_VERSION) {
+      problems.push({ path: `body.envelopes.${i}.envelope`, message: `unsupported envelope version ${envelope[0]}` });
     }
-    return { recipientId: item.recipientId, bytes };
   });
   if (seen.size !== members.size && problems.length === 0) {
-    problems.push({ path: 'body.envelopes', message: `expected one envelope for each of the ${members.size} committee members, got ${body.envelopes.length}` });
+    problems.push({ path: 'body.envelopes', message: `expected one envelope for each of the ${members.size} committee members, got ${envelopes.length}` });
   }
   if (problems.length > 0) {
     throw new DomainError('malformed-shares', 'Shares do not fit the round’s committee', 422, `uploadShares: ${problems.length} problem(s) with the envelopes`, problems);
   }
-  return envelopes;
 }
 
 function keyAlreadySet(number: number, position: number): ConflictError {

@@ -62,7 +62,7 @@ function int32le(values: number[]): Buffer {
   for (let i = 0; i < values.length; i++) out.writeInt32LE(values[i]!, i * 4);
   return out;
 }
-/** 7 little-endian bytes per element: how field vectors travel and are stored. */
+/** 7 little-endian bytes per element: how field vectors travelled and were stored before the 52-bit packing. */
 function packed56(values: number[]): Buffer {
   const out = Buffer.alloc(values.length * 7);
   for (let i = 0; i < values.length; i++) {
@@ -71,6 +71,28 @@ function packed56(values: number[]): Buffer {
   }
   return out;
 }
+/** 52 bits per element as one little-endian integer (share-codec.ts): how field vectors travel and are stored. */
+function packed52(values: number[]): Buffer {
+  const out = Buffer.alloc(Math.ceil((values.length * 52) / 8));
+  for (let i = 0; i < values.length; i += 2) {
+    let x = BigInt(values[i]!) | (BigInt(values[i + 1] ?? 0) << 52n);
+    for (let o = (i / 2) * 13; o < Math.min(out.length, (i / 2) * 13 + 13); o++, x >>= 8n) out[o] = Number(x & 0xffn);
+  }
+  return out;
+}
+
+/** packed52 windows start at an even coordinate (a byte boundary) and end at the last byte that is theirs alone. */
+const packed52Encoding: Encoding = {
+  name: 'field elements, packed 52 bits LE',
+  kind: 'bytes',
+  whole: (u) => packed52(fieldElements(weightedDelta(u))),
+  window: (u, from, count) => {
+    const start = from - (from % 2);
+    const n = count + (from % 2);
+    return packed52(fieldElements(weightedDelta(u)).slice(start, start + n)).subarray(0, Math.floor((n * 52) / 8));
+  },
+};
+
 const decimalText = (values: ArrayLike<number>) => Buffer.from(Array.from(values, (v) => JSON.stringify(v)).join(','), 'utf8');
 
 /** A vector in one encoding: `window` encodes coordinates [from, from + count) the same way `whole` does. */
@@ -96,6 +118,7 @@ export const ENCODINGS: Encoding[] = [
   vectorEncoding('float64 LE sample-weighted delta', 'bytes', weightedDelta, float64le),
   vectorEncoding('fixed point, signed int32 LE', 'bytes', (u) => fixedUnits(weightedDelta(u)), int32le),
   vectorEncoding('fixed point, signed int64 LE', 'bytes', (u) => fixedUnits(weightedDelta(u)), int64le),
+  packed52Encoding,
   vectorEncoding('field elements, packed 7 bytes LE', 'bytes', (u) => fieldElements(weightedDelta(u)), packed56),
   vectorEncoding('field elements, uint64 LE', 'bytes', (u) => fieldElements(weightedDelta(u)), int64le),
   vectorEncoding('field elements, float64 LE', 'bytes', (u) => fieldElements(weightedDelta(u)), float64le),

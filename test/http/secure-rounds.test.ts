@@ -5,7 +5,7 @@ import { generateIdentityKeyPair } from '../../src/crypto/identity.js';
 import { FIELD_PRIME } from '../../src/crypto/field.js';
 import { decodeSecureSum, encodeSecureUpdate } from '../../src/crypto/secure-update.js';
 import { reconstructVector } from '../../src/crypto/shamir.js';
-import { decodeSharePayload, sharePayloadValues } from '../../src/crypto/share-codec.js';
+import { decodeSharePayload, packedFieldBytes, sharePayloadValues } from '../../src/crypto/share-codec.js';
 import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
 import { findFederation } from '../../src/db/federations.repository.js';
 import { countContributions, findRound, insertContributionRows, partialSumRows } from '../../src/db/rounds.repository.js';
@@ -483,7 +483,7 @@ test('what the server stores reveals no owner’s update without t committee sec
       }
     }
     // 4. The envelopes are ciphertext: no stored vector-share envelope reads as a share payload in the clear.
-    const vectorEnvelopes = stored.filter((r) => r.envelope.length === envelopeOverhead() + 1 + (size + 1) * 7);
+    const vectorEnvelopes = stored.filter((r) => r.envelope.length === envelopeOverhead() + 1 + packedFieldBytes(size + 1));
     assert.equal(vectorEnvelopes.length, owners.length * (committee.size - committee.threshold + 1), `${stage}: k − t + 1 vector shares per owner`);
     for (const row of vectorEnvelopes) {
       const body = row.envelope.subarray(45, row.envelope.length - 16);

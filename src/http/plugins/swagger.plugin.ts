@@ -8,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { octetStreamDescription } from '../../schemas/octet-stream.schema.js';
 
 export const API_VERSION = '0.1.0';
 /** package.json's `license`, as an SPDX identifier (test/http/openapi.test.ts keeps the two equal). */
@@ -49,11 +50,53 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: withOctetStreams,
     transformObject: (document) => withoutUnusedSchemas(jsonSchemaTransformObject(document)),
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 });
+
+type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
+type ContentMap = Record<string, { schema: unknown }>;
+const BINARY = 'application/octet-stream';
+
+function binaryEntry(content: unknown): string | undefined {
+  const entry = (content as ContentMap | undefined)?.[BINARY];
+  return entry ? octetStreamDescription(entry.schema) : undefined;
+}
+
+/**
+ * jsonSchemaTransform, taught the bodies and answers that come as JSON or bytes (octet-stream.schema.ts):
+ * the zod side sees only the JSON form, and the binary form is put back afterwards as a binary string
+ * whose description documents its framing.
+ */
+export function withOctetStreams(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
+  const schema = input.schema as Record<string, unknown> | undefined;
+  if (!schema) return jsonSchemaTransform(input);
+  const body = schema.body as { content?: ContentMap } | undefined;
+  const bodyBinary = binaryEntry(body?.content);
+  const response = { ...(schema.response as Record<string, { content?: ContentMap }> | undefined) };
+  const responseBinary: Record<string, string> = {};
+  for (const [status, answer] of Object.entries(response)) {
+    const description = binaryEntry(answer?.content);
+    if (description === undefined) continue;
+    responseBinary[status] = description;
+    const { [BINARY]: _binary, ...rest } = answer.content!;
+    response[status] = { ...answer, content: rest };
+  }
+  const transformed = jsonSchemaTransform({
+    ...input,
+    schema: { ...schema, ...(bodyBinary !== undefined && { body: body!.content!['application/json']!.schema }), response },
+  } as TransformInput);
+  const out = transformed.schema as Record<string, unknown>;
+  const binary = (description: string) => ({ schema: { type: 'string', format: 'binary', description } });
+  if (bodyBinary !== undefined) out.body = { content: { 'application/json': { schema: out.body }, [BINARY]: binary(bodyBinary) } };
+  for (const [status, description] of Object.entries(responseBinary)) {
+    const answer = (out.response as Record<string, { content: ContentMap }>)[status]!;
+    answer.content[BINARY] = binary(description);
+  }
+  return transformed;
+}
 
 const SCHEMA_REF = '#/components/schemas/';
 
