@@ -49,11 +49,32 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: withBodyContent(jsonSchemaTransform),
     transformObject: (document) => withoutUnusedSchemas(jsonSchemaTransformObject(document)),
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 });
+
+type Transform = typeof jsonSchemaTransform;
+
+/**
+ * Lets a route declare its body per media type (`body: { content: { 'application/json': { schema }, … } }`,
+ * which Fastify validates by the request's Content-Type): fastify-type-provider-zod converts only a body that
+ * is one zod schema, so each media type's schema is converted on its own and the map handed on to
+ * @fastify/swagger, which writes it as the requestBody's `content`.
+ */
+export function withBodyContent(transform: Transform): Transform {
+  return (document) => {
+    const body = (document.schema as { body?: unknown } | undefined)?.body;
+    if (body === null || typeof body !== 'object' || !('content' in body)) return transform(document);
+    const media = (body as { content: Record<string, { schema: unknown }> }).content;
+    const content = Object.fromEntries(
+      Object.entries(media).map(([type, { schema }]) => [type, { schema: (transform({ ...document, schema: { body: schema } }).schema as { body: unknown }).body }]),
+    );
+    const rest = transform({ ...document, schema: { ...document.schema, body: undefined } });
+    return { ...rest, schema: { ...rest.schema, body: { content } } };
+  };
+}
 
 const SCHEMA_REF = '#/components/schemas/';
 

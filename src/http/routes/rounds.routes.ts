@@ -1,5 +1,5 @@
 /** Rounds: open, read, submit an update (or a statistics round's moments, an evaluation round's tallies), close. */
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses, problemSchema, roundParamsSchema } from '../../schemas/common.schema.js';
 import {
   committeeDrawSchema,
@@ -15,7 +15,12 @@ import {
   updateReceiptSchema,
   uploadPartialSumBodySchema,
   uploadSharesBodySchema,
+  type SubmitUpdateBody,
 } from '../../schemas/rounds.schema.js';
+import { decodeUpdate, updateOctetsSchema } from '../../schemas/weight-frames.js';
+import { BadRequestError, ValidationError } from '../../errors.js';
+import type { PlainUpdate } from '../../services/rounds.service.js';
+import { acceptOctetStream } from '../octet-stream.js';
 
 const tags = ['rounds'];
 
@@ -72,24 +77,33 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => app.services.rounds.get(request.principal, request.params.federationId, request.params.roundNumber),
   );
 
-  app.post(
-    '/federations/:federationId/rounds/:roundNumber/updates',
-    {
-      schema: {
-        tags,
-        summary: 'Submit this owner’s update for a round (owner)',
-        description:
-          'One update per owner per round. The round closes and publishes the next model version as soon as its minimum number of owners have submitted.',
-        params: roundParamsSchema,
-        body: submitUpdateBodySchema,
-        response: { 201: updateReceiptSchema, ...problemResponses },
+  // The one route of this file with a binary form gets its own scope, so only it reads application/octet-stream.
+  await app.register(async (scope) => {
+    acceptOctetStream(scope);
+    scope.withTypeProvider<ZodTypeProvider>().post(
+      '/federations/:federationId/rounds/:roundNumber/updates',
+      {
+        schema: {
+          tags,
+          summary: 'Submit this owner’s update for a round (owner)',
+          description:
+            'One update per owner per round. The round closes and publishes the next model version as soon as its minimum number of owners have submitted. ' +
+            'The body is JSON, or the same fields as application/octet-stream: a 32-byte header (magic "FSU1", u32 numSamples, u32 flags — bit 0 loss present, ' +
+            'bit 1 accuracy present —, f64 loss, f64 accuracy, u32 n), then n float32 weights, all little-endian. A binary body whose length does not match its ' +
+            'header, or with another magic or unknown flags, is 400 `malformed-update`; its weights and metrics are checked as JSON ones are (422).',
+          params: roundParamsSchema,
+          body: { content: { 'application/json': { schema: submitUpdateBodySchema }, 'application/octet-stream': { schema: updateOctetsSchema } } },
+          response: { 201: updateReceiptSchema, ...problemResponses },
+        },
       },
-    },
-    async (request, reply) =>
-      reply.code(201).send({
-        round: await app.services.rounds.submitUpdate(request.principal, request.params.federationId, request.params.roundNumber, request.body),
-      }),
-  );
+      async (request, reply) => {
+        const body = Buffer.isBuffer(request.body) ? updateFromOctets(request.body) : (request.body as SubmitUpdateBody);
+        return reply.code(201).send({
+          round: await app.services.rounds.submitUpdate(request.principal, request.params.federationId, request.params.roundNumber, body),
+        });
+      },
+    );
+  });
 
   app.post(
     '/federations/:federationId/rounds/:roundNumber/statistics',
@@ -235,3 +249,21 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
       }),
   );
 };
+
+/** The binary form's framing checked here (400); numSamples and metrics as the JSON schema checks them (422). */
+function updateFromOctets(body: Buffer): PlainUpdate {
+  let frame;
+  try {
+    frame = decodeUpdate(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+  } catch (error) {
+    throw new BadRequestError('malformed-update', 'Malformed binary update', (error as Error).message);
+  }
+  const fields = submitUpdateBodySchema.omit({ weights: true }).safeParse({ numSamples: frame.numSamples, metrics: frame.metrics });
+  if (!fields.success) {
+    throw new ValidationError(
+      'submitUpdate: the binary update’s header failed validation',
+      fields.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message })),
+    );
+  }
+  return { weights: frame.weights, ...fields.data };
+}
