@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FedscoreApiError, FedscoreClient, FedscoreContractError, FedscoreNetworkError } from './http-client.js';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
+import { decodeUpdate, encodeWeights } from '../schemas/weight-frames.js';
 
 /** undici's shape for an unreachable server: "fetch failed" with the system error as its cause. */
 const refused = () => ({ fail: new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) }) });
@@ -21,6 +22,8 @@ interface Call {
   method: string;
   headers: Record<string, string>;
   body: unknown;
+  /** A binary body as sent. */
+  bytes?: Uint8Array;
 }
 
 type Answer = { status: number; body: unknown; contentType?: string; headers?: Record<string, string> } | { fail: Error };
@@ -33,6 +36,7 @@ function scripted(...answers: Answer[]) {
       method: init?.method ?? 'GET',
       headers: { ...(init?.headers as Record<string, string>) },
       body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+      ...(init?.body instanceof Uint8Array && { bytes: init.body }),
     });
     const answer = answers.shift();
     if (answer === undefined) throw new Error('scripted fetch: no answer left');
@@ -88,11 +92,27 @@ describe('FedscoreClient', () => {
     assert.deepEqual(calls[0]!.body, { enrolmentToken: 't', name: 'o' });
 
     const asOwner = operator.withApiKey(enrolled.apiKey);
-    await asOwner.submitUpdate('fed_1', 2, { weights: [0.5, -1], numSamples: 1 });
+    await asOwner.submitUpdate('fed_1', 2, { weights: [0.5, -1], numSamples: 1, metrics: { loss: 0.25 } });
     assert.equal(calls[1]!.url, 'http://server:1/v1/federations/fed_1/rounds/2/updates');
     assert.equal(calls[1]!.method, 'POST');
     assert.equal(calls[1]!.headers.authorization, 'Bearer owner-key');
-    assert.equal(calls[1]!.headers['content-type'], 'application/json');
+    // Updates go in the binary form by default.
+    assert.equal(calls[1]!.headers['content-type'], 'application/octet-stream');
+    const sent = decodeUpdate(calls[1]!.bytes!);
+    assert.deepEqual([Array.from(sent.weights), sent.numSamples, sent.metrics], [[0.5, -1], 1, { loss: 0.25 }]);
+  });
+
+  it('downloads weights as float32 with the resolved version, and refuses an answer that is not', async () => {
+    const binary = (body: Uint8Array, headers: Record<string, string>) =>
+      (async () => new Response(body, { status: 200, headers })) as unknown as typeof globalThis.fetch;
+    const weights = encodeWeights([0.25, -2, 3.5]);
+    const client = new FedscoreClient({ baseUrl: 'http://server:1', apiKey: 'k', fetch: binary(weights, { 'content-type': 'application/octet-stream', 'fedscore-model-version': '4' }) });
+    const got = await client.downloadWeights('fed_1', 'latest');
+    assert.deepEqual([got.version, Array.from(got.weights)], [4, [0.25, -2, 3.5]]);
+    const noVersion = new FedscoreClient({ baseUrl: 'http://server:1', fetch: binary(weights, { 'content-type': 'application/octet-stream' }) });
+    await assert.rejects(noVersion.downloadWeights('fed_1'), FedscoreContractError);
+    const ragged = new FedscoreClient({ baseUrl: 'http://server:1', fetch: binary(weights.subarray(0, 7), { 'content-type': 'application/octet-stream', 'fedscore-model-version': '1' }) });
+    await assert.rejects(ragged.downloadWeights('fed_1'), /multiple of 4 bytes/);
   });
 
   it('sends {} for body-less POSTs and escapes path segments', async () => {

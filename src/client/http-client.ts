@@ -22,6 +22,7 @@ import { decodeFrames, encodeFrames } from '../schemas/ciphertext-frames.js';
 import { decodeInbox, encodePartialSum, encodeShareUpload, packedValueBytes } from '../schemas/secure-frames.js';
 import { heSessionSchema, type HeSessionView } from '../schemas/he-sessions.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
+import { decodeWeights, encodeUpdate, MODEL_VERSION_HEADER } from '../schemas/weight-frames.js';
 import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema, type ApiKeyView, type createApiKeyBodySchema } from '../schemas/api-keys.schema.js';
 import {
   enrolledOwnerSchema,
@@ -57,6 +58,8 @@ export type InboxBytes = Omit<InboxView, 'envelopes'> & { envelopes: { senderId:
 export type ShareEnvelopes = { envelopes: { recipientId: string; envelope: Uint8Array | string }[] };
 export type PartialSumBody = { includedSetHash: string; values: Uint8Array | string };
 export type SubmitUpdateInput = z.input<typeof submitUpdateBodySchema>;
+/** An update as `submitUpdate` sends it: the JSON body's fields, the weights as any array of numbers. */
+export type PlainUpdateInput = Omit<SubmitUpdateInput, 'weights'> & { weights: ArrayLike<number> };
 export type PredictInput = z.input<typeof predictBodySchema>;
 export type IssueApiKeyInput = z.input<typeof createApiKeyBodySchema>;
 export type IssuedApiKey = z.infer<typeof issuedApiKeySchema>;
@@ -75,6 +78,10 @@ export type CharterView = z.infer<typeof charterViewSchema>;
 export type UpdateReceipt = z.infer<typeof updateReceiptSchema>;
 export type ModelVersionView = z.infer<typeof modelVersionSchema>;
 export type ModelWeightsView = z.infer<typeof modelWeightsSchema>;
+export interface ModelWeightsFloat32 {
+  version: number;
+  weights: Float32Array;
+}
 export type PredictResponse = z.infer<typeof predictResponseSchema>;
 /** A published version number, or the newest one. */
 export type ModelRef = number | 'latest' | 'default';
@@ -408,14 +415,15 @@ export class FedscoreClient {
     return this.#request({ method: 'GET', path: roundPath(federationId, roundNumber), response: roundSchema });
   }
 
-  /** Owner only. The receipt's round may already be closed: this submission may have completed it. */
-  submitUpdate(federationId: string, roundNumber: number, body: SubmitUpdateInput): Promise<UpdateReceipt> {
-    return this.#request({
-      method: 'POST',
-      path: `${roundPath(federationId, roundNumber)}/updates`,
-      body,
-      response: updateReceiptSchema,
-    });
+  /**
+   * Owner only. Sent in the binary form (application/octet-stream, src/schemas/weight-frames.ts): float32
+   * weights, as the server stores them. The receipt's round may already be closed: this submission may
+   * have completed it.
+   */
+  async submitUpdate(federationId: string, roundNumber: number, body: PlainUpdateInput): Promise<UpdateReceipt> {
+    const path = `${roundPath(federationId, roundNumber)}/updates`;
+    const text = await this.#binary('POST', path, encodeUpdate(body), 'json');
+    return parseWith(updateReceiptSchema, 'POST', path, text as string);
   }
 
   /** Owner only, plain mode, evaluation round: this owner's tallies of the round's version (see `scoreTallies`). */
@@ -530,11 +538,33 @@ export class FedscoreClient {
     return this.#request({ method: 'GET', path: modelPath(federationId, version), response: modelVersionSchema });
   }
 
+  /** The JSON form, with the tensor layout; `downloadWeights` is the one to train from. */
   getModelWeights(federationId: string, version: ModelRef = 'latest'): Promise<ModelWeightsView> {
     return this.#request({
       method: 'GET',
       path: `${modelPath(federationId, version)}/weights`,
       response: modelWeightsSchema,
+    });
+  }
+
+  /** A version's weights in the binary form (float32 little-endian), and the version the server resolved `latest` or `default` to. */
+  async downloadWeights(federationId: string, version: ModelRef = 'latest'): Promise<ModelWeightsFloat32> {
+    const path = `${modelPath(federationId, version)}/weights`;
+    const headers: Record<string, string> = { accept: 'application/octet-stream, application/problem+json' };
+    if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
+    return this.#attempt(async () => {
+      const response = await this.#send('GET', path, { method: 'GET', headers }, this.#timeoutMs);
+      if (!response.ok) throw apiError('GET', path, response, await response.text());
+      const type = response.headers.get('content-type') ?? '';
+      const header = response.headers.get(MODEL_VERSION_HEADER);
+      if (!type.startsWith('application/octet-stream')) throw new FedscoreContractError('GET', path, `expected application/octet-stream, got ${JSON.stringify(type)}`);
+      if (header === null || !/^\d{1,10}$/.test(header)) throw new FedscoreContractError('GET', path, `expected a version in ${MODEL_VERSION_HEADER}, got ${JSON.stringify(header)}`);
+      const resolved = Number(header);
+      try {
+        return { version: resolved, weights: decodeWeights(new Uint8Array(await response.arrayBuffer())) };
+      } catch (error) {
+        throw new FedscoreContractError('GET', path, (error as Error).message);
+      }
     });
   }
 

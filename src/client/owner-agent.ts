@@ -27,6 +27,7 @@ import { signCommitteeKey, type Ed25519KeyPair } from '../crypto/identity.js';
 import type { RawRecord } from '../ml/dataset-schema.js';
 import { ownerMoments } from '../ml/standardisation.js';
 import { scoreTallies } from '../ml/federated-evaluation.js';
+import { modelLayout, parameterCount } from '../ml/model-spec.js';
 import { predictProba, trainLocal } from '../ml/train.js';
 import { FedscoreApiError, type CommitteeDrawView, type FederationView, type FedscoreClient, type RoundView } from './http-client.js';
 import { encodeRows } from './local-data.js';
@@ -88,6 +89,11 @@ export interface OwnerAgentOptions {
    * training, sending — so 30,000 in-process owners do not open 30,000 connections at the same moment.
    */
   gate?<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Local training; default `trainLocal` on this thread. A simulation passes a worker pool's (training-pool.ts),
+   * which gives the same weights bit for bit.
+   */
+  train?: typeof trainLocal;
   onEvent?(event: AgentEvent): void;
   /**
    * Stops the agent between steps: a wait for the next round is cut short, a step under way (training,
@@ -307,8 +313,8 @@ export class OwnerAgent {
   async #prepareEvaluation(round: RoundView): Promise<PendingUpload> {
     const evaluation = round.evaluation!;
     const data = await this.#trainingRows();
-    const model = await this.#o.client.getModelWeights(this.#federationId, evaluation.modelVersion);
-    const tallies = scoreTallies(predictProba(this.#federation.model, Float32Array.from(model.weights), data.X), data.y, evaluation.bins);
+    const model = await this.#o.client.downloadWeights(this.#federationId, evaluation.modelVersion);
+    const tallies = scoreTallies(predictProba(this.#federation.model, model.weights, data.X), data.y, evaluation.bins);
     const rows = data.X.length;
     if (this.#federation.aggregation === 'secure') {
       const upload = buildShareUpload({ federationId: this.#federationId, ownerId: this.#o.ownerId, round, sums: tallies });
@@ -352,13 +358,14 @@ export class OwnerAgent {
     const { client } = this.#o;
     const federation = this.#federation;
     const data = await this.#trainingRows();
-    const base = await client.getModelWeights(this.#federationId, round.baseModelVersion);
-    const expected = base.layout.reduce((sum, tensor) => sum + tensor.shape.reduce((a, b) => a * b, 1), 0);
+    const base = await client.downloadWeights(this.#federationId, round.baseModelVersion);
+    const expected = parameterCount(modelLayout(federation.model, federation.featureNames.length));
     if (base.weights.length !== expected) {
-      throw new Error(`OwnerAgent: model version ${base.version} has ${base.weights.length} weights but its layout needs ${expected}`);
+      throw new Error(`OwnerAgent: model version ${base.version} has ${base.weights.length} weights but the federation's model needs ${expected}`);
     }
     const training = federation.training;
-    const trained = await trainLocal(federation.model, Float32Array.from(base.weights), data.X, data.y, {
+    const train = this.#o.train ?? trainLocal;
+    const trained = await train(federation.model, base.weights, data.X, data.y, {
       epochs: training.localEpochs,
       batchSize: training.batchSize,
       // The round fixes the rate when the federation follows a schedule; older servers leave it out.
@@ -377,7 +384,7 @@ export class OwnerAgent {
         federationId: this.#federationId,
         ownerId: this.#o.ownerId,
         round,
-        base: Float32Array.from(base.weights),
+        base: base.weights,
         trained: trained.weights,
         numSamples: trained.numSamples,
       });

@@ -25,6 +25,9 @@ import type { SelectionInput, ServerOptimizerSetting } from '../schemas/federati
 import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
 import { enrolOwner, readCharter, type Enrolment } from './owner-enrolment.js';
 import { MemoryJournal } from './owner-state.js';
+import { mapWithConcurrency } from './concurrency.js';
+import { createTrainingPool } from './training-pool.js';
+import type { trainLocal } from '../ml/train.js';
 
 export const SIMULATION_MODES = ['plain', 'secure'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
@@ -130,6 +133,11 @@ export interface SimulationOptions {
   evaluate?: boolean;
   concurrency: number;
   /**
+   * Threads local training runs on: 1 (the default) trains on this thread, one owner at a time; N ≥ 2
+   * starts a pool of N worker threads (training-pool.ts). The weights are the same either way.
+   */
+  workers?: number;
+  /**
    * Who the owners are: by default agents in this process (`inProcessFleet`); `fedscore simulate
    * --processes` runs each as a `fedscore owner run` child process instead.
    */
@@ -152,11 +160,13 @@ export interface FleetRun {
   /** The operator's own view of the rounds, which in-process owners may share. */
   feed: RoundFeed;
   signal: AbortSignal;
+  /** In-process owners train here (a worker pool when `workers` ≥ 2); absent, on this thread. */
+  train?: typeof trainLocal;
 }
 
 /** Enrols the run's owners, then runs them until the planned rounds are over. */
 export interface OwnerFleet {
-  /** Every owner, one after another (the server sees them in the same order on every run), before round 1 opens. */
+  /** Every owner, before round 1 opens (in-process owners enrol `concurrency` at a time: only their ids depend on the order). */
   enrol(run: FleetRun): Promise<void>;
   /** Resolves when every owner has stopped by itself; rejects with the first failure. */
   run(run: FleetRun): Promise<void>;
@@ -212,6 +222,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (shards.length === 0) throw new Error('runSimulation: expected at least one owner shard, got 0');
   if (('X' in evaluation ? evaluation.X : evaluation.records).length === 0) throw new Error('runSimulation: expected evaluation rows, got 0');
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new Error(`runSimulation: expected a positive whole concurrency, got ${concurrency}`);
+  const workers = options.workers ?? 1;
+  if (!(Number.isInteger(workers) && workers >= 1)) throw new Error(`runSimulation: expected a positive whole number of workers, got ${workers}`);
   const secure = options.mode === 'secure' ? options.secure : undefined;
   if (options.mode === 'secure' && !secure) throw new Error('runSimulation: secure mode needs committee settings');
   const dropouts = secure ? Math.round(shards.length * secure.dropout) : 0;
@@ -226,6 +238,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const onOuterAbort = () => stop.abort(options.signal!.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const operator = options.operator.withSignal(stop.signal);
+  const pool = workers >= 2 && !options.fleet ? createTrainingPool(workers) : undefined;
   try {
     const { federation, enrolmentToken } = await operator.createFederation({
       name: options.name,
@@ -262,7 +275,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
     const feed = new SharedRoundFeed(operator, federation.id);
     const fleet = options.fleet ?? inProcessFleet();
-    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal };
+    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal, ...(pool && { train: pool.train }) };
     await fleet.enrol(run);
     const running = runFleet(fleet, run, stop);
     feed.start(stop.signal);
@@ -273,7 +286,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (statistics) options.onStatistics?.(statistics);
     const scored = await evaluationRows(operator, federation.id, evaluation);
     const rounds: SimulationRound[] = [];
-    let finalWeights = Float32Array.from((await operator.getModelWeights(federation.id, 0)).weights);
+    let finalWeights = (await operator.downloadWeights(federation.id, 0)).weights;
     let final: Evaluation & { modelVersion: number } = { ...evaluate(options.model, finalWeights, scored.X, scored.y), modelVersion: 0 };
     const first = statistics ? statistics.round + 1 : 1;
     for (let roundNumber = first; roundNumber < first + training.rounds; roundNumber++) {
@@ -293,8 +306,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (roundNumber < first + training.rounds - 1) await operator.openRound(federation.id, {}); // no auto-advance after a failure
       } else {
         if (settled.modelVersion === null) throw new Error(`runSimulation: round ${roundNumber} closed without a model version`);
-        const published = await operator.getModelWeights(federation.id, settled.modelVersion);
-        finalWeights = Float32Array.from(published.weights);
+        const published = await operator.downloadWeights(federation.id, settled.modelVersion);
+        finalWeights = published.weights;
         const evaluated = evaluate(options.model, finalWeights, scored.X, scored.y);
         final = { ...evaluated, modelVersion: published.version };
         const owners = settled.secure?.includedCount ?? settled.submissionCount;
@@ -321,7 +334,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     // What predictions use by default: the promoted version when the server selected one.
     const served = (await operator.getFederation(federation.id)).defaultModelVersion;
     if (served !== null && served !== final.modelVersion) {
-      const weights = Float32Array.from((await operator.getModelWeights(federation.id, served)).weights);
+      const { weights } = await operator.downloadWeights(federation.id, served);
       final = { ...evaluate(options.model, weights, scored.X, scored.y), modelVersion: served };
     }
     const state = privacy ? (await operator.getFederation(federation.id)).privacy : null;
@@ -336,6 +349,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   } finally {
     stop.abort(new Error('runSimulation: finished'));
     options.signal?.removeEventListener('abort', onOuterAbort);
+    await pool?.close();
   }
 }
 
@@ -377,10 +391,13 @@ export function inProcessFleet(): OwnerFleet {
       // One read of the charter for the whole fleet: every in-process owner pins the same document.
       const charter = await readCharter(operator, federation.id);
       // In secure mode the first 2k owners (or everyone) volunteer for committees, each with its own identity.
-      for (const index of shards.keys()) {
-        signal.throwIfAborted();
-        enrolments.push(
-          await enrolOwner({
+      // Concurrent, as a real fleet's enrolments would be; owner i keeps index i whatever order they finish in.
+      let done = 0;
+      const enrolled = await mapWithConcurrency(
+        [...shards.keys()],
+        options.concurrency,
+        async (index) => {
+          const enrolment = await enrolOwner({
             client: operator,
             federationId: federation.id,
             enrolmentToken,
@@ -388,12 +405,15 @@ export function inProcessFleet(): OwnerFleet {
             role: 'owner',
             charter,
             registerKey: secure !== undefined && index < 2 * secure.committee,
-          }),
-        );
-        options.onProgress?.({ phase: 'enrol', done: index + 1, total: shards.length });
-      }
+          });
+          options.onProgress?.({ phase: 'enrol', done: ++done, total: shards.length });
+          return enrolment;
+        },
+        signal,
+      );
+      enrolments.push(...enrolled);
     },
-    async run({ federation, options, participants, feed, signal }) {
+    async run({ federation, options, participants, feed, signal, train }) {
       const { training, shards } = options;
       const secure = options.mode === 'secure' ? options.secure : undefined;
       const dropouts = shards.length - participants;
@@ -415,6 +435,7 @@ export function inProcessFleet(): OwnerFleet {
             localSeed: (round) => deriveSeed(ownerSeed(training.seed, index), round, 0),
             rounds: feed,
             gate,
+            ...(train && { train }),
             // Dropouts are simulated in training rounds; a statistics round waits for every owner.
             ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind !== 'training' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
             ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind !== 'training' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),

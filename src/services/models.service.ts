@@ -57,6 +57,13 @@ export class ModelsService {
     return { version, layout, weights: Array.from(weights) };
   }
 
+  /** The same weights as float32, for the binary form (application/octet-stream). */
+  async weightsFloat32(principal: Principal, federationId: string, ref: VersionRef): Promise<{ version: number; weights: Float32Array }> {
+    requireMember(principal, federationId, 'getModelWeights');
+    const { version, weights } = await this.load(federationId, ref);
+    return { version, weights };
+  }
+
   /** Weights and layout for internal use (predictions). */
   async load(federationId: string, ref: VersionRef) {
     const federation = await this.federations.load(federationId);

@@ -41,6 +41,9 @@ export interface RoundsServiceOptions {
 /** Longest a request may wait for a change; the schema enforces it, the service trusts it. */
 export const MAX_WAIT_SECONDS = 60;
 
+/** An update as the service takes it: the body of either wire form, weights as any array of numbers. */
+export type PlainUpdate = Omit<SubmitUpdateBody, 'weights'> & { weights: ArrayLike<number> };
+
 export class RoundsService {
   readonly core: RoundCore;
   readonly views: RoundViews;
@@ -147,8 +150,8 @@ export class RoundsService {
     return Promise.all((await listRounds(this.db, federationId)).map((round) => this.views.show(federation, round, principal)));
   }
 
-  /** Plain mode: one owner's new weights. */
-  async submitUpdate(principal: Principal, federationId: string, number: number, body: SubmitUpdateBody): Promise<Round> {
+  /** Plain mode: one owner's new weights (a JSON array, or float32 from the binary form). */
+  async submitUpdate(principal: Principal, federationId: string, number: number, body: PlainUpdate): Promise<Round> {
     const ownerId = requireOwner(principal, federationId, 'submitUpdate');
     const federation = await this.federations.load(federationId);
     requireMode(federation, 'plain', 'submitUpdate');
@@ -319,13 +322,17 @@ export function assertKind(round: RoundRecord, kind: RoundRecord['kind'], action
 }
 
 /** Checks length and float32 range before anything is written; returns the float32 vector. */
-function checkWeights(values: number[], expected: number): Float32Array {
+function checkWeights(values: ArrayLike<number>, expected: number): Float32Array {
   if (values.length !== expected) {
     throw new DomainError('weights-shape-mismatch', 'Weights do not match the model', 422, `submitUpdate: expected ${expected} weights, got ${values.length}`, [
       { path: 'weights', message: `expected ${expected} values, got ${values.length}` },
     ]);
   }
-  const bad = values.findIndex((value) => !Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX);
+  let bad = -1;
+  for (let i = 0; i < values.length && bad === -1; i++) {
+    const value = values[i]!;
+    if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) bad = i;
+  }
   if (bad !== -1) {
     throw new DomainError('weights-not-finite', 'Weights must be finite float32 values', 422, `submitUpdate: weight ${bad} is not a finite float32`, [
       { path: `weights.${bad}`, message: 'expected a finite float32 value' },

@@ -46,10 +46,17 @@ interface Document {
 const document = JSON.parse(readFileSync(path.join(repoRoot, 'openapi', 'openapi.json'), 'utf8')) as Document;
 const operations = Object.values(document.paths).flatMap((item) => Object.values(item));
 
+/** Schemas by media type: a route may declare one per media type (`{ content: { type: { schema } } }`), or one for JSON. */
 interface RouteSchemas {
-  body?: z.ZodType;
-  response: Record<string, z.ZodType>;
+  body?: Record<string, z.ZodType>;
+  response: Record<string, Record<string, z.ZodType>>;
 }
+
+type Declared = z.ZodType | { content: Record<string, { schema: z.ZodType }> };
+const byMediaType = (declared: Declared): Record<string, z.ZodType> =>
+  'content' in declared && !(declared instanceof z.ZodType)
+    ? Object.fromEntries(Object.entries(declared.content).map(([type, { schema }]) => [type, schema]))
+    : { 'application/json': declared as z.ZodType };
 
 /** Each documented route's zod schemas by operationId, as the routes register them. */
 async function routeSchemas(): Promise<Map<string, RouteSchemas>> {
@@ -60,8 +67,9 @@ async function routeSchemas(): Promise<Map<string, RouteSchemas>> {
     if (methods.includes('HEAD')) return;
     const access = routeAccess(methods[0]!, route.url);
     if (access === undefined) return;
-    const schema = (route.schema ?? {}) as FastifySchema & { body?: z.ZodType; response?: Record<string, z.ZodType> };
-    found.set(access.operationId, { ...(schema.body && { body: schema.body }), response: schema.response ?? {} });
+    const schema = (route.schema ?? {}) as FastifySchema & { body?: Declared; response?: Record<string, Declared> };
+    const response = Object.fromEntries(Object.entries(schema.response ?? {}).map(([status, declared]) => [status, byMediaType(declared)]));
+    found.set(access.operationId, { ...(schema.body && { body: byMediaType(schema.body) }), response });
   });
   // The same routes, under the same prefix, as buildApp registers (src/http/app.ts).
   await app.register(healthRoutes);
@@ -95,8 +103,8 @@ test('every request-body example in openapi.json is accepted by the schema its r
   for (const operation of operations) {
     for (const [contentType, media] of Object.entries(operation.requestBody?.content ?? {})) {
       for (const example of examplesOf(media)) {
-        const body = schemasOf(routes, operation.operationId).body;
-        assert.ok(body, `${operation.operationId}: an example for ${contentType} but the route has no body schema`);
+        const body = schemasOf(routes, operation.operationId).body?.[contentType];
+        assert.ok(body, `${operation.operationId}: an example for ${contentType} but the route has no body schema for it`);
         const result = body.safeParse(example);
         assert.ok(result.success, `${operation.operationId}: its example is refused: ${result.success ? '' : issues(result.error)}`);
         checked.add(operation.operationId);
@@ -115,12 +123,12 @@ test('every schema example in openapi.json is an answer the route answering with
   const checked = new Set<string>();
   for (const operation of operations) {
     for (const [status, response] of Object.entries(operation.responses)) {
-      for (const media of Object.values(response.content ?? {})) {
+      for (const [contentType, media] of Object.entries(response.content ?? {})) {
         const name = media.schema?.$ref?.replace('#/components/schemas/', '');
         const examples = name === undefined ? undefined : document.components.schemas[name]?.examples;
         if (examples === undefined) continue;
-        const schema = schemasOf(routes, operation.operationId).response[status];
-        assert.ok(schema, `${operation.operationId}: no zod schema for its ${status} answer`);
+        const schema = schemasOf(routes, operation.operationId).response[status]?.[contentType];
+        assert.ok(schema, `${operation.operationId}: no zod schema for its ${status} ${contentType} answer`);
         for (const example of examples) {
           // What the serializer does with an answer (fastify-type-provider-zod's serializerCompiler).
           const result = z.safeEncode(schema, example as never);

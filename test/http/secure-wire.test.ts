@@ -11,7 +11,7 @@ import { FIELD_PRIME } from '../../src/crypto/field.js';
 import { packFieldVector } from '../../src/crypto/share-codec.js';
 import { buildShareUpload, partialSumValues, sumInbox } from '../../src/client/secure-shares.js';
 import type { RoundView } from '../../src/client/http-client.js';
-import { prefersOctetStream } from '../../src/http/routes/rounds.routes.js';
+import { prefersOctetStream } from '../../src/http/octet-stream.js';
 import { decodeInbox, encodePartialSum, encodeShareUpload } from '../../src/schemas/secure-frames.js';
 import type supertest from 'supertest';
 import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, setupFederation, type TestApp } from '../helpers/app.js';
@@ -183,7 +183,7 @@ test('malformed share uploads, binary and JSON, are problem+json and write nothi
   await assertRefused(t, () => t.http.post(path).set(bearer(key)).send(shortJson), 422, 'malformed-shares', 'JSON: an envelope one byte short');
   await assertRefused(t, () => t.http.post(path).set(bearer(key)).send({ envelopes: json.envelopes, extra: 1 }), 422, 'validation-failed', 'JSON: an unknown field');
   // Other round routes do not take binary bodies.
-  await assertRefused(t, () => postBinary(`${roundPath(s)}/updates`, key, good), 415, 'unsupported-media-type', 'a binary body where only JSON is taken');
+  await assertRefused(t, () => postBinary(`${roundPath(s)}/statistics`, key, good), 415, 'unsupported-media-type', 'a binary body where only JSON is taken');
 
   await postBinary(path, key, good).expect(201);
 });

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TRAINING } from '../../client/defaults.js';
 import { FedscoreClient } from '../../client/http-client.js';
@@ -58,6 +58,7 @@ const OPTIONS = {
   'committee-dropout': { type: 'string' },
   'clip-norm': { type: 'string' },
   concurrency: { type: 'string' },
+  workers: { type: 'string' },
   server: { type: 'string' },
   'api-key': { type: 'string' },
   processes: { type: 'boolean' },
@@ -87,7 +88,10 @@ ${TRAINING_USAGE}
   --committee-dropout M  secure: committee members that drop out of each round (default 0;
                          more than K−T makes every round fail cleanly, which is what it shows)
   --clip-norm C          secure: L2 bound on each owner's update (default 100)
-  --concurrency C        owners training at once (default ${DEFAULT_TRAINING.concurrency})
+  --concurrency C        owners working at once: enrolling, downloading, training, sending (default ${DEFAULT_TRAINING.concurrency})
+  --workers N            threads local training runs on (default: this machine's cores, ${availableParallelism()} here);
+                         1 trains on the main thread, beside the requests (and the in-process server). The
+                         published weights are the same for every N
   --dp-epsilon E         differential privacy with budget ε = E over the planned rounds: DP-FedAvg (owner-level
                          clipping, Gaussian noise; central in plain mode, distributed in secure mode), the noise
                          multiplier chosen by the server to fit the budget; ε is printed after every round
@@ -131,6 +135,8 @@ export const simulateCommand: Command = {
     const mode = readChoice(values.mode, '--mode', SIMULATION_MODES, 'plain');
     const rounds = readNumber(values.rounds, '--rounds', DEFAULT_TRAINING.rounds, { integer: true, min: 1, max: 10_000 });
     const concurrency = readNumber(values.concurrency, '--concurrency', DEFAULT_TRAINING.concurrency, { integer: true, min: 1, max: 1024 });
+    const workers = readNumber(values.workers, '--workers', availableParallelism(), { integer: true, min: 1, max: 256 });
+    if (values.processes && values.workers !== undefined) throw new UsageError('--workers applies to in-process owners; with --processes every owner trains in its own process');
     const secure = readSecure(values, mode);
     const privacy = readPrivacy(values);
     const quality = readModelQualityChoices(values);
@@ -219,6 +225,7 @@ export const simulateCommand: Command = {
         shards,
         evaluation,
         concurrency,
+        workers,
         ...(fleet && { fleet }),
         signal: controller.signal,
         onProgress: (event: SimulationProgress) => {
@@ -260,6 +267,7 @@ export const simulateCommand: Command = {
             batchSize: choices.batchSize,
             learningRate: choices.learningRate,
             seed: choices.seed,
+            ...(!values.processes && { workers, concurrency }),
             final: {
               accuracy: result.final.accuracy,
               auc: result.final.auc,

@@ -72,7 +72,7 @@ function knownDetail(error: FastifyError, request: FastifyRequest): string {
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return `${where}: the body is larger than this route's limit of ${request.routeOptions.bodyLimit} bytes`;
   if (error.code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return error.message;
   const given = request.headers['content-type'] ?? 'none';
-  return `${where}: a body of media type ${JSON.stringify(given.slice(0, 100))} is not accepted; send application/json (key sessions, ciphertexts, shares and partial sums may also be application/octet-stream)`;
+  return `${where}: a body of media type ${JSON.stringify(given.slice(0, 100))} is not accepted; send application/json (key sessions, ciphertexts, plain updates, shares and partial sums also take application/octet-stream)`;
 }
 
 /** Router failures before any route or plugin runs; Fastify hands them to `frameworkErrors`, not the error handler. */

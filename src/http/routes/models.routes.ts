@@ -6,6 +6,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { federationParamsSchema, modelParamsSchema, problemResponses, versionParamsSchema } from '../../schemas/common.schema.js';
 import { federationSchema, putSelectionBodySchema, putValidationSetBodySchema, validationSetSchema } from '../../schemas/federations.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../../schemas/models.schema.js';
+import { encodeWeights, MODEL_VERSION_HEADER, modelWeightsOctetsSchema } from '../../schemas/weight-frames.js';
+import { prefersOctetStream, sendOctets } from '../octet-stream.js';
 
 const tags = ['models'];
 
@@ -30,11 +32,30 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'Download a model version’s weights',
+        description:
+          'JSON by default. With `Accept: application/octet-stream` the body is the weights alone as little-endian float32 (4 bytes each, in the ' +
+          'JSON form’s `layout` order, kernels row-major [in, out]) and the `Fedscore-Model-Version` header names the version, which matters for ' +
+          '`latest` and `default`: a fifth of the bytes, and nothing to parse.',
         params: modelParamsSchema,
-        response: { 200: modelWeightsSchema, ...problemResponses },
+        response: {
+          200: {
+            description: 'The weights, as JSON or as float32',
+            content: { 'application/json': { schema: modelWeightsSchema }, 'application/octet-stream': { schema: modelWeightsOctetsSchema } },
+          },
+          ...problemResponses,
+        },
       },
     },
-    async (request) => app.services.models.weights(request.principal, request.params.federationId, request.params.version),
+    async (request, reply) => {
+      const { federationId, version } = request.params;
+      void reply.header('vary', 'accept');
+      if (!prefersOctetStream(request.headers.accept)) {
+        const weights = await app.services.models.weights(request.principal, federationId, version);
+        return reply.header(MODEL_VERSION_HEADER, String(weights.version)).type('application/json').send(weights);
+      }
+      const weights = await app.services.models.weightsFloat32(request.principal, federationId, version);
+      return sendOctets(reply.header(MODEL_VERSION_HEADER, String(weights.version)), encodeWeights(weights.weights));
+    },
   );
 
   app.post(

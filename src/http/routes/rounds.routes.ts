@@ -1,7 +1,6 @@
 /** Rounds: open, read, submit an update (or a statistics round's moments, an evaluation round's tallies), close. */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { BadRequestError } from '../../errors.js';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { federationParamsSchema, problemResponses, problemSchema, roundParamsSchema } from '../../schemas/common.schema.js';
 import {
   committeeDrawSchema,
@@ -19,8 +18,13 @@ import {
   uploadSharesRequestSchema,
   type UploadPartialSumBody,
   type UploadSharesBody,
+  type SubmitUpdateBody,
 } from '../../schemas/rounds.schema.js';
 import { decodePartialSum, decodeShareUpload } from '../../schemas/secure-frames.js';
+import { decodeUpdate, updateOctetsSchema } from '../../schemas/weight-frames.js';
+import { BadRequestError, ValidationError } from '../../errors.js';
+import type { PlainUpdate } from '../../services/rounds.service.js';
+import { acceptOctetStream, prefersOctetStream } from '../octet-stream.js';
 
 const tags = ['rounds'];
 
@@ -77,24 +81,33 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => app.services.rounds.get(request.principal, request.params.federationId, request.params.roundNumber),
   );
 
-  app.post(
-    '/federations/:federationId/rounds/:roundNumber/updates',
-    {
-      schema: {
-        tags,
-        summary: 'Submit this owner’s update for a round (owner)',
-        description:
-          'One update per owner per round. The round closes and publishes the next model version as soon as its minimum number of owners have submitted.',
-        params: roundParamsSchema,
-        body: submitUpdateBodySchema,
-        response: { 201: updateReceiptSchema, ...problemResponses },
+  // The one route of this file with a binary form gets its own scope, so only it reads application/octet-stream.
+  await app.register(async (scope) => {
+    acceptOctetStream(scope);
+    scope.withTypeProvider<ZodTypeProvider>().post(
+      '/federations/:federationId/rounds/:roundNumber/updates',
+      {
+        schema: {
+          tags,
+          summary: 'Submit this owner’s update for a round (owner)',
+          description:
+            'One update per owner per round. The round closes and publishes the next model version as soon as its minimum number of owners have submitted. ' +
+            'The body is JSON, or the same fields as application/octet-stream: a 32-byte header (magic "FSU1", u32 numSamples, u32 flags — bit 0 loss present, ' +
+            'bit 1 accuracy present —, f64 loss, f64 accuracy, u32 n), then n float32 weights, all little-endian. A binary body whose length does not match its ' +
+            'header, or with another magic or unknown flags, is 400 `malformed-update`; its weights and metrics are checked as JSON ones are (422).',
+          params: roundParamsSchema,
+          body: { content: { 'application/json': { schema: submitUpdateBodySchema }, 'application/octet-stream': { schema: updateOctetsSchema } } },
+          response: { 201: updateReceiptSchema, ...problemResponses },
+        },
       },
-    },
-    async (request, reply) =>
-      reply.code(201).send({
-        round: await app.services.rounds.submitUpdate(request.principal, request.params.federationId, request.params.roundNumber, request.body),
-      }),
-  );
+      async (request, reply) => {
+        const body = Buffer.isBuffer(request.body) ? updateFromOctets(request.body) : (request.body as SubmitUpdateBody);
+        return reply.code(201).send({
+          round: await app.services.rounds.submitUpdate(request.principal, request.params.federationId, request.params.roundNumber, body),
+        });
+      },
+    );
+  });
 
   app.post(
     '/federations/:federationId/rounds/:roundNumber/statistics',
@@ -196,7 +209,7 @@ export const roundRoutes: FastifyPluginAsyncZod = async (app) => {
 };
 
 const secureWireRoutes: FastifyPluginAsyncZod = async (secure) => {
-  secure.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  acceptOctetStream(secure);
 
   secure.post(
     '/federations/:federationId/rounds/:roundNumber/shares',
@@ -278,22 +291,20 @@ function jsonPartialSum(body: UploadPartialSumBody) {
   return { includedSetHash: body.includedSetHash, values: fromBase64(body.values) };
 }
 
-/**
- * Whether an Accept header ranks application/octet-stream above JSON (RFC 9110 §12.5.1: the higher q wins,
- * a tie goes to the type listed first). Absent, or JSON first, means JSON: curl and Swagger UI get JSON.
- */
-export function prefersOctetStream(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
-  let binary: { q: number; at: number } | undefined;
-  let json: { q: number; at: number } | undefined;
-  accept.split(',').forEach((part, at) => {
-    const [type, ...params] = part.trim().toLowerCase().split(';');
-    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
-    if (!(q > 0)) return;
-    if (type === 'application/octet-stream' && binary === undefined) binary = { q, at };
-    if ((type === 'application/json' || type === 'application/*' || type === '*/*') && (json === undefined || q > json.q)) json = { q, at };
-  });
-  if (binary === undefined) return false;
-  return json === undefined || binary.q > json.q || (binary.q === json.q && binary.at < json.at);
+/** The binary form's framing checked here (400); numSamples and metrics as the JSON schema checks them (422). */
+function updateFromOctets(body: Buffer): PlainUpdate {
+  let frame;
+  try {
+    frame = decodeUpdate(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+  } catch (error) {
+    throw new BadRequestError('malformed-update', 'Malformed binary update', (error as Error).message);
+  }
+  const fields = submitUpdateBodySchema.omit({ weights: true }).safeParse({ numSamples: frame.numSamples, metrics: frame.metrics });
+  if (!fields.success) {
+    throw new ValidationError(
+      'submitUpdate: the binary update’s header failed validation',
+      fields.error.issues.map((issue) => ({ path: ['body', ...issue.path.map(String)].join('.'), message: issue.message })),
+    );
+  }
+  return { weights: frame.weights, ...fields.data };
 }

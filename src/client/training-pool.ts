@@ -1,0 +1,104 @@
+/**
+ * Local training on worker threads, for `fedscore simulate`: one process playing thousands of owners
+ * cannot train them all on the thread that also sends their requests (and, without `--server`, runs the
+ * server), or it measures its own training instead of the server. A pool of N threads trains N owners at
+ * once; each job is `trainLocalSync` on a copy of the owner's rows, so the weights are bit-identical to
+ * training on the calling thread (the CPU backend's kernels are the same JavaScript in every thread).
+ */
+import { Worker } from 'node:worker_threads';
+import type { ModelSpec } from '../ml/model-spec.js';
+import { activeBackend } from '../ml/tf.js';
+import type { TrainOptions, TrainResult } from '../ml/train.js';
+
+/** What a worker is sent: the rows packed in one array, so one copy crosses the thread boundary. */
+export interface TrainingJob {
+  id: number;
+  spec: ModelSpec;
+  weights: Float32Array;
+  rows: Float32Array;
+  width: number;
+  y: Uint8Array;
+  options: TrainOptions;
+}
+
+export type TrainingReply = { id: number; result: TrainResult } | { id: number; error: string };
+
+export interface TrainingPool {
+  readonly size: number;
+  /** `trainLocal`'s signature and results, on one of the pool's threads. */
+  train(spec: ModelSpec, weights: Float32Array, X: Float32Array[], y: Uint8Array, options: TrainOptions): Promise<TrainResult>;
+  /** Stops the threads; jobs still running reject. */
+  close(): Promise<void>;
+}
+
+interface Thread {
+  worker: Worker;
+  pending: Map<number, { resolve(result: TrainResult): void; reject(error: Error): void }>;
+}
+
+/** Starts `size` threads on the backend this thread uses (TF_BACKEND), default 'cpu'. */
+export function createTrainingPool(size: number): TrainingPool {
+  if (!(Number.isInteger(size) && size >= 1)) throw new Error(`createTrainingPool: expected a positive whole number of threads, got ${size}`);
+  const backend = activeBackend() ?? 'cpu';
+  let nextId = 0;
+  let closed = false;
+  const threads: Thread[] = Array.from({ length: size }, () => {
+    const thread: Thread = { worker: startWorker(backend), pending: new Map() };
+    // Idle threads do not keep the process alive; a thread with work does.
+    thread.worker.unref();
+    const failAll = (error: Error) => {
+      for (const job of thread.pending.values()) job.reject(error);
+      thread.pending.clear();
+    };
+    thread.worker.on('message', (reply: TrainingReply) => {
+      const job = thread.pending.get(reply.id);
+      if (!job) return;
+      thread.pending.delete(reply.id);
+      if (thread.pending.size === 0) thread.worker.unref();
+      if ('error' in reply) job.reject(new Error(reply.error));
+      else job.resolve(reply.result);
+    });
+    thread.worker.on('error', (error) => failAll(error));
+    thread.worker.on('exit', (code) => failAll(new Error(`training pool: a worker thread exited (code ${code}) with ${thread.pending.size} job(s) running`)));
+    return thread;
+  });
+
+  return {
+    size,
+    train(spec, weights, X, y, options) {
+      if (closed) return Promise.reject(new Error('training pool: closed'));
+      if (X.length === 0) return Promise.reject(new Error('trainLocal: expected at least one sample, got 0'));
+      const width = X[0]!.length;
+      const rows = new Float32Array(X.length * width);
+      X.forEach((row, i) => {
+        if (row.length !== width) throw new Error(`trainLocal: row ${i} expected a Float32Array of ${width} features, got ${row.length}`);
+        rows.set(row, i * width);
+      });
+      // The least busy thread: owners differ in rows, so jobs differ in length.
+      const thread = threads.reduce((best, t) => (t.pending.size < best.pending.size ? t : best));
+      const job: TrainingJob = { id: nextId++, spec, weights: weights.slice(), rows, width, y: y.slice(), options };
+      return new Promise<TrainResult>((resolve, reject) => {
+        thread.pending.set(job.id, { resolve, reject });
+        thread.worker.ref();
+        thread.worker.postMessage(job, [job.weights.buffer as ArrayBuffer, rows.buffer as ArrayBuffer, job.y.buffer as ArrayBuffer]);
+      });
+    },
+    async close() {
+      closed = true;
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+    },
+  };
+}
+
+/**
+ * The compiled worker beside this file; from the TypeScript sources (tests, `tsx`), a thread does not
+ * inherit tsx's loader, so it registers tsx itself before importing the worker.
+ */
+function startWorker(backend: string): Worker {
+  const workerData = { backend };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./training-worker.js', import.meta.url), { workerData });
+  const entry = new URL('./training-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const source = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(source, { eval: true, workerData });
+}
