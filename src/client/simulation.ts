@@ -19,8 +19,8 @@ import type { CommitteeDrawView, FederationView, FedscoreClient, RoundView } fro
 export type FederatedEvaluationView = NonNullable<NonNullable<RoundView['evaluation']>['result']>;
 import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.js';
 import { envelopeOverhead } from '../crypto/envelope.js';
-import { FIELD_BYTES } from '../crypto/field.js';
 import { SEED_BYTES } from '../crypto/shamir.js';
+import { packedFieldBytes } from '../crypto/share-codec.js';
 import type { SelectionInput, ServerOptimizerSetting } from '../schemas/federations.schema.js';
 import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
 import { enrolOwner, readCharter, type Enrolment } from './owner-enrolment.js';
@@ -465,7 +465,7 @@ function meanUploadBytes(round: RoundView): number | undefined {
   const k = secure.committee.length;
   const t = secure.threshold;
   const overhead = envelopeOverhead();
-  return (t - 1) * (overhead + 1 + SEED_BYTES) + (k - t + 1) * (overhead + 1 + FIELD_BYTES * secure.vectorLength);
+  return (t - 1) * (overhead + 1 + SEED_BYTES) + (k - t + 1) * (overhead + 1 + packedFieldBytes(secure.vectorLength));
 }
 
 /** Waits for the statistics round (round 1) to close, and reports what it computed. */
