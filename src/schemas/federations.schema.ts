@@ -2,7 +2,7 @@
  * Federations: a dataset schema, a model spec and a training configuration, created by the operator.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema, withExamples } from './common.schema.js';
+import { idSchema, storedTextSchema, timestampSchema, withExamples } from './common.schema.js';
 import { datasetSchemaSchema } from './dataset-schema.schema.js';
 
 export const activationSchema = z
@@ -93,7 +93,7 @@ export const committeePolicySchema = z
       aggregators: z
         .array(
           z.strictObject({
-            name: z.string().min(1).max(200).describe('Who runs the node, for people'),
+            name: storedTextSchema.min(1).max(200).describe('Who runs the node, for people'),
             identityKey: z.string().max(100).describe('The node’s Ed25519 identity public key, base64 (`fedscore owner identity` prints it)'),
           }),
         )
@@ -269,7 +269,7 @@ export const trainingStopSchema = z
 
 export const createFederationBodySchema = withExamples(
   z.strictObject({
-    name: z.string().min(1).max(200),
+    name: storedTextSchema.min(1).max(200),
     datasetSchema: datasetSchemaSchema,
     model: modelSpecSchema,
     training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
@@ -352,7 +352,7 @@ export const federationListSchema = z.object({ federations: z.array(federationSc
 
 /** The operator's labelled validation rows, as CSV text in the federation's data layout (header and delimiter as its schema says). */
 export const putValidationSetBodySchema = z.strictObject({
-  csv: z.string().min(1).max(16_000_000).describe('Every schema column, the label included, one complete row per line'),
+  csv: storedTextSchema.min(1).max(16_000_000).describe('Every schema column, the label included, one complete row per line'),
 });
 
 export const validationSetSchema = z
