@@ -81,7 +81,8 @@ const operations = process.env.FUZZ_OPERATIONS ? process.env.FUZZ_OPERATIONS.spl
 
 let t: TestApp;
 let port: number;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+/** Two sockets: a request sent twice at once goes out on both. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 /** The lender's CKKS keys (public material for sessions, encrypted applicants for predictions). */
 let heKeys: HeKeySession;
 let heMaterial: Buffer;
@@ -497,6 +498,8 @@ interface Plan {
   extraQuery: string;
   headers: Record<string, string>;
   body: BodyPlan;
+  /** 2: the same request sent twice at once, as by a client retrying before its first answer came. */
+  copies: 1 | 2;
 }
 
 const worldOf = (op: Operation, aimed: boolean) => {
@@ -524,6 +527,7 @@ function planFor(op: Operation, aimed: boolean): fc.Arbitrary<Plan> {
     extraQuery: aimed ? fc.constant('') : extraQuery,
     headers: aimed ? fc.constant({}) : extraHeaders,
     body,
+    copies: fc.oneof({ arbitrary: fc.constant(1 as const), weight: aimed ? 9 : 19 }, fc.constant(2 as const)),
   });
 }
 
@@ -681,17 +685,24 @@ test(`fuzz: every operation of the OpenAPI document, ${RUNS} requests (seed ${SE
     const op = byId.get(plan.operationId)!;
     const { sent, live } = await render(plan, liveFor(worlds, worlds[plan.world]));
     const rendered = performance.now();
-    const answer = await send(sent).catch((error: Error) => assert.fail(`no answer (${error.message}):\n${describeRequest(plan, sent)}`));
+    const answers = await Promise.all(
+      Array.from({ length: plan.copies }, () => send(sent).catch((error: Error) => assert.fail(`no answer (${error.message}):\n${describeRequest(plan, sent)}`))),
+    );
     timing.send += performance.now() - rendered;
-    requests++;
+    requests += answers.length;
     const asDocumented = plan.method === op.method && plan.pathForm === 'exact';
     const tally = asDocumented ? tallies.get(op.operationId)! : other;
-    tally.tried++;
-    tally.statuses.set(answer.status, (tally.statuses.get(answer.status) ?? 0) + 1);
-    const what = () => `${describeRequest(plan, sent)}\n  → ${answer.status} ${answer.headers['content-type'] ?? ''} ${excerpt(answer.text)}`;
-
-    assert.ok(answer.status < 500, `a server error:\n${what()}`);
-    if (answer.status >= 400) {
+    const twice = answers.length > 1 ? ' (sent twice at once)' : '';
+    for (const answer of answers) {
+      tally.tried++;
+      tally.statuses.set(answer.status, (tally.statuses.get(answer.status) ?? 0) + 1);
+      const what = () => `${describeRequest(plan, sent)}${twice}\n  → ${answers.map((a) => a.status).join(' and ')} ${answer.headers['content-type'] ?? ''} ${excerpt(answer.text)}`;
+      assert.ok(answer.status < 500, `a server error:\n${what()}`);
+      if (answer.status < 400) {
+        tally.accepted++;
+        if (asDocumented && answer.headers['content-type']?.includes('json') && answer.text) learn(op.operationId, JSON.parse(answer.text), live);
+        continue;
+      }
       tally.refused++;
       assert.match(String(answer.headers['content-type'] ?? ''), /^application\/problem\+json/, `a 4xx that is not problem+json:\n${what()}`);
       if (sent.method !== 'HEAD') {
@@ -699,20 +710,24 @@ test(`fuzz: every operation of the OpenAPI document, ${RUNS} requests (seed ${SE
         assert.doesNotThrow(() => (problem = JSON.parse(answer.text) as Record<string, unknown>), `a problem that is not JSON:\n${what()}`);
         assert.ok(typeof problem.type === 'string' && typeof problem.title === 'string' && problem.status === answer.status, `a problem without type, title or its status:\n${what()}`);
       }
-      const now = await fingerprint(t.database);
-      assert.ok(JSON.stringify(now) === JSON.stringify(baseline), `a refused request wrote:\n${what()}\n  ${changedRows(baseline, now)}`);
-    } else {
-      tally.accepted++;
-      if (asDocumented && answer.headers['content-type']?.includes('json') && answer.text) learn(op.operationId, JSON.parse(answer.text), live);
-      baseline = await fingerprint(t.database);
     }
+    // Only when every copy was refused is the database's state the refusals' alone to answer for.
+    const now = await fingerprint(t.database);
+    if (answers.every((answer) => answer.status >= 400)) {
+      const statuses = answers.map((answer) => `${answer.status} ${excerpt(answer.text, 300)}`).join('\n  → ');
+      assert.ok(JSON.stringify(now) === JSON.stringify(baseline), `a refused request wrote:\n${describeRequest(plan, sent)}${twice}\n  → ${statuses}\n  ${changedRows(baseline, now)}`);
+    }
+    baseline = now;
     tally.ms += performance.now() - began;
-    if (VERBOSE && process.env.FUZZ_OPERATIONS) console.log(`${excerpt(describeRequest(plan, sent), 800)}\n  → ${answer.status} ${excerpt(answer.text, 300)}`);
-    if (VERBOSE && performance.now() - began > 300) console.log(`slow (${Math.round(rendered - began)} + ${Math.round(performance.now() - rendered)} ms): ${excerpt(describeRequest(plan, sent), 600)} → ${answer.status}`);
+    const statuses = answers.map((answer) => answer.status).join(' and ');
+    if (VERBOSE && process.env.FUZZ_OPERATIONS) console.log(`${excerpt(describeRequest(plan, sent), 800)}${twice}\n  → ${statuses} ${excerpt(answers[0]!.text, 300)}`);
+    if (VERBOSE && performance.now() - began > 300) console.log(`slow (${Math.round(rendered - began)} + ${Math.round(performance.now() - rendered)} ms): ${excerpt(describeRequest(plan, sent), 600)} → ${statuses}`);
     timing.render += rendered - began;
   });
 
-  const details = await fc.check(property, { seed: SEED, numRuns: RUNS });
+  // No shrinking: replaying smaller requests against a world the failing one already changed reports
+  // something else; the failing request itself, and the seed and path that replay the run, say more.
+  const details = await fc.check(property, { seed: SEED, numRuns: RUNS, endOnFailure: true });
   await dropWorlds(worlds);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
 
