@@ -132,6 +132,8 @@ test('bad privacy settings are refused with the field named, and nothing is writ
     ['sampling rate above 1', privacy({ sampling: { kind: 'poisson', rate: 1.5 } }), 'body.privacy.sampling'],
     ['sampling rate of 0', privacy({ sampling: { kind: 'poisson', rate: 0 } }), 'body.privacy.sampling'],
     ['a noise multiplier of 0', privacy({ noiseMultiplier: 0 }), 'body.privacy.noiseMultiplier'],
+    // A 500 before: the accountant's series did not converge for noise this small.
+    ['a noise multiplier too small for any privacy', privacy({ noiseMultiplier: 1e-160, sampling: { kind: 'poisson', rate: 0.01 } }), 'body.privacy'],
     ['δ not below 1/owners', privacy({ delta: 0.6 }), 'body.privacy.delta'],
     ['a budget smaller than one round', privacy({ epsilon: 0.5, noiseMultiplier: 0.5 }), 'body.privacy'],
   ];
