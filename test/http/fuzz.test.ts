@@ -102,8 +102,14 @@ const PURPOSES = ['car', 'home', 'education', 'other'] as const;
 /** Labelled rows in the example's layout (a header, then both classes). */
 const validationCsv = ['age,income,employed,purpose,defaulted', ...Array.from({ length: 30 }, (_, i) => `${20 + i * 2},${8000 + 3000 * i},${i % 3 ? 'yes' : 'no'},${PURPOSES[i % 4]},${i % 4 === 1 ? 'yes' : 'no'}`)].join('\n') + '\n';
 
+/** The server's error log: a 5xx's failure message quotes what the server logged for it. */
+const serverErrors: string[] = [];
+
 before(async () => {
-  t = await createTestApp({ env: { ...WORLD_ENV, RATE_LIMIT_PER_KEY: '0' } });
+  t = await createTestApp({
+    env: { ...WORLD_ENV, RATE_LIMIT_PER_KEY: '0' },
+    log: { level: 'error', stream: { write: (line: string) => void serverErrors.push(line) } },
+  });
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   port = (t.app.server.address() as AddressInfo).port;
   heKeys = await createKeySession(ckksParamSet('n4096'), 'batched', { kind: 'linear', inputSize: featureCount, units: 0 });
@@ -697,7 +703,7 @@ test(`fuzz: every operation of the OpenAPI document, ${RUNS} requests (seed ${SE
       tally.tried++;
       tally.statuses.set(answer.status, (tally.statuses.get(answer.status) ?? 0) + 1);
       const what = () => `${describeRequest(plan, sent)}${twice}\n  → ${answers.map((a) => a.status).join(' and ')} ${answer.headers['content-type'] ?? ''} ${excerpt(answer.text)}`;
-      assert.ok(answer.status < 500, `a server error:\n${what()}`);
+      assert.ok(answer.status < 500, `a server error:\n${what()}\n  the server logged: ${excerpt(serverErrors.at(-1), 1500)}`);
       if (answer.status < 400) {
         tally.accepted++;
         if (asDocumented && answer.headers['content-type']?.includes('json') && answer.text) learn(op.operationId, JSON.parse(answer.text), live);
