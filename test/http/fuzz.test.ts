@@ -607,32 +607,41 @@ function send(request: Sent): Promise<Answer> {
   });
 }
 
+/** The parts of accepted answers that name new secrets or new things. */
+interface Learnt {
+  enrolmentToken?: string;
+  apiKey?: string;
+  owner?: { id: string };
+  key?: { id: string };
+  id?: string;
+  federationId?: string;
+  federation?: { id: string };
+}
+
 /** What the world learns from an accepted answer, so later requests can still act as these callers. */
-function learn(op: string, answer: unknown, live: Live): void {
-  const body = answer as Record<string, any>;
+function learn(op: string, answer: Learnt, path: string, live: Live): void {
   const worlds = Object.values(live.worlds);
-  if (op === 'rotateEnrolmentToken') {
-    const w = worlds.find((w) => live.world === w);
-    // The path names the federation; only a rotation of the target world's own federation matters here.
-    if (w && typeof body.enrolmentToken === 'string') w.enrolmentToken = body.enrolmentToken;
+  if (op === 'rotateEnrolmentToken' && answer.enrolmentToken) {
+    const w = worlds.find((w) => path.startsWith(`/v1/federations/${w.federationId}/`));
+    if (w) w.enrolmentToken = answer.enrolmentToken;
   }
-  if (op === 'rotateOwnerKey') {
+  if (op === 'rotateOwnerKey' && answer.owner && answer.apiKey) {
     for (const w of worlds) {
-      const party = partyById(w, body.owner.id);
-      if (party) party.apiKey = body.apiKey;
-      const committee = w.parties.get(body.owner.id);
-      if (committee) committee.apiKey = body.apiKey;
+      const party = partyById(w, answer.owner.id);
+      if (party) party.apiKey = answer.apiKey;
+      const committee = w.parties.get(answer.owner.id);
+      if (committee) committee.apiKey = answer.apiKey;
     }
   }
-  if (op === 'rotateApiKey') {
-    for (const w of worlds) for (const [who, id] of Object.entries(w.keyIds)) if (id === body.key.id) w.keys[who as Exclude<Caller, 'none'>] = body.apiKey;
+  if (op === 'rotateApiKey' && answer.key && answer.apiKey) {
+    for (const w of worlds) for (const [who, id] of Object.entries(w.keyIds)) if (id === answer.key.id) w.keys[who as Exclude<Caller, 'none'>] = answer.apiKey;
   }
-  if (op === 'createHeSession') {
-    const w = worlds.find((w) => w.federationId === body.federationId);
+  if (op === 'createHeSession' && answer.id) {
+    const w = worlds.find((w) => w.federationId === answer.federationId);
     const who = live.caller.label.split(' ')[0] as Caller;
-    if (w) (w.sessions[who] ??= []).push(body.id);
+    if (w) (w.sessions[who] ??= []).push(answer.id);
   }
-  if (op === 'createFederation') madeFederations.push(body.federation.id);
+  if (op === 'createFederation' && answer.federation) madeFederations.push(answer.federation.id);
 }
 
 // ─── The property ────────────────────────────────────────────────────────────────────────────────────────
@@ -706,7 +715,7 @@ test(`fuzz: every operation of the OpenAPI document, ${RUNS} requests (seed ${SE
       assert.ok(answer.status < 500, `a server error:\n${what()}\n  the server logged: ${excerpt(serverErrors.at(-1), 1500)}`);
       if (answer.status < 400) {
         tally.accepted++;
-        if (asDocumented && answer.headers['content-type']?.includes('json') && answer.text) learn(op.operationId, JSON.parse(answer.text), live);
+        if (asDocumented && answer.headers['content-type']?.includes('json') && answer.text) learn(op.operationId, JSON.parse(answer.text) as Learnt, sent.path, live);
         continue;
       }
       tally.refused++;
