@@ -11,9 +11,10 @@
  *   - every 4xx is application/problem+json with a type, a title and its status;
  *   - a refused request (4xx) wrote nothing: the database reads back the same, every row of every table.
  *
- * The world: five federations (plain with a published version and key sessions; secure with round 1's
- * lottery committee keyed; one whose first round is a statistics round; one in an evaluation round with a
- * validation set; a secure one with no round yet), each with the callers of test/helpers/world.ts. Accepted
+ * The world: six federations (plain with a published version and key sessions; secure with round 1's
+ * lottery committee keyed; one whose first round is a statistics round, in the clear and secret-shared; one
+ * in an evaluation round with a validation set; a secure one with no round yet), each with the callers of
+ * test/helpers/world.ts. Accepted
  * requests move it on (rounds close and open, keys rotate, owners leave); what the world learns from an
  * answer (a rotated key, a new token, a new session) it keeps, and it is rebuilt every FUZZ_EPOCH requests.
  *
@@ -126,7 +127,7 @@ after(async () => {
 
 // ─── The world ───────────────────────────────────────────────────────────────────────────────────────────
 
-const WORLD_NAMES = ['plain', 'secure', 'stats', 'eval', 'draft'] as const;
+const WORLD_NAMES = ['plain', 'secure', 'stats', 'secure-stats', 'eval', 'draft'] as const;
 type WorldName = (typeof WORLD_NAMES)[number];
 
 interface FuzzWorld extends World {
@@ -151,8 +152,8 @@ async function openSession(w: World, caller: 'operator' | 'he-predict'): Promise
 }
 
 async function buildWorlds(): Promise<Worlds> {
-  const fuzzWorld = async (name: WorldName, federation: Record<string, unknown>): Promise<FuzzWorld> => ({
-    ...(await buildWorld(t, { owners: 3, federation: { ...example, name: `fuzz ${name}`, training, ...federation } })),
+  const fuzzWorld = async (name: WorldName, federation: Record<string, unknown>, owners = 3): Promise<FuzzWorld> => ({
+    ...(await buildWorld(t, { owners, federation: { ...example, name: `fuzz ${name}`, training, ...federation } })),
     name,
     parties: new Map(),
     sessions: {},
@@ -183,10 +184,18 @@ async function buildWorlds(): Promise<Worlds> {
   };
 
   // The age column has a range but no mean or std: round 1 is a statistics round.
+  const ranged = { ...example.datasetSchema, columns: example.datasetSchema.columns.map((column) => (column.name === 'age' ? { name: 'age', type: 'numeric', range: [18, 100] } : column)) };
   const stats = async () => {
-    const ranged = { ...example.datasetSchema, columns: example.datasetSchema.columns.map((column) => (column.name === 'age' ? { name: 'age', type: 'numeric', range: [18, 100] } : column)) };
     const w = await fuzzWorld('stats', { datasetSchema: ranged });
     await openRound(w);
+    return w;
+  };
+  // The same, secret-shared: round 1's committee sums the owners' shares of their moments. Two data owners,
+  // as a statistics round waits for every one.
+  const secureStats = async () => {
+    const w = await fuzzWorld('secure-stats', { datasetSchema: ranged, aggregation: 'secure', secure }, 2);
+    for (const party of everyParty(w)) w.parties.set(party.id, await registerParty(t.http, w.federationId, party.id, party.apiKey));
+    await keyCommittee(t.http, w.federationId, await openRound(w), w.parties);
     return w;
   };
 
@@ -197,8 +206,8 @@ async function buildWorlds(): Promise<Worlds> {
     return w;
   };
 
-  const [p, s, st, e, d] = await Promise.all([plain(), secureWorld(), stats(), evaluation(), fuzzWorld('draft', { aggregation: 'secure', secure })]);
-  return { plain: p, secure: s, stats: st, eval: e, draft: d };
+  const [p, s, st, ss, e, d] = await Promise.all([plain(), secureWorld(), stats(), secureStats(), evaluation(), fuzzWorld('draft', { aggregation: 'secure', secure })]);
+  return { plain: p, secure: s, stats: st, 'secure-stats': ss, eval: e, draft: d };
 }
 
 async function dropWorlds(worlds: Worlds): Promise<void> {
@@ -431,14 +440,17 @@ const validBodies: Partial<Record<string, fc.Arbitrary<unknown>>> = {
       return committeeKeyBody(l.world.federationId, round.number, seat.position, party);
     }),
   ),
-  uploadShares: fc.integer({ min: 1, max: 50 }).map((numSamples) =>
+  uploadShares: fc.record({ numSamples: fc.integer({ min: 1, max: 50 }), mean: fc.double({ min: 0.05, max: 0.95, noNaN: true }) }).map(({ numSamples, mean }) =>
     late<Live, unknown>('shares for the keyed committee', async (l) => {
       const round = await l.round();
       const ownerId = l.caller.party?.id ?? l.world.owners[0]!.id;
       if (!round?.secure || round.secure.committee.some((seat) => seat.publicKey === null)) return { envelopes: [] };
+      const federationId = l.world.federationId;
+      // What the round asks for: moments in a statistics round, tallies in an evaluation round, else weights.
+      if (round.kind === 'statistics') return buildShareUpload({ federationId, ownerId, round, sums: Float64Array.from(await plausibleMoments(l, numSamples, mean)) }).body;
+      if (round.kind === 'evaluation') return buildShareUpload({ federationId, ownerId, round, sums: Float64Array.from(await plausibleTallies(l, numSamples, 0, 0)) }).body;
       const base = new Float32Array(featureCount + 1);
-      const trained = Float32Array.from(weightsFor(0.1));
-      return buildShareUpload({ federationId: l.world.federationId, ownerId, round, base, trained, numSamples }).body;
+      return buildShareUpload({ federationId, ownerId, round, base, trained: Float32Array.from(weightsFor(0.1)), numSamples }).body;
     }),
   ),
   uploadPartialSum: fc.constant(
@@ -473,11 +485,12 @@ const HOMES: Partial<Record<string, WorldName[]>> = {
   submitUpdate: ['plain'],
   submitStatistics: ['stats'],
   submitEvaluation: ['eval'],
-  publishCommitteeKey: ['secure'],
-  getCommitteeDraw: ['secure'],
-  uploadShares: ['secure'],
-  getInbox: ['secure'],
-  uploadPartialSum: ['secure'],
+  // Secure training twice as often as secure statistics.
+  publishCommitteeKey: ['secure', 'secure', 'secure-stats'],
+  getCommitteeDraw: ['secure', 'secure-stats'],
+  uploadShares: ['secure', 'secure', 'secure-stats'],
+  getInbox: ['secure', 'secure', 'secure-stats'],
+  uploadPartialSum: ['secure', 'secure', 'secure-stats'],
   predict: ['plain'],
   getValidationSet: ['eval'],
   createHeSession: ['plain'],
