@@ -31,13 +31,15 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import type { InboxView, RoundView } from '../../src/client/http-client.js';
-import { buildShareUpload, sumInbox } from '../../src/client/secure-shares.js';
+import { buildShareUpload, partialSumValues } from '../../src/client/secure-shares.js';
 import { closeKeySession, createKeySession, encryptApplicants, type HeKeySession } from '../../src/crypto/ckks/client.js';
 import { encodeMaterial } from '../../src/crypto/ckks/material.js';
 import { ckksParamSet } from '../../src/crypto/ckks/params.js';
 import { generateIdentityKeyPair } from '../../src/crypto/identity.js';
 import { tallyLength } from '../../src/ml/federated-evaluation.js';
 import { encodeFrames } from '../../src/schemas/ciphertext-frames.js';
+import { encodePartialSum, encodeShareUpload } from '../../src/schemas/secure-frames.js';
+import { encodeUpdate } from '../../src/schemas/weight-frames.js';
 import { ADMIN_KEY, bearer, createTestApp, federationBody, repoRoot, type TestApp } from '../helpers/app.js';
 import { fingerprint } from '../helpers/database-contents.js';
 import { committeeKeyBody, keyCommittee, registerParty, type CommitteeParty } from '../helpers/committee.js';
@@ -100,6 +102,7 @@ const featureCount = 7;
 const training = { rounds: 1000, localEpochs: 1, batchSize: 8, learningRate: 0.1, minOwners: 2, roundDeadlineSeconds: 3600, autoAdvance: true, seed: 7 };
 const secure = { committee: { size: 2, threshold: 2 }, clipNorm: 100, summingDeadlineSeconds: 3600 };
 const PURPOSES = ['car', 'home', 'education', 'other'] as const;
+const OCTETS = 'application/octet-stream';
 /** Labelled rows in the example's layout (a header, then both classes). */
 const validationCsv = ['age,income,employed,purpose,defaulted', ...Array.from({ length: 30 }, (_, i) => `${20 + i * 2},${8000 + 3000 * i},${i % 3 ? 'yes' : 'no'},${PURPOSES[i % 4]},${i % 4 === 1 ? 'yes' : 'no'}`)].join('\n') + '\n';
 
@@ -426,7 +429,10 @@ const validBodies: Partial<Record<string, fc.Arbitrary<unknown>>> = {
     committeeVolunteer,
   })),
   openRound: fc.constantFrom<object>({}, { kind: 'training' }, { kind: 'evaluation' }, { kind: 'evaluation', modelVersion: 0 }, { minOwners: 2, deadlineSeconds: 3600 }),
-  submitUpdate: fc.record({ scale: fc.constantFrom(0.5, 1, 2), numSamples: fc.integer({ min: 1, max: 500 }) }).map(({ scale, numSamples }) => ({ weights: weightsFor(scale), numSamples, metrics: { loss: 0.5, accuracy: 0.75 } })),
+  submitUpdate: fc.record({ scale: fc.constantFrom(0.5, 1, 2), numSamples: fc.integer({ min: 1, max: 500 }), binary: fc.boolean() }).map(({ scale, numSamples, binary }) => {
+    const update = { weights: weightsFor(scale), numSamples, metrics: { loss: 0.5, accuracy: 0.75 } };
+    return binary ? new RawBody(OCTETS, encodeUpdate(update)) : update;
+  }),
   submitStatistics: fc.record({ n: fc.integer({ min: 1, max: 300 }), mean: fc.double({ min: 0.05, max: 0.95, noNaN: true }) }).map(({ n, mean }) => ({ moments: late<Live, number[]>('plausible moments', (l) => plausibleMoments(l, n, mean)) })),
   submitEvaluation: fc.record({ rows: fc.integer({ min: 1, max: 100 }), bin: fc.nat(), positives: fc.nat() }).map(({ rows, bin, positives }) => ({
     tallies: late<Live, number[]>('plausible tallies', (l) => plausibleTallies(l, rows, bin, positives % (rows + 1))),
@@ -440,26 +446,38 @@ const validBodies: Partial<Record<string, fc.Arbitrary<unknown>>> = {
       return committeeKeyBody(l.world.federationId, round.number, seat.position, party);
     }),
   ),
-  uploadShares: fc.record({ numSamples: fc.integer({ min: 1, max: 50 }), mean: fc.double({ min: 0.05, max: 0.95, noNaN: true }) }).map(({ numSamples, mean }) =>
-    late<Live, unknown>('shares for the keyed committee', async (l) => {
+  uploadShares: fc.record({ numSamples: fc.integer({ min: 1, max: 50 }), mean: fc.double({ min: 0.05, max: 0.95, noNaN: true }), binary: fc.boolean() }).map(({ numSamples, mean, binary }) =>
+    late<Live, unknown>(`shares for the keyed committee${binary ? ', framed' : ''}`, async (l) => {
       const round = await l.round();
       const ownerId = l.caller.party?.id ?? l.world.owners[0]!.id;
       if (!round?.secure || round.secure.committee.some((seat) => seat.publicKey === null)) return { envelopes: [] };
       const federationId = l.world.federationId;
       // What the round asks for: moments in a statistics round, tallies in an evaluation round, else weights.
-      if (round.kind === 'statistics') return buildShareUpload({ federationId, ownerId, round, sums: Float64Array.from(await plausibleMoments(l, numSamples, mean)) }).body;
-      if (round.kind === 'evaluation') return buildShareUpload({ federationId, ownerId, round, sums: Float64Array.from(await plausibleTallies(l, numSamples, 0, 0)) }).body;
-      const base = new Float32Array(featureCount + 1);
-      return buildShareUpload({ federationId, ownerId, round, base, trained: Float32Array.from(weightsFor(0.1)), numSamples }).body;
+      const upload =
+        round.kind === 'statistics'
+          ? buildShareUpload({ federationId, ownerId, round, sums: Float64Array.from(await plausibleMoments(l, numSamples, mean)) })
+          : round.kind === 'evaluation'
+            ? buildShareUpload({ federationId, ownerId, round, sums: Float64Array.from(await plausibleTallies(l, numSamples, 0, 0)) })
+            : buildShareUpload({ federationId, ownerId, round, base: new Float32Array(featureCount + 1), trained: Float32Array.from(weightsFor(0.1)), numSamples });
+      return binary ? new RawBody(OCTETS, encodeShareUpload(upload.envelopes.map(({ recipientId, envelope }) => ({ id: recipientId, envelope })))) : upload.body;
     }),
   ),
-  uploadPartialSum: fc.constant(
-    late<Live, unknown>('the member’s partial sum', async (l) => {
+  uploadPartialSum: fc.boolean().map((binary) =>
+    late<Live, unknown>(`the member’s partial sum${binary ? ', framed' : ''}`, async (l) => {
       const party = l.caller.party && l.world.parties.get(l.caller.party.id);
       const round = await l.round();
       const inbox = party && round ? await l.read<InboxView>(`/v1/federations/${l.world.federationId}/rounds/${round.number}/inbox`, party.apiKey) : undefined;
       if (!party || !inbox) return { includedSetHash: '0'.repeat(64), values: '' };
-      return { includedSetHash: inbox.includedSetHash, values: sumInbox({ federationId: l.world.federationId, memberId: party.ownerId, keys: party.roundKey, inbox }) };
+      let values: Uint8Array;
+      try {
+        values = partialSumValues({ federationId: l.world.federationId, memberId: party.ownerId, keys: party.roundKey, inbox });
+      } catch {
+        // A fuzzed upload's envelope the server could not tell from a real one (it cannot open them): the
+        // member cannot sum its inbox, and sends what it has.
+        return { includedSetHash: inbox.includedSetHash, values: '' };
+      }
+      if (binary) return new RawBody(OCTETS, encodePartialSum({ includedSetHash: inbox.includedSetHash, count: inbox.vectorLength, values }));
+      return { includedSetHash: inbox.includedSetHash, values: Buffer.from(values).toString('base64') };
     }),
   ),
   putSelection: fc.record({ rule: fc.constantFrom('manual', 'best'), metric: fc.constantFrom('auc', 'logLoss', 'accuracy', 'brier', 'ks'), patience: fc.constantFrom(null, 3) }).map((selection) => ({ selection })),
@@ -469,14 +487,17 @@ const validBodies: Partial<Record<string, fc.Arbitrary<unknown>>> = {
     modelVersion: fc.constantFrom(undefined, 1),
   }).map(({ records, modelVersion }) => ({ records, ...(modelVersion !== undefined && { modelVersion }) })),
   createHeSession: fc.oneof(
-    fc.constant(new Late<Live, unknown>('key material (octet-stream)', () => new RawBody('application/octet-stream', heMaterial))),
+    fc.constant(new Late<Live, unknown>('key material (octet-stream)', () => new RawBody(OCTETS, heMaterial))),
     fc.constant({ federationId: late<Live, string>('federation', (l) => l.world.federationId), material: late<Live, string>('key material', () => heMaterial.toString('base64')) }),
   ),
   predictEncrypted: fc.oneof(
-    { arbitrary: fc.constant(new Late<Live, unknown>('framed ciphertexts', () => new RawBody('application/octet-stream', heFrames))), weight: 3 },
+    { arbitrary: fc.constant(new Late<Live, unknown>('framed ciphertexts', () => new RawBody(OCTETS, heFrames))), weight: 3 },
     fc.constant({ ciphertexts: late<Live, string[]>('ciphertexts', () => heCiphertexts) }),
   ),
 };
+
+/** Operations that answer in binary when Accept ranks application/octet-stream first. */
+const BINARY_ANSWERS = new Set(['getInbox', 'getModelWeights']);
 
 /** Where an operation is most at home: the world its valid requests can succeed in. */
 const HOMES: Partial<Record<string, WorldName[]>> = {
@@ -544,7 +565,7 @@ function planFor(op: Operation, aimed: boolean): fc.Arbitrary<Plan> {
     params,
     query: query.map((entries) => entries.filter((entry): entry is [string, ParamPlan] => entry !== undefined)),
     extraQuery: aimed ? fc.constant('') : extraQuery,
-    headers: aimed ? fc.constant({}) : extraHeaders,
+    headers: aimed ? (BINARY_ANSWERS.has(op.operationId) ? fc.constantFrom({}, { accept: OCTETS }, { accept: `application/json;q=0.5, ${OCTETS}` }) : fc.constant({})) : extraHeaders,
     body,
     copies: fc.oneof({ arbitrary: fc.constant(1 as const), weight: aimed ? 9 : 19 }, fc.constant(2 as const)),
   });
