@@ -1,11 +1,12 @@
 /**
  * Fuzzing the whole API (issue 12). fast-check generates requests for every operation of
  * openapi/openapi.json (test/helpers/openapi-arbitraries.ts): valid ones built from a live world of
- * federations and callers, the same mutated, values that merely fit the schemas, junk bodies, odd media
- * types, broken path and query parameters, and every kind of caller — each role's key, keys of another
- * federation, revoked keys, malformed Authorization headers, none. About two requests in five are aimed
- * (the right caller, real ids, a valid body, maybe mutated) so they reach the services and change the world;
- * the rest are wild. Every answer must hold three properties:
+ * federations and callers (JSON, or the binary framings where a route has one), the same mutated, values
+ * that merely fit the schemas, junk bodies, odd media types and headers, broken path and query parameters,
+ * and every kind of caller — each role's key, keys of another federation, revoked keys, malformed
+ * Authorization headers, none. About two requests in five are aimed (the right caller, real ids, a valid
+ * body, maybe mutated) so they reach the services and change the world; the rest are wild. One in ten or
+ * twenty goes out twice at once. Every answer must hold three properties:
  *
  *   - no 5xx;
  *   - every 4xx is application/problem+json with a type, a title and its status;
@@ -14,9 +15,9 @@
  * The world: six federations (plain with a published version and key sessions; secure with round 1's
  * lottery committee keyed; one whose first round is a statistics round, in the clear and secret-shared; one
  * in an evaluation round with a validation set; a secure one with no round yet), each with the callers of
- * test/helpers/world.ts. Accepted
- * requests move it on (rounds close and open, keys rotate, owners leave); what the world learns from an
- * answer (a rotated key, a new token, a new session) it keeps, and it is rebuilt every FUZZ_EPOCH requests.
+ * test/helpers/world.ts. Accepted requests move it on (rounds close and open, keys rotate, owners leave);
+ * what the world learns from an answer (a rotated key, a new token, a new session) it keeps, and it is
+ * rebuilt every FUZZ_EPOCH requests.
  *
  * The summary line says how many requests were tried. FUZZ_RUNS and FUZZ_SEED (a number, or `random`) run
  * longer or other searches, FUZZ_OPERATIONS=a,b only some operations, FUZZ_VERBOSE=1 prints a table per
