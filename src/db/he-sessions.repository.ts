@@ -1,8 +1,9 @@
 /**
- * The query budget of encrypted-prediction sessions. A session's count of evaluated applicant slots is
+ * Writes to encrypted-prediction sessions that race. A session's count of evaluated applicant slots is
  * charged by one conditional UPDATE (`queriesUsed + n <= budget`), so instances sharing the database can
  * never let one session past its budget between them: whichever update the database applies last finds
- * the condition false and changes nothing.
+ * the condition false and changes nothing. Deleting says whether this call deleted, so of two deletes at
+ * once one deletes and the other finds nothing, instead of failing.
  */
 import type { DbClient } from './db-client.js';
 
@@ -20,4 +21,10 @@ export async function chargeHeQueries(db: DbClient, sessionId: string, slots: nu
 /** Gives back slots charged for an evaluation that answered nothing. */
 export async function refundHeQueries(db: DbClient, sessionId: string, slots: number): Promise<void> {
   await db.heSession.updateMany({ where: { id: sessionId, queriesUsed: { gte: slots } }, data: { queriesUsed: { decrement: slots } } });
+}
+
+/** Deletes the session; false when there was none (another request deleted it first). */
+export async function deleteHeSession(db: DbClient, sessionId: string): Promise<boolean> {
+  const { count } = await db.heSession.deleteMany({ where: { id: sessionId } });
+  return count === 1;
 }

@@ -5,10 +5,22 @@
  * 415 to a binary body.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ValidationError } from '../errors.js';
 
-/** Gives the routes of `scope` (a plugin's encapsulated instance) the body as one Buffer. */
+/**
+ * Gives the routes of `scope` (a plugin's encapsulated instance) the body as one Buffer. Their body schemas
+ * are per media type, which Fastify picks by Content-Type: a request with no body has none, so no schema
+ * runs, and the body it would have refused reached the handler as undefined (a 500). It is refused here, as
+ * a JSON route's schema refuses it.
+ */
 export function acceptOctetStream(scope: FastifyInstance): void {
   scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  scope.addHook('preValidation', async (request) => {
+    if (request.body !== undefined || request.routeOptions.schema?.body === undefined) return;
+    throw new ValidationError(`${request.method} ${request.routeOptions.url}: expected a body, JSON or application/octet-stream`, [
+      { path: 'body', message: 'expected a JSON body or an application/octet-stream one, got none' },
+    ]);
+  });
 }
 
 /**

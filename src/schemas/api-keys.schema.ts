@@ -4,7 +4,7 @@
  * that issues or rotates it.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema, withExamples } from './common.schema.js';
+import { idSchema, storedTextSchema, timestampSchema, withExamples } from './common.schema.js';
 
 export const scopeSchema = z
   .enum(['predict', 'he-predict', 'read'])
@@ -12,7 +12,7 @@ export const scopeSchema = z
 
 export const createApiKeyBodySchema = withExamples(
   z.strictObject({
-    label: z.string().trim().min(1).max(200).describe('A note for the operator’s records, e.g. the system that will hold the key'),
+    label: storedTextSchema.trim().min(1).max(200).describe('A note for the operator’s records, e.g. the system that will hold the key'),
     scopes: z
       .array(scopeSchema)
       .min(1)

@@ -36,6 +36,13 @@ export const problemSchema = z
   .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
 export type Problem = z.infer<typeof problemSchema>;
 
+/**
+ * Free text the server stores — a federation's or an owner's name, a key's label, the validation CSV, the
+ * names and values of a dataset schema: any Unicode but U+0000. PostgreSQL's text cannot hold a NUL (the
+ * insert fails, a 500), SQLite's can (and hands it back); refusing it here makes both a 422 naming the field.
+ */
+export const storedTextSchema = z.string().regex(/^[^\u0000]*$/, 'expected text without U+0000 (NUL) characters');
+
 export const idSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'expected an identifier');
 export const timestampSchema = z.string().describe('ISO 8601 timestamp (UTC)');
 

@@ -3,9 +3,10 @@
  * works. This is its wire form; src/ml/dataset-schema.ts holds the matching domain type.
  */
 import { z } from 'zod';
+import { storedTextSchema } from './common.schema.js';
 
-const columnName = z.string().min(1).max(128);
-const categoryValue = z.string().min(1).max(128);
+const columnName = storedTextSchema.min(1).max(128);
+const categoryValue = storedTextSchema.min(1).max(128);
 
 export const columnSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -39,14 +40,14 @@ export const columnSpecSchema = z.discriminatedUnion('type', [
 
 export const datasetSchemaSchema = z
   .strictObject({
-    description: z.string().max(2000).optional(),
+    description: storedTextSchema.max(2000).optional(),
     columns: z.array(columnSpecSchema).min(2).max(2000).describe('In file order, including the label column'),
     label: z.strictObject({
       column: columnName,
-      positive: z.string().min(1).describe('Label value of the positive class; any other value is negative'),
+      positive: storedTextSchema.min(1).describe('Label value of the positive class; any other value is negative'),
     }),
-    missingToken: z.string().max(16).default('?'),
-    delimiter: z.string().length(1).default(','),
+    missingToken: storedTextSchema.max(16).default('?'),
+    delimiter: storedTextSchema.length(1).default(','),
     header: z.boolean().default(false),
   })
   .meta({ id: 'DatasetSchema' });

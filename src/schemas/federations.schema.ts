@@ -2,7 +2,7 @@
  * Federations: a dataset schema, a model spec and a training configuration, created by the operator.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema, withExamples } from './common.schema.js';
+import { idSchema, storedTextSchema, timestampSchema, withExamples } from './common.schema.js';
 import { datasetSchemaSchema } from './dataset-schema.schema.js';
 
 export const activationSchema = z
@@ -20,9 +20,14 @@ export const modelSpecSchema = z
   ])
   .meta({ id: 'ModelSpec' });
 
-const positiveFinite = (what: string, max: number) =>
-  z.number({ error: `expected a finite number for ${what}` }).refine(Number.isFinite, `expected a finite number for ${what}`).pipe(z.number().gt(0).max(max));
-const fraction = (what: string) => z.number({ error: `expected a finite number for ${what}` }).min(0).lt(1);
+/**
+ * A number, named in the error when it is not one (JSON's 1e400 parses to Infinity, which zod refuses as no
+ * number). Bounds chained on it keep their own messages and are written into the OpenAPI document, which
+ * bounds behind a refinement's pipe were not.
+ */
+const finite = (what: string) => z.number({ error: (issue) => (issue.code === 'invalid_type' ? `expected a finite number for ${what}` : undefined) });
+const positiveFinite = (what: string, max: number) => finite(what).gt(0).max(max);
+const fraction = (what: string) => finite(what).min(0).lt(1);
 
 export const serverOptimizerSchema = z
   .discriminatedUnion('kind', [
@@ -93,7 +98,7 @@ export const committeePolicySchema = z
       aggregators: z
         .array(
           z.strictObject({
-            name: z.string().min(1).max(200).describe('Who runs the node, for people'),
+            name: storedTextSchema.min(1).max(200).describe('Who runs the node, for people'),
             identityKey: z.string().max(100).describe('The node’s Ed25519 identity public key, base64 (`fedscore owner identity` prints it)'),
           }),
         )
@@ -124,32 +129,33 @@ export const secureAggregationConfigSchema = z
   .meta({ id: 'SecureAggregationConfig' });
 export type SecureAggregationConfig = z.infer<typeof secureAggregationConfigSchema>;
 
-const finite = (what: string) => z.number({ error: `expected a finite number for ${what}` }).refine(Number.isFinite, `expected a finite number for ${what}`);
-
 export const samplingSchema = z
   .discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('all').describe('every enrolled owner is asked to take part in every round') }),
     z.strictObject({
       kind: z.literal('poisson'),
-      rate: finite('rate').pipe(z.number().gt(0).max(1)).describe('q: each owner takes part with this probability, decided from the round’s public seed'),
+      rate: finite('rate').gt(0).max(1).describe('q: each owner takes part with this probability, decided from the round’s public seed'),
     }),
   ])
   .meta({ id: 'Sampling' });
 
 export const privacyConfigSchema = z
   .strictObject({
-    epsilon: finite('epsilon').pipe(z.number().gt(0).max(100)).describe('The federation’s budget ε; no round opens that would exceed it'),
-    delta: finite('delta').pipe(z.number().gt(0).lt(1)).describe('The budget δ; must stay below 1/owners'),
+    epsilon: finite('epsilon').gt(0).max(100).describe('The federation’s budget ε; no round opens that would exceed it'),
+    delta: finite('delta').gt(0).lt(1).describe('The budget δ; must stay below 1/owners'),
     clipNorm: finite('clipNorm')
-      .pipe(z.number().gt(0).max(10_000))
+      .gt(0)
+      .max(10_000)
       .describe('C: every owner’s update (new − base weights) is clipped to this L2 norm; one owner is one privacy unit'),
     noiseMultiplier: finite('noiseMultiplier')
-      .pipe(z.number().gt(0).max(1000))
+      .gt(0)
+      .max(1000)
       .optional()
       .describe('z: the round’s sum carries Gaussian noise of standard deviation z·C; omitted, the smallest z that fits the budget over the planned rounds'),
     sampling: samplingSchema.default({ kind: 'all' }),
     dropoutTolerance: finite('dropoutTolerance')
-      .pipe(z.number().min(0).max(0.9))
+      .min(0)
+      .max(0.9)
       .default(0.1)
       .describe(
         'Secure mode: the fraction of a round’s expected owners that may drop out while the sum still carries the full noise. ' +
@@ -269,7 +275,7 @@ export const trainingStopSchema = z
 
 export const createFederationBodySchema = withExamples(
   z.strictObject({
-    name: z.string().min(1).max(200),
+    name: storedTextSchema.min(1).max(200),
     datasetSchema: datasetSchemaSchema,
     model: modelSpecSchema,
     training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
@@ -352,7 +358,7 @@ export const federationListSchema = z.object({ federations: z.array(federationSc
 
 /** The operator's labelled validation rows, as CSV text in the federation's data layout (header and delimiter as its schema says). */
 export const putValidationSetBodySchema = z.strictObject({
-  csv: z.string().min(1).max(16_000_000).describe('Every schema column, the label included, one complete row per line'),
+  csv: storedTextSchema.min(1).max(16_000_000).describe('Every schema column, the label included, one complete row per line'),
 });
 
 export const validationSetSchema = z

@@ -2,7 +2,7 @@
  * Owners: data holders who enrol with a federation's enrolment token and receive their own API key once.
  */
 import { z } from 'zod';
-import { idSchema, timestampSchema, withExamples } from './common.schema.js';
+import { idSchema, storedTextSchema, timestampSchema, withExamples } from './common.schema.js';
 
 export const ownerRoleSchema = z
   .enum(['owner', 'aggregator'])
@@ -11,7 +11,7 @@ export const ownerRoleSchema = z
 export const enrolOwnerBodySchema = withExamples(
   z.strictObject({
     enrolmentToken: z.string().min(1).max(256),
-    name: z.string().min(1).max(200).describe('A label for the operator; need not identify a person'),
+    name: storedTextSchema.min(1).max(200).describe('A label for the operator; need not identify a person'),
     role: ownerRoleSchema.default('owner'),
   }),
   { input: [{ enrolmentToken: 'fse_c2hvd24tb25jZS1ieS1jcmVhdGVGZWRlcmF0aW9u', name: 'Regional bank A', role: 'owner' }] },

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { jsonOrOctetStream, octetStream } from './octet-stream.schema.js';
 import { federatedEvaluationSchema } from './models.schema.js';
-import { idSchema, timestampSchema, withExamples } from './common.schema.js';
+import { idSchema, rowNumberSchema, timestampSchema, withExamples } from './common.schema.js';
 import { base64Schema } from './owners.schema.js';
 
 export const roundStatusSchema = z
@@ -181,7 +181,7 @@ export const openRoundBodySchema = withExamples(
         .optional()
         .describe('training (default; a statistics round instead while the federation has no standardisation yet) or evaluation: every owner scores `modelVersion` on its own rows'),
       modelVersion: z
-        .union([z.number().int().min(0), z.literal('default')])
+        .union([rowNumberSchema(0), z.literal('default')])
         .optional()
         .describe('Evaluation rounds only: the version to evaluate, or "default" (the version predictions use); default "default"'),
       minOwners: z.number().int().min(1).max(1_000_000).optional().describe('Overrides the federation default'),

@@ -8,7 +8,7 @@
  * session can do that — it does not stop a lender who opens session after session.
  */
 import type { Db } from '../db/client.js';
-import { chargeHeQueries, refundHeQueries } from '../db/he-sessions.repository.js';
+import { chargeHeQueries, deleteHeSession, refundHeQueries } from '../db/he-sessions.repository.js';
 import type { Config } from '../config.js';
 import { HeInputError, HeWorkerError } from '../crypto/ckks/errors.js';
 import { compileHeModel, modelShape, sameShape, type HeModel } from '../crypto/ckks/he-model.js';
@@ -86,7 +86,9 @@ export class HeSessionsService {
 
   async delete(principal: Principal, sessionId: string): Promise<void> {
     await this.load(principal, sessionId, 'deleteHeSession');
-    await this.db.heSession.delete({ where: { id: sessionId } });
+    // Another delete may have come between the read and here (PostgreSQL runs them side by side): it finds
+    // the session gone, as it would a moment later.
+    if (!(await deleteHeSession(this.db, sessionId))) throw new NotFoundError('he-session', sessionId);
     this.#pool?.forgetSession(sessionId);
   }
 

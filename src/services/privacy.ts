@@ -15,7 +15,7 @@ import type { DbClient } from '../db/db-client.js';
 import { appendLedgerEntry, type FederationRecord, type LedgerEntry, type ResolvedPrivacy } from '../db/federations.repository.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import { DpFedAvg } from '../fl/dp-fedavg.strategy.js';
-import type { Strategy } from '../fl/strategy.js';
+import type { RoundConfig, Strategy } from '../fl/strategy.js';
 import type { PrivacyConfig, TrainingConfig } from '../schemas/federations.schema.js';
 
 export interface Spent {
@@ -51,10 +51,23 @@ export function resolvePrivacy(config: PrivacyConfig, training: TrainingConfig, 
   return { ...config, noiseMultiplier };
 }
 
-/** The strategy for a federation's training rounds: DP-FedAvg around the base strategy when it has a budget. */
+/** The strategy that opens a federation's training rounds: DP-FedAvg around the base strategy when it has a budget. */
 export function strategyFor(federation: FederationRecord, base: Strategy): Strategy {
   const privacy = federation.privacyConfig;
   return privacy ? new DpFedAvg({ clipNorm: privacy.clipNorm, noiseMultiplier: privacy.noiseMultiplier, sampling: privacy.sampling }) : base;
+}
+
+/**
+ * The strategy that aggregates a training round: DP-FedAvg exactly when the round opened with differential
+ * privacy (its configuration, fixed then, holds the clip norm, the noise and the denominator), the base
+ * strategy otherwise — whatever the federation's settings are now. A budget set while a round is open
+ * starts with the next round, the first one charged to it.
+ */
+export function strategyOfRound(config: RoundConfig, base: Strategy): Strategy {
+  const dp = config.dp;
+  if (!dp) return base;
+  const sampling = config.sampling ? { kind: 'poisson' as const, rate: config.sampling.rate } : { kind: 'all' as const };
+  return new DpFedAvg({ clipNorm: dp.clipNorm, noiseMultiplier: dp.noiseMultiplier, sampling });
 }
 
 /** ε spent by the given ledger entries (all of them by default). */

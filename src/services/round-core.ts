@@ -64,7 +64,7 @@ import { newId } from './credentials.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { layoutOf, serverOptimizerOf } from './federations.service.js';
 import { applySelection, loadValidationRows, scoreVersion } from './model-quality.js';
-import { chargeRound, mayContribute, spent, strategyFor } from './privacy.js';
+import { chargeRound, mayContribute, spent, strategyFor, strategyOfRound } from './privacy.js';
 import { noServiceMetrics, secondsSince, type ServiceMetrics, type SubmissionKind } from './service-metrics.js';
 
 /** Contributions written by one transaction at most; bounds how long the round row's lock is held. */
@@ -435,7 +435,7 @@ export class RoundCore {
         return this.transaction(async (tx) => {
           if (!(await finishRound(tx, round.id, 'open', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
-          const result = strategyFor(federation, this.strategy).aggregate(base, await listUpdates(tx, round.id), round.config);
+          const result = strategyOfRound(round.config, this.strategy).aggregate(base, await listUpdates(tx, round.id), round.config);
           await this.publish(tx, round, base, result, now);
           return true;
         });
@@ -450,7 +450,7 @@ export class RoundCore {
           if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
           const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
-          await this.publish(tx, round, base, strategyFor(federation, this.strategy).aggregateSum(base, sum, round.config), now);
+          await this.publish(tx, round, base, strategyOfRound(round.config, this.strategy).aggregateSum(base, sum, round.config), now);
           return true;
         });
     }

@@ -1,11 +1,12 @@
 /**
  * The "database unchanged" check is only as good as its coverage: these tests prove the generic reader
- * sees every table and column the migrations create, and that a change to any one column shows.
+ * (and the database-drawn fingerprint) sees every table and column the migrations create, and that a
+ * change to any one column shows in both.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ADMIN_KEY, bearer, createTestApp, setupFederation, type TestApp } from './app.js';
-import { catalogColumns, MODEL_NAMES, modelColumns, readEveryRow, snapshot } from './database-contents.js';
+import { catalogColumns, fingerprint, MODEL_NAMES, modelColumns, readEveryRow, snapshot } from './database-contents.js';
 
 let t: TestApp;
 before(async () => (t = await createTestApp()));
@@ -14,6 +15,7 @@ after(async () => t.close());
 test('the snapshot reads every table and every column the database has', async () => {
   assert.deepEqual(modelColumns(), await catalogColumns(t.database));
   assert.deepEqual(Object.keys(await snapshot(t.database)).sort(), [...MODEL_NAMES].sort());
+  assert.deepEqual(Object.keys(await fingerprint(t.database)).sort(), [...MODEL_NAMES].sort());
 });
 
 test('a change to any single column of any row shows in the snapshot', async () => {
@@ -22,6 +24,8 @@ test('a change to any single column of any row shows in the snapshot', async () 
   await t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[0]!)).send({ weights: new Array(44).fill(0.5), numSamples: 3 });
   const rows = await readEveryRow(t.database);
   const before = await snapshot(t.database);
+  const printed = await fingerprint(t.database);
+  assert.equal(printed.Update!.length, rows.Update!.length, 'the fingerprint has a line per row');
   let mutated = 0;
   for (const [model, list] of Object.entries(rows)) {
     const row = list[0];
@@ -32,8 +36,10 @@ test('a change to any single column of any row shows in the snapshot', async () 
       if (!changed) continue;
       mutated++;
       assert.notDeepEqual(await snapshot(t.database), before, `${model}.${column} changed but the snapshot did not`);
+      assert.notDeepEqual(await fingerprint(t.database), printed, `${model}.${column} changed but the fingerprint did not`);
       await restoreColumn(model, row.id as string, column, value);
       assert.deepEqual(await snapshot(t.database), before, `${model}.${column} restored`);
+      assert.deepEqual(await fingerprint(t.database), printed, `${model}.${column} restored (fingerprint)`);
     }
   }
   assert.ok(mutated >= 20, `mutated ${mutated} columns`);

@@ -4,6 +4,8 @@
  * table or column is covered without anyone remembering to add it), and `readEveryRow` lets the secure
  * storage test search every stored value for a leaked update or key. `catalogColumns` reads the same
  * tables from the database's own catalog, so a test can prove the generic reader misses nothing.
+ * `fingerprint` is the same picture drawn by the database itself in one query, for tests that compare
+ * before and after thousands of requests (test/http/fuzz.test.ts).
  */
 import { Prisma } from '../../src/db/generated/sqlite/client.js';
 import type { Database } from '../../src/db/client.js';
@@ -76,4 +78,30 @@ export async function catalogColumns(database: Database): Promise<Record<string,
     for (const list of Object.values(columns)) list.sort();
   }
   return columns;
+}
+
+const catalogs = new WeakMap<Database, Promise<Record<string, string[]>>>();
+
+/**
+ * Every row of every table the catalog lists, each rendered as text by the database (every column; bytes as
+ * hex, floats to their last digit), in one query: table → its rows, sorted. Two fingerprints are equal
+ * exactly when the contents are, and a difference names the table and shows the rows.
+ */
+export async function fingerprint(database: Database): Promise<Record<string, string[]>> {
+  let catalog = catalogs.get(database);
+  if (!catalog) catalogs.set(database, (catalog = catalogColumns(database)));
+  const tables = Object.entries(await catalog).sort(([a], [b]) => a.localeCompare(b));
+  const quoted = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const selects = tables.map(([table, columns]) => {
+    const label = `'${table.replace(/'/g, "''")}'`;
+    if (database.provider !== 'sqlite') return `SELECT ${label} AS "table", r::text AS "row" FROM ${quoted(table)} r`;
+    // quote() writes text and blobs as SQL literals; a REAL gets every digit, which quote() may round.
+    const cells = columns.map((c) => `CASE typeof(${quoted(c)}) WHEN 'real' THEN printf('%!.17g', ${quoted(c)}) ELSE quote(${quoted(c)}) END`);
+    return `SELECT ${label} AS "table", ${cells.join(" || char(31) || ")} AS "row" FROM ${quoted(table)}`;
+  });
+  const rows = await database.prisma.$queryRawUnsafe<{ table: string; row: string }[]>(selects.join(' UNION ALL '));
+  const out: Record<string, string[]> = Object.fromEntries(tables.map(([table]) => [table, []]));
+  for (const { table, row } of rows) out[table]!.push(row);
+  for (const list of Object.values(out)) list.sort();
+  return out;
 }

@@ -121,6 +121,9 @@ test('malformed binary updates are 4xx problem+json and write nothing', async ()
   for (const [name, body, status, type] of cases) {
     await assertRefused(t, () => postBinary(federationId, 1, keys[1]!, body), status, type, name);
   }
+  // No body and no media type: neither form's schema runs, and the handler read an undefined body (a 500 before).
+  const none = await assertRefused(t, () => t.http.post(`/v1/federations/${federationId}/rounds/1/updates`).set(bearer(keys[1]!)), 422, 'validation-failed', 'no body');
+  assert.deepEqual((none.body.errors as { path: string }[]).map((e) => e.path), ['body']);
   // The same owner's well-formed update is still accepted afterwards: nothing was half-written.
   await postBinary(federationId, 1, keys[1]!, good).expect(201);
 });

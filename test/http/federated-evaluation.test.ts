@@ -110,6 +110,12 @@ describe('a plain evaluation round', () => {
     await assertRefused(t, () => open(federationId, { kind: 'evaluation', modelVersion: 7 }), 404, 'model-version-not-found');
     await assertRefused(t, () => open(federationId, { modelVersion: 0 }), 422, 'validation-failed', 'modelVersion on a training round');
     await assertRefused(t, () => open(federationId, { kind: 'evaluation', modelVersion: -1 }), 422, 'validation-failed', 'negative version');
+    // Past the 32-bit column: a 500 on PostgreSQL before (the lookup overflowed), now refused with the field named.
+    for (const version of [2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      const res = await assertRefused(t, () => open(federationId, { kind: 'evaluation', modelVersion: version }), 422, 'validation-failed', `version ${version}`);
+      assert.ok((res.body.errors as { path: string }[]).some((e) => e.path === 'body.modelVersion'), JSON.stringify(res.body.errors));
+    }
+    await assertRefused(t, () => open(federationId, { kind: 'evaluation', modelVersion: 2 ** 31 - 1 }), 404, 'model-version-not-found');
     await assertRefused(t, () => open(federationId, { kind: 'evaluation' }, keys[0]!), 403, 'forbidden', 'an owner opening');
 
     await open(federationId, { kind: 'evaluation', modelVersion: 0 }).expect(201);

@@ -5,6 +5,7 @@
  * problem+json like every domain error, and changes nothing.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, problem, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
@@ -66,11 +67,42 @@ test('431: headers larger than Node’s parser reads, refused before any route r
   assert.doesNotMatch(JSON.stringify(res.body), /a{100}/, 'the header is not echoed back');
 });
 
+/** The app on a real port, for requests only a raw socket (or Node's own client) can make. */
+let address: Promise<string> | undefined;
+const listening = () => (address ??= t.app.listen({ port: 0, host: '127.0.0.1' }));
+
+test('431 to HEAD: the problem’s headers without its body, so a client’s parser reads one whole answer', async () => {
+  const { port } = new URL(await listening());
+  const before = await snapshot(t.database);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.end(`HEAD /v1/federations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(40_000)}\r\n\r\n`));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  const [head, body] = answer.split('\r\n\r\n');
+  assert.match(head!, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+  assert.match(head!, /\r\nContent-Type: application\/problem\+json\r\n/i);
+  assert.equal(body, '', 'nothing after the headers');
+  // Node's own client, which refused the answer with a body ("Data after Connection: close"), reads this one.
+  const status = await new Promise<number>((resolve, reject) =>
+    request({ host: '127.0.0.1', port, method: 'HEAD', path: '/v1/federations', headers: { authorization: `Bearer ${'a'.repeat(40_000)}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    })
+      .on('error', reject)
+      .end(),
+  );
+  assert.equal(status, 431);
+  assert.deepEqual(await snapshot(t.database), before);
+});
+
 test('400: bytes that are not an HTTP request, answered on the socket', async () => {
   const before = await snapshot(t.database);
-  const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = new URL(await listening());
   const answer = await new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(new URL(address).port), '127.0.0.1', () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
+    const socket = connect(Number(port), '127.0.0.1', () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
     let text = '';
     socket.on('data', (chunk) => (text += chunk));
     socket.on('close', () => resolve(text));

@@ -12,7 +12,7 @@ import { ckksParamSet } from '../../src/crypto/ckks/params.js';
 import { insertApiKey } from '../../src/db/api-keys.repository.js';
 import { decodeFrames, encodeFrames } from '../../src/schemas/ciphertext-frames.js';
 import { hashSecret } from '../../src/services/credentials.js';
-import { ADMIN_KEY, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
 import { postBinary } from '../helpers/binary-http.js';
 
 let now = new Date('2026-03-01T00:00:00Z');
@@ -248,6 +248,18 @@ test('an expired session is refused; a deleted one is gone', async () => {
   now = new Date(now.getTime() + 601_000);
   assert.equal(await t.app.services.heSessions.sweepExpired(), 1);
   assert.equal(await t.database.prisma.heSession.count({ where: { id: stale.id } }), 0);
+});
+
+test('deletes of one session at once: one deletes it, the others find it gone', async () => {
+  // On PostgreSQL the reads and deletes interleave; the later deletes failed (a 500) before.
+  for (let i = 0; i < 5; i++) {
+    const created = (await createSession(material()).expect(201)).body;
+    const before = await snapshot(t.database);
+    const answers = await Promise.all([0, 1, 2].map(() => t.http.delete(`/v1/he-sessions/${created.id}`).set(bearer(ADMIN_KEY))));
+    assert.deepEqual(answers.map((res) => res.status).sort(), [204, 404, 404], JSON.stringify(answers.map((res) => res.body)));
+    for (const res of answers.filter((res) => res.status === 404)) assertProblem(res, 404, 'he-session-not-found');
+    assert.deepEqual(await snapshot(t.database), { ...before, HeSession: before.HeSession!.filter((row) => row.id !== created.id) }, 'only the session is gone');
+  }
 });
 
 test('sessions persist across a restart', async () => {

@@ -150,6 +150,20 @@ test('openapi.json names its server (relative: wherever it is served from) and t
   assert.deepEqual(document.info.license, { name: pkg.license, identifier: pkg.license });
 });
 
+test('the bounds the server enforces on privacy and server-optimizer settings are in the document', () => {
+  type Bounds = { exclusiveMinimum?: number; minimum?: number; exclusiveMaximum?: number; maximum?: number };
+  const schemas = document.components.schemas as unknown as Record<string, { properties?: Record<string, Bounds>; oneOf?: { properties: Record<string, Bounds> }[] }>;
+  const bounds = ({ exclusiveMinimum, minimum, exclusiveMaximum, maximum }: Bounds) => ({ exclusiveMinimum, minimum, exclusiveMaximum, maximum });
+  const privacy = schemas.PrivacyConfigInput!.properties!;
+  assert.deepEqual(bounds(privacy.epsilon!), { exclusiveMinimum: 0, minimum: undefined, exclusiveMaximum: undefined, maximum: 100 });
+  assert.deepEqual(bounds(privacy.delta!), { exclusiveMinimum: 0, minimum: undefined, exclusiveMaximum: 1, maximum: undefined });
+  assert.deepEqual(bounds(privacy.dropoutTolerance!), { exclusiveMinimum: undefined, minimum: 0, exclusiveMaximum: undefined, maximum: 0.9 });
+  assert.deepEqual(bounds(schemas.SamplingInput!.oneOf![1]!.properties.rate!), { exclusiveMinimum: 0, minimum: undefined, exclusiveMaximum: undefined, maximum: 1 });
+  const adaptive = schemas.ServerOptimizerInput!.oneOf![2]!.properties;
+  assert.deepEqual(bounds(adaptive.tau!), { exclusiveMinimum: 0, minimum: undefined, exclusiveMaximum: undefined, maximum: 1 });
+  assert.deepEqual(bounds(adaptive.beta1!), { exclusiveMinimum: undefined, minimum: 0, exclusiveMaximum: 1, maximum: undefined });
+});
+
 test('withoutUnusedSchemas keeps the schemas reachable from the operations, transitively, and drops the rest', () => {
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const input = {

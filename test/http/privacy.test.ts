@@ -57,6 +57,26 @@ test('the noise multiplier fits the budget over the planned rounds; ε grows wit
   assert.deepEqual(self.privacy, { epsilon: epsilons[2], delta: 1e-5 });
 });
 
+test('a budget set while a round is open starts with the next round: the open one closes as plain FedAvg, uncharged', async () => {
+  const { federationId, featureCount, keys } = await setupFederation(t, 3, { training: { ...training(5), autoAdvance: true } });
+  await open(federationId).expect(201);
+  const updated = (await t.http.put(`/v1/federations/${federationId}/privacy`).set(bearer(ADMIN_KEY)).send({ privacy: privacy({ epsilon: 8 }) }).expect(200)).body;
+  assert.deepEqual(updated.privacy.spent, { epsilon: 0, rounds: 0 }, 'nothing charged while round 1 is open');
+  // The second update closes round 1, which opened without DP; its aggregation was DP-FedAvg's before,
+  // which found no DP settings in the round (a 500, and a round that could never close).
+  await submitAll(federationId, 1, keys.slice(0, 2), featureCount + 1);
+  const round1 = (await t.http.get(`/v1/federations/${federationId}/rounds/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.deepEqual([round1.status, round1.privacy, round1.modelVersion], ['closed', null, 1]);
+  const weights = (await t.http.get(`/v1/federations/${federationId}/models/1/weights`).set(bearer(ADMIN_KEY)).expect(200)).body.weights as number[];
+  for (const w of weights) assert.ok(Math.abs(w - 0.015) < 1e-7, `the plain average of 0.01 and 0.02, no noise: ${w}`);
+  const model1 = (await t.http.get(`/v1/federations/${federationId}/models/1`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.deepEqual(model1.privacy, { epsilon: 0, delta: 1e-5 }, 'version 1 spent none of the budget');
+  // Round 2 opened with the budget: DP settings fixed in it, and charged.
+  const round2 = (await t.http.get(`/v1/federations/${federationId}/rounds/2`).set(bearer(ADMIN_KEY)).expect(200)).body;
+  assert.equal(round2.privacy.clipNorm, 1);
+  assert.equal((await t.http.get(`/v1/federations/${federationId}`).set(bearer(ADMIN_KEY)).expect(200)).body.privacy.spent.rounds, 1);
+});
+
 test('central DP in plain mode: updates are clipped to C and the average is over the expected count', async () => {
   // A large budget and a small z, so the noise (std z·C/2 = 0.025 on the average) stays far below the clipping's effect.
   const { federationId, featureCount, keys } = await setupFederation(t, 2, { training: training(1), privacy: privacy({ epsilon: 100, noiseMultiplier: 0.5, clipNorm: 0.1 }) });
@@ -132,6 +152,8 @@ test('bad privacy settings are refused with the field named, and nothing is writ
     ['sampling rate above 1', privacy({ sampling: { kind: 'poisson', rate: 1.5 } }), 'body.privacy.sampling'],
     ['sampling rate of 0', privacy({ sampling: { kind: 'poisson', rate: 0 } }), 'body.privacy.sampling'],
     ['a noise multiplier of 0', privacy({ noiseMultiplier: 0 }), 'body.privacy.noiseMultiplier'],
+    // A 500 before: the accountant's series did not converge for noise this small.
+    ['a noise multiplier too small for any privacy', privacy({ noiseMultiplier: 1e-160, sampling: { kind: 'poisson', rate: 0.01 } }), 'body.privacy'],
     ['δ not below 1/owners', privacy({ delta: 0.6 }), 'body.privacy.delta'],
     ['a budget smaller than one round', privacy({ epsilon: 0.5, noiseMultiplier: 0.5 }), 'body.privacy'],
   ];

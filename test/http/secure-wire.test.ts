@@ -182,6 +182,11 @@ test('malformed share uploads, binary and JSON, are problem+json and write nothi
   const shortJson = { envelopes: json.envelopes.map((e, i) => (i === 0 ? { ...e, envelope: Buffer.from(e.envelope, 'base64').subarray(1).toString('base64') } : e)) };
   await assertRefused(t, () => t.http.post(path).set(bearer(key)).send(shortJson), 422, 'malformed-shares', 'JSON: an envelope one byte short');
   await assertRefused(t, () => t.http.post(path).set(bearer(key)).send({ envelopes: json.envelopes, extra: 1 }), 422, 'validation-failed', 'JSON: an unknown field');
+  // No body at all: no media type picks a schema, and the handler read an undefined body (a 500 before).
+  for (const route of ['shares', 'partial-sums']) {
+    const res = await assertRefused(t, () => t.http.post(`${roundPath(s)}/${route}`).set(bearer(key)), 422, 'validation-failed', `${route} without a body`);
+    assert.deepEqual((res.body.errors as { path: string }[]).map((e) => e.path), ['body']);
+  }
   // Other round routes do not take binary bodies.
   await assertRefused(t, () => postBinary(`${roundPath(s)}/statistics`, key, good), 415, 'unsupported-media-type', 'a binary body where only JSON is taken');
 

@@ -261,9 +261,16 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
   throw new Error(`rdpSampledGaussian: the series for order ${alpha} did not converge in ${MAX_SERIES_TERMS} terms`);
 }
 
+/** Below this σ², one step's RDP is reported as Infinity (see rdpOneStep). */
+const TINY_NOISE_VARIANCE = 1e-300;
+
 /** RDP of one step at order α. */
 function rdpOneStep(q: number, sigma: number, alpha: number): number {
   if (q === 0) return 0;
+  // Noise this small breaks the series in floating point (it stops converging near σ = 1e-154). The mixture
+  // is at least q·N(1, σ²), so A_α ≥ q^α·e^(α(α−1)/(2σ²)) and RDP_α ≥ α/(2σ²) − 11·745 for α ≥ 1.1 and any
+  // q > 0 (log q ≥ −745): above 10^299 at every order. Infinity, no privacy, overstates it safely.
+  if (sigma * sigma < TINY_NOISE_VARIANCE) return Infinity;
   // q = 1 is the plain Gaussian mechanism: D_α(N(1,σ²) ‖ N(0,σ²)) = α/(2σ²) (Mironov 2017, Prop. 7).
   if (q === 1) return alpha / (2 * sigma * sigma);
   const logA = Number.isInteger(alpha) ? logAInteger(q, sigma, alpha) : logAFractional(q, sigma, alpha);

@@ -120,7 +120,7 @@ const clientProblems: Record<string, { slug: string; title: string; status: numb
  * over its size limit, a request that is not HTTP, one too slow to arrive) is answered on the socket, as
  * Fastify's default does, but as problem+json.
  */
-export function sendClientErrorProblem(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+export function sendClientErrorProblem(this: FastifyInstance, error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
   // As Fastify's own handler does; the logger's error serializer (src/http/logging.ts) keeps the raw bytes,
   // and so any key in them, out of the line.
   this.log.trace({ err: error }, 'client error');
@@ -128,9 +128,13 @@ export function sendClientErrorProblem(this: FastifyInstance, error: Error & { c
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const known = clientProblems[error.code ?? ''] ?? { slug: 'bad-request', title: 'Bad request', status: 400, detail: 'the request is not valid HTTP/1.1' };
   const body = JSON.stringify({ type: PROBLEM_BASE + known.slug, title: known.title, status: known.status, detail: known.detail });
+  // An answer to HEAD has no body (RFC 9110 §9.3.2): its client reads none and would take the bytes for a
+  // malformed next answer. The request line is at the start of the packet the parser refused, when the
+  // whole head came in one (a HEAD split over packets still gets the body: its method is not known here).
+  const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
     );
   }
   socket.destroy(error);
