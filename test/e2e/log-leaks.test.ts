@@ -33,6 +33,7 @@ import { createEncoder } from '../../src/ml/preprocess.js';
 import { initTf } from '../../src/ml/tf.js';
 import { trainLocal } from '../../src/ml/train.js';
 import { decodeFrames } from '../../src/schemas/ciphertext-frames.js';
+import { decodeInbox, decodePartialSum, decodeShareUpload } from '../../src/schemas/secure-frames.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { repoRoot, sharedData } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -59,13 +60,30 @@ interface Exchange {
   url: string;
   request: Buffer | undefined;
   response: Buffer;
+  /** Whether each side went as application/octet-stream (the SDK's default for shares, inboxes, partial sums). */
+  binaryRequest: boolean;
+  binaryResponse: boolean;
 }
 const exchanges: Exchange[] = [];
+
+/** A share upload's envelopes, from either wire form. */
+function sentEnvelopes(exchange: Exchange): Buffer[] {
+  if (exchange.binaryRequest) return decodeShareUpload(new Uint8Array(exchange.request!)).map((item) => Buffer.from(item.envelope));
+  return (JSON.parse(exchange.request!.toString()) as { envelopes: { envelope: string }[] }).envelopes.map((item) => Buffer.from(item.envelope, 'base64'));
+}
 const recordingFetch: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
   const body = init?.body;
   const request = typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body) : undefined;
-  exchanges.push({ method: init?.method ?? 'GET', url: String(input), request, response: Buffer.from(await response.clone().arrayBuffer()) });
+  const octets = (type: string | null) => type?.startsWith('application/octet-stream') === true;
+  exchanges.push({
+    method: init?.method ?? 'GET',
+    url: String(input),
+    request,
+    response: Buffer.from(await response.clone().arrayBuffer()),
+    binaryRequest: octets(new Headers(init?.headers).get('content-type')),
+    binaryResponse: octets(response.headers.get('content-type')),
+  });
   return response;
 };
 
@@ -289,11 +307,17 @@ test('a secure run, refused requests and an encrypted-prediction session leave n
   for (const exchange of exchanges) {
     const { pathname } = new URL(exchange.url);
     if (pathname.endsWith('/shares')) {
-      for (const item of (JSON.parse(exchange.request!.toString()) as { envelopes: { envelope: string }[] }).envelopes) addBytes(`envelope ${++envelopes}`, Buffer.from(item.envelope, 'base64'));
+      for (const envelope of sentEnvelopes(exchange)) addBytes(`envelope ${++envelopes}`, envelope);
     } else if (pathname.endsWith('/inbox')) {
-      for (const item of (JSON.parse(exchange.response.toString()) as { envelopes: { envelope: string }[] }).envelopes) addBytes('an inbox envelope', Buffer.from(item.envelope, 'base64'));
+      const inbox = exchange.binaryResponse
+        ? decodeInbox(new Uint8Array(exchange.response)).envelopes.map((item) => Buffer.from(item.envelope))
+        : (JSON.parse(exchange.response.toString()) as { envelopes: { envelope: string }[] }).envelopes.map((item) => Buffer.from(item.envelope, 'base64'));
+      for (const envelope of inbox) addBytes('an inbox envelope', envelope);
     } else if (pathname.endsWith('/partial-sums')) {
-      addBytes('a partial sum', Buffer.from((JSON.parse(exchange.request!.toString()) as { values: string }).values, 'base64'));
+      const values = exchange.binaryRequest
+        ? Buffer.from(decodePartialSum(new Uint8Array(exchange.request!)).values)
+        : Buffer.from((JSON.parse(exchange.request!.toString()) as { values: string }).values, 'base64');
+      addBytes('a partial sum', values);
     } else if (pathname === '/v1/he-sessions' && exchange.method === 'POST') {
       addBytes('CKKS key material', exchange.request!);
     } else if (pathname.endsWith('/predictions')) {
@@ -325,13 +349,13 @@ test('a secure run, refused requests and an encrypted-prediction session leave n
   assert.deepEqual(found.slice(0, 40), [], `${hits.length} hit(s) of ${found.length} kind(s)`);
 
   // The search finds what it looks for: a line holding one of this run's secrets, in one of its forms, is caught.
-  const firstShares = JSON.parse(exchanges.find((e) => e.url.endsWith('/shares'))!.request!.toString()) as { envelopes: { envelope: string }[] };
+  const firstEnvelope = sentEnvelopes(exchanges.find((e) => e.url.endsWith('/shares'))!)[0]!;
   const firstCiphertext = decodeFrames(new Uint8Array(exchanges.find((e) => e.url.endsWith('/predictions'))!.request!))[0]!;
   const planted: [unknown, RegExp][] = [
     [{ key: ownerKey.slice(4) }, /issued fsk_… key or token without its prefix/],
     [{ weights: weights.slice(0, 3).join(',') }, /owner 1 weights/],
     [{ weight: weights.find((w) => distinctive(String(w))) }, /owner 1 weights: value/],
-    [{ envelope: Buffer.from(firstShares.envelopes[0]!.envelope, 'base64').toString('hex') }, /envelope 1, hex/],
+    [{ envelope: firstEnvelope.toString('hex') }, /envelope 1, hex/],
     [{ ciphertext: Buffer.from(firstCiphertext).toString('base64') }, /ciphertext 1 sent, base64/],
     [{ privateKey: roundKeys[0]!.privateKey }, /committee private key, base64/],
     [{ rawPacket: { type: 'Buffer', data: [...Buffer.from(`Authorization: Bearer ${wrongKey}`)] } }, /a wrong key/],

@@ -73,7 +73,9 @@ before(async () => {
         const rewritten = tamper(pathname, JSON.parse(body.toString('utf8')) as Json);
         if (rewritten !== undefined) body = Buffer.from(JSON.stringify(rewritten));
       }
-      response.writeHead(answer.status, { 'content-type': type, 'content-length': body.length });
+      // The server's own headers (Fedscore-Model-Version among them), framed for the body as it now is.
+      const headers = Object.fromEntries([...answer.headers].filter(([name]) => !['content-length', 'transfer-encoding', 'connection', 'content-encoding'].includes(name)));
+      response.writeHead(answer.status, { ...headers, 'content-length': body.length });
       response.end(body);
     });
   });
