@@ -10,7 +10,6 @@
  * that transaction's own writes, so it goes through Prisma's transaction client as before.
  */
 import type pg from 'pg';
-import type { DbClient } from './db-client.js';
 
 /** A value a hot statement binds: text, a whole number, or raw bytes. */
 export type HotArg = string | number | Uint8Array;
@@ -44,7 +43,7 @@ export function registerHotSql(prisma: object, hot: HotSql): void {
 }
 
 /** The hot path of a root client; undefined for a transaction client (or a client opened without one). */
-export function hotSqlOf(db: DbClient): HotSql | undefined {
+export function hotSqlOf(db: object): HotSql | undefined {
   return registry.get(db);
 }
 
