@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { BadRequestError, ValidationError } from '../../errors.js';
 import { decodeFrames, encodeFrames } from '../../schemas/ciphertext-frames.js';
 import { problemResponses } from '../../schemas/common.schema.js';
+import { acceptOctetStream } from '../octet-stream.js';
 import {
   createHeSessionJsonBodySchema,
   createHeSessionQuerySchema,
@@ -20,7 +21,7 @@ import {
 const tags = ['encrypted predictions'];
 // Evaluation keys and ciphertext sets are megabytes: both POST routes are in the `he` class of body-limits.ts.
 export const heSessionRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  acceptOctetStream(app);
 
   app.post(
     '/he-sessions',
