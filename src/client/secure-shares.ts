@@ -1,12 +1,12 @@
 /**
  * The client's half of secure aggregation (DESIGN protocol 2). An owner clips and encodes its update,
  * splits it into Shamir shares — t−1 of them as 32-byte PRG seeds, the rest as full vectors — and seals
- * one envelope per committee member, to the X25519 key the member published for this round; all k go up
+ * one envelope per committee member (all under one ephemeral key: envelope.ts, sealEnvelopes), to the X25519 key the member published for this round; all k go up
  * in one request. Check the committee first (committee-trust.ts): this module seals to whatever keys the
  * round view carries. A committee member opens the envelopes of the frozen included set with its round
  * key, adds the shares and uploads one partial sum. Private keys never leave here.
  */
-import { openEnvelope, sealEnvelope, type X25519KeyPair } from '../crypto/envelope.js';
+import { openEnvelope, sealEnvelopes, type X25519KeyPair } from '../crypto/envelope.js';
 import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
 import { encodeDpSecureUpdate, encodeSecureStatistics, encodeSecureUpdate } from '../crypto/secure-update.js';
 import { splitVectorCompact } from '../crypto/shamir.js';
@@ -38,22 +38,23 @@ export function buildShareUpload(args: { federationId: string; ownerId: string; 
   const positions = secure.committee.map((seat) => seat.position);
   const seeded = pickDistinct(positions, secure.threshold - 1, rng);
   const { seeds, vectors } = splitVectorCompact(vector, secure.threshold, members, seeded, rng);
-  let envelopeBytes = 0;
-  const envelopes = secure.committee.map((seat) => {
-    if (seat.publicKey === null) throw new Error(`buildShareUpload: committee seat ${seat.position} of round ${round.number} has no key yet`);
-    const seed = seeds.find((s) => s.x === seat.position);
-    const payload = seed
-      ? encodeSharePayload({ kind: 'seed', seed: seed.seed })
-      : encodeSharePayload({ kind: 'vector', values: vectors.find((v) => v.x === seat.position)!.values });
-    const envelope = sealEnvelope(
-      payload,
-      new Uint8Array(Buffer.from(seat.publicKey, 'base64')),
-      { federationId: args.federationId, roundNumber: round.number, senderId: args.ownerId, recipientId: seat.ownerId },
-      rng,
-    );
-    envelopeBytes += envelope.length;
-    return { recipientId: seat.ownerId, envelope };
-  });
+  const sealed = sealEnvelopes(
+    secure.committee.map((seat) => {
+      if (seat.publicKey === null) throw new Error(`buildShareUpload: committee seat ${seat.position} of round ${round.number} has no key yet`);
+      const seed = seeds.find((s) => s.x === seat.position);
+      const plaintext = seed
+        ? encodeSharePayload({ kind: 'seed', seed: seed.seed })
+        : encodeSharePayload({ kind: 'vector', values: vectors.find((v) => v.x === seat.position)!.values });
+      return {
+        plaintext,
+        recipientPublicKey: new Uint8Array(Buffer.from(seat.publicKey, 'base64')),
+        context: { federationId: args.federationId, roundNumber: round.number, senderId: args.ownerId, recipientId: seat.ownerId },
+      };
+    }),
+    rng,
+  );
+  const envelopes = secure.committee.map((seat, i) => ({ recipientId: seat.ownerId, envelope: sealed[i]! }));
+  const envelopeBytes = sealed.reduce((total, envelope) => total + envelope.length, 0);
   const body = { envelopes: envelopes.map(({ recipientId, envelope }) => ({ recipientId, envelope: Buffer.from(envelope).toString('base64') })) };
   return { envelopes, body, envelopeBytes, clipped };
 }

@@ -5,10 +5,11 @@
  * once; each job is `trainLocalSync` on a copy of the owner's rows, so the weights are bit-identical to
  * training on the calling thread (the CPU backend's kernels are the same JavaScript in every thread).
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { activeBackend } from '../ml/tf.js';
 import type { TrainOptions, TrainResult } from '../ml/train.js';
+import { startWorkerModule } from './worker-module.js';
 
 /** What a worker is sent: the rows packed in one array, so one copy crosses the thread boundary. */
 export interface TrainingJob {
@@ -90,15 +91,7 @@ export function createTrainingPool(size: number): TrainingPool {
   };
 }
 
-/**
- * The compiled worker beside this file; from the TypeScript sources (tests, `tsx`), a thread does not
- * inherit tsx's loader, so it registers tsx itself before importing the worker.
- */
+/** A pool thread, started on this file's sibling training-worker module. */
 function startWorker(backend: string): Worker {
-  const workerData = { backend };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./training-worker.js', import.meta.url), { workerData });
-  const entry = new URL('./training-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const source = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(source, { eval: true, workerData });
+  return startWorkerModule(import.meta.url, 'training-worker', { backend });
 }

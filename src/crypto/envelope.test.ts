@@ -17,6 +17,7 @@ import {
   isValidX25519PublicKey,
   openEnvelope,
   sealEnvelope,
+  sealEnvelopes,
   x25519,
   type EnvelopeContext,
   type EnvelopeFailure,
@@ -128,6 +129,25 @@ test('seal/open round trip for any plaintext; overhead is 61 bytes; fresh epheme
   const b = sealEnvelope(Uint8Array.of(1, 2, 3), recipient.publicKey, context);
   assert.notDeepEqual(a.subarray(1, 33), b.subarray(1, 33));
   assert.notDeepEqual(a, b);
+});
+
+test('sealEnvelopes: one ephemeral key for every recipient, each envelope opens only for its own recipient and context', () => {
+  const third = generateX25519KeyPair(seededRandomBytes('third'));
+  const to = (member: X25519KeyPair, recipientId: string, text: string) => ({ plaintext: Buffer.from(text), recipientPublicKey: member.publicKey, context: { ...context, recipientId } });
+  const [a, b] = sealEnvelopes([to(recipient, 'member-1', 'share for 1'), to(third, 'member-2', 'share for 2')]);
+  assert.deepEqual(a!.subarray(1, 33), b!.subarray(1, 33), 'one ephemeral public key');
+  assert.notDeepEqual(a!.subarray(33, 45), b!.subarray(33, 45), 'a nonce of its own each');
+  assert.equal(Buffer.from(openEnvelope(a!, recipient, { ...context, recipientId: 'member-1' })).toString(), 'share for 1');
+  assert.equal(Buffer.from(openEnvelope(b!, third, { ...context, recipientId: 'member-2' })).toString(), 'share for 2');
+  expectEnvelopeError(() => openEnvelope(a!, third, { ...context, recipientId: 'member-1' }), 'authentication-failed');
+  expectEnvelopeError(() => openEnvelope(b!, third, { ...context, recipientId: 'member-1' }), 'authentication-failed');
+  // A batch of one is exactly sealEnvelope, byte for byte under the same rng.
+  assert.deepEqual(
+    sealEnvelopes([to(recipient, 'member-3', 'x')], seededRandomBytes('one'))[0],
+    sealEnvelope(Buffer.from('x'), recipient.publicKey, { ...context, recipientId: 'member-3' }, seededRandomBytes('one')),
+  );
+  // Every recipient key is checked before anything is sealed.
+  expectEnvelopeError(() => sealEnvelopes([to(recipient, 'member-1', 'x'), { ...to(third, 'member-2', 'y'), recipientPublicKey: new Uint8Array(32) }]), 'invalid-key');
 });
 
 test('a sealed envelope is a pure function of its inputs and rng, built exactly as the format says', () => {

@@ -1,7 +1,8 @@
 /**
  * Share envelopes (DESIGN, protocol 2: "each share is encrypted end to end to one committee member's
  * registered X25519 key"): ECIES-style public-key encryption with a fresh ephemeral X25519 key per
- * envelope, HKDF-SHA256 (RFC 5869) and AES-256-GCM, so the server that stores and forwards envelopes
+ * envelope — or, with `sealEnvelopes`, per batch of envelopes to distinct recipients (one owner's k shares of
+ * a round) — HKDF-SHA256 (RFC 5869) and AES-256-GCM, so the server that stores and forwards envelopes
  * cannot read them. The associated data binds each envelope to its federation, round, sender and
  * recipient, so a stored envelope cannot be replayed into another round or passed off as someone
  * else's share. Everything is node:crypto; keys are raw 32-byte strings at this boundary (RFC 7748 §5).
@@ -197,30 +198,50 @@ export function sealEnvelope(
   context: EnvelopeContext,
   rng: RandomBytes = defaultRandomBytes,
 ): Uint8Array {
-  const aad = encodeContext('sealEnvelope', context);
-  if (!isValidX25519PublicKey(recipientPublicKey)) {
-    throw new EnvelopeError('invalid-key', 'sealEnvelope: recipient public key is not a valid X25519 key (32 bytes, canonical, not of low order)');
-  }
+  return sealEnvelopes([{ plaintext, recipientPublicKey, context }], rng)[0]!;
+}
+
+/**
+ * Seals one envelope to each of several recipients under one ephemeral key. Re-using the ephemeral
+ * randomness across recipients keeps ECIES/DHIES secure: each envelope's key comes from a different
+ * X25519(eph, recipient) and is salted with that recipient's key (Bellare, Boldyreva and Staddon,
+ * "Randomness re-use in multi-recipient encryption schemes", PKC 2003: DHIES is reproducible). Each
+ * envelope still draws its own nonce and binds its own context. It halves an owner's sealing cost: key
+ * generation is as dear as the X25519 itself, and an owner seals k envelopes every secure round.
+ */
+export function sealEnvelopes(
+  items: readonly { plaintext: Uint8Array; recipientPublicKey: Uint8Array; context: EnvelopeContext }[],
+  rng: RandomBytes = defaultRandomBytes,
+): Uint8Array[] {
+  const aads = items.map(({ recipientPublicKey, context }) => {
+    const aad = encodeContext('sealEnvelope', context);
+    if (!isValidX25519PublicKey(recipientPublicKey)) {
+      throw new EnvelopeError('invalid-key', 'sealEnvelope: recipient public key is not a valid X25519 key (32 bytes, canonical, not of low order)');
+    }
+    return aad;
+  });
   const ephemeral = generateWithKeyObject(rng);
-  const shared = sharedSecret(ephemeral.key, recipientPublicKey);
   ephemeral.pair.privateKey.fill(0);
-  if (!shared) throw new EnvelopeError('invalid-key', 'sealEnvelope: the X25519 shared secret is all zero (RFC 7748 §6.1)');
-  const key = envelopeKey(shared, ephemeral.pair.publicKey, recipientPublicKey);
-  shared.fill(0);
-  const nonce = rng(NONCE_BYTES);
-  if (nonce.length !== NONCE_BYTES) throw new Error(`sealEnvelope: rng returned ${nonce.length} bytes, expected ${NONCE_BYTES}`);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
-  cipher.setAAD(aad);
-  const body = cipher.update(plaintext);
-  cipher.final(); // GCM emits nothing here
-  key.fill(0);
-  const out = new Uint8Array(HEADER_BYTES + body.length + TAG_BYTES);
-  out[0] = ENVELOPE_VERSION;
-  out.set(ephemeral.pair.publicKey, 1);
-  out.set(nonce, 1 + X25519_KEY_BYTES);
-  out.set(body, HEADER_BYTES);
-  out.set(cipher.getAuthTag(), HEADER_BYTES + body.length);
-  return out;
+  return items.map(({ plaintext, recipientPublicKey }, i) => {
+    const shared = sharedSecret(ephemeral.key, recipientPublicKey);
+    if (!shared) throw new EnvelopeError('invalid-key', 'sealEnvelope: the X25519 shared secret is all zero (RFC 7748 §6.1)');
+    const key = envelopeKey(shared, ephemeral.pair.publicKey, recipientPublicKey);
+    shared.fill(0);
+    const nonce = rng(NONCE_BYTES);
+    if (nonce.length !== NONCE_BYTES) throw new Error(`sealEnvelope: rng returned ${nonce.length} bytes, expected ${NONCE_BYTES}`);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aads[i]!);
+    const body = cipher.update(plaintext);
+    cipher.final(); // GCM emits nothing here
+    key.fill(0);
+    const out = new Uint8Array(HEADER_BYTES + body.length + TAG_BYTES);
+    out[0] = ENVELOPE_VERSION;
+    out.set(ephemeral.pair.publicKey, 1);
+    out.set(nonce, 1 + X25519_KEY_BYTES);
+    out.set(body, HEADER_BYTES);
+    out.set(cipher.getAuthTag(), HEADER_BYTES + body.length);
+    return out;
+  });
 }
 
 // A committee member opens tens of thousands of envelopes with one key: importing it once matters

@@ -13,7 +13,7 @@ import { findFederation } from './federations.repository.js';
 import { hotSqlOf } from './hot-sql.js';
 import { findModelWeights } from './models.repository.js';
 import { findOwnerByKeyHash } from './owners.repository.js';
-import { acceptContributionsNow, findRound, hasShares, hasUpdate, shareEnvelopeRows, updateRows } from './rounds.repository.js';
+import { acceptContributionsNow, findRound, hasShares, hasUpdate, listCommitteeSeats, shareEnvelopeRows, updateRows } from './rounds.repository.js';
 import { federationsWithValidationSets } from './validation-sets.repository.js';
 
 test('every hot read returns what Prisma returns, and transactions keep using Prisma', async (t) => {
@@ -47,6 +47,9 @@ test('every hot read returns what Prisma returns, and transactions keep using Pr
   await p.round.create({ data: { id: 'r2', federationId: 'f2', number: 1, status: 'open', baseModelVersion: 0, minOwners: 1, deadline: at(0) } });
   await p.update.create({ data: { id: 'u1', roundId: 'r2', ownerId: 'o2', numSamples: 1, weights: new Uint8Array(8), metrics: '{}' } });
   await p.shareEnvelope.create({ data: { id: 'e1', roundId: 'r1', senderId: 'o1', recipientId: 'o1', envelope: new Uint8Array(3) } });
+  await p.committeeSeat.create({ data: { id: 's2', roundId: 'r1', position: 2, ownerId: 'o1', identityKey: new Uint8Array(32).fill(1), roundKey: new Uint8Array(32).fill(2), signature: new Uint8Array(64).fill(3), keyedAt: at(8) } });
+  await p.owner.create({ data: { id: 'o3', federationId: 'f1', name: 'member', apiKeyHash: 'k3' } });
+  await p.committeeSeat.create({ data: { id: 's1', roundId: 'r1', position: 1, ownerId: 'o3' } });
   const weights = new Uint8Array(new Float32Array([0.5, -1.25, 3e-8]).buffer);
   await p.modelVersion.create({ data: { id: 'm1', federationId: 'f1', version: 1, weights, metrics: '{}' } });
 
@@ -71,6 +74,8 @@ test('every hot read returns what Prisma returns, and transactions keep using Pr
     ['weights again (cached)', (db) => findModelWeights(db, 'f1', 1)],
     ['missing weights', (db) => findModelWeights(db, 'f1', 2)],
     ['no validation set', (db) => federationsWithValidationSets(db, 'f1')],
+    ['committee seats, keyed and not, by position', (db) => listCommitteeSeats(db, 'r1')],
+    ['no committee seats', (db) => listCommitteeSeats(db, 'r2')],
   ];
   for (const [what, read] of reads) {
     const viaPrisma = await p.$transaction((tx) => {

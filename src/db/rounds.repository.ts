@@ -393,7 +393,21 @@ export async function insertCommitteeSeats(db: DbClient, roundId: string, seats:
   });
 }
 
+// Read with every share upload (each checks its envelopes against the seats), hence the hot path.
+const COMMITTEE_SEATS =
+  'SELECT "position", "ownerId", "identityKey", "roundKey", "signature" FROM "CommitteeSeat" WHERE "roundId" = $1 ORDER BY "position" ASC';
+
 export async function listCommitteeSeats(db: DbClient, roundId: string): Promise<CommitteeSeatRecord[]> {
+  const hot = hotSqlOf(db);
+  if (hot) {
+    return (await hot.rows(COMMITTEE_SEATS, [roundId])).map((row) => ({
+      position: column.int(row.position),
+      ownerId: column.text(row.ownerId),
+      identityKey: column.bytesOrNull(row.identityKey),
+      roundKey: column.bytesOrNull(row.roundKey),
+      signature: column.bytesOrNull(row.signature),
+    }));
+  }
   return db.committeeSeat.findMany({
     where: { roundId },
     select: { position: true, ownerId: true, identityKey: true, roundKey: true, signature: true },

@@ -14,20 +14,34 @@ function manualCommit() {
   return { batches, ends, commit, ok };
 }
 
-test('a lone item is written at once; items arriving meanwhile share the next transaction', async () => {
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('items of one event-loop turn are written together at its end; items arriving meanwhile share the next transaction', async () => {
   const m = manualCommit();
   const sizes: number[] = [];
   const group = new GroupCommit(m.commit, 256, (size) => sizes.push(size));
-  const first = group.submit('round', 1);
-  const waiting = [2, 3, 4].map((i) => group.submit('round', i));
-  assert.deepEqual(m.batches, [[1]]);
-  m.ends[0]!(m.ok([1]));
-  assert.equal(await first, 'done 1');
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(m.batches, [[1], [2, 3, 4]]);
-  m.ends[1]!(m.ok([2, 3, 4]));
-  assert.deepEqual(await Promise.all(waiting), ['done 2', 'done 3', 'done 4']);
-  assert.deepEqual(sizes, [1, 3]);
+  const first = [1, 2].map((i) => group.submit('round', i));
+  assert.deepEqual(m.batches, [], 'nothing is written before the turn ends');
+  await nextTurn();
+  assert.deepEqual(m.batches, [[1, 2]]);
+  const waiting = [3, 4, 5].map((i) => group.submit('round', i));
+  m.ends[0]!(m.ok([1, 2]));
+  assert.deepEqual(await Promise.all(first), ['done 1', 'done 2']);
+  await nextTurn();
+  assert.deepEqual(m.batches, [[1, 2], [3, 4, 5]]);
+  m.ends[1]!(m.ok([3, 4, 5]));
+  assert.deepEqual(await Promise.all(waiting), ['done 3', 'done 4', 'done 5']);
+  assert.deepEqual(sizes, [2, 3]);
+});
+
+test('a lone item on a quiet server is written within the turn it arrived in plus one', async () => {
+  const m = manualCommit();
+  const group = new GroupCommit(m.commit, 256);
+  const lone = group.submit('round', 7);
+  await nextTurn();
+  assert.deepEqual(m.batches, [[7]]);
+  m.ends[0]!(m.ok([7]));
+  assert.equal(await lone, 'done 7');
 });
 
 test('keys batch separately, a batch is bounded, and each item gets its own outcome', async () => {
@@ -35,16 +49,17 @@ test('keys batch separately, a batch is bounded, and each item gets its own outc
   const group = new GroupCommit(m.commit, 2);
   const a = group.submit('a', 1);
   const b = group.submit('b', 10);
+  await nextTurn();
   const rest = Promise.allSettled([2, 3, 4].map((i) => group.submit('a', i)));
   assert.deepEqual(m.batches, [[1], [10]]);
   m.ends[0]!(m.ok([1]));
   m.ends[1]!([{ ok: false, error: new Error('duplicate 10') }]);
   assert.equal(await a, 'done 1');
   await assert.rejects(b, /duplicate 10/);
-  await new Promise((resolve) => setImmediate(resolve));
+  await nextTurn();
   assert.deepEqual(m.batches.slice(2), [[2, 3]]);
   m.ends[2]!([{ ok: true, value: 'done 2' }, { ok: false, error: new Error('closed 3') }]);
-  await new Promise((resolve) => setImmediate(resolve));
+  await nextTurn();
   assert.deepEqual(m.batches.slice(3), [[4]]);
   m.ends[3]!(new Error('database gone'));
   assert.deepEqual(

@@ -1,8 +1,10 @@
 /**
  * Group commit: contributions to one round that arrive while a transaction is writing earlier ones wait and
- * are then written together, in one transaction, instead of each paying for its own. A lone contribution is
- * written at once (there is no timer), so a quiet server answers as fast as before; under load a
- * transaction's fixed cost — BEGIN, the round row's lock, COMMIT — is shared by the whole batch. Every
+ * are then written together, in one transaction, instead of each paying for its own. A batch starts at the
+ * end of the event loop's current turn (setImmediate, not a timer), so the contributions whose requests
+ * were read in the same turn join it: on SQLite, where a transaction is written synchronously and nothing
+ * can arrive while it runs, that is the only way a batch forms. A quiet server answers as fast as before;
+ * under load a transaction's fixed cost — BEGIN, the round row's lock, COMMIT — is shared by the whole batch. Every
  * caller is answered only after the transaction holding its contribution has committed, so an
  * acknowledged contribution is as durable as one written alone.
  */
@@ -44,6 +46,7 @@ export class GroupCommit<T, R> {
   }
 
   private async drain(key: string): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
     const queue = this.queues.get(key)!;
     while (queue.length > 0) {
       const batch = queue.splice(0, this.maxBatch);

@@ -34,6 +34,7 @@ import {
   type CliIo,
   type Command,
 } from '../cli-io.js';
+import { startServerThread } from '../local-server-thread.js';
 import { createProgressBar } from '../progress.js';
 import { fixed, formatHeader, formatRow, type Column } from '../table.js';
 import { holdOutValidation, linesAsCsv, MODEL_QUALITY_OPTIONS, MODEL_QUALITY_USAGE, readModelQualityChoices } from '../model-quality-options.js';
@@ -410,7 +411,7 @@ async function startLocalServer(io: CliIo): Promise<ServerHandle> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'fedscore-simulate-'));
   const apiKey = randomBytes(32).toString('base64url');
   try {
-    const config = loadConfig({
+    const env = {
       ...io.env,
       PORT: '0',
       HOST: '127.0.0.1',
@@ -423,10 +424,10 @@ async function startLocalServer(io: CliIo): Promise<ServerHandle> {
       // the limits that protect a shared server would only slow the run down.
       RATE_LIMIT_PER_KEY: '0',
       RATE_LIMIT_PER_IP: '0',
-    });
-    // Loaded here so that `--server` runs never load the server stack.
-    const { startServer } = await import('../../server.js');
-    const server = await startServer(config, { logger: false });
+    };
+    loadConfig(env); // a bad setting is reported here, before a thread starts
+    // On a thread of its own, so the owners simulated on this one do not take turns with it (local-server-thread.ts).
+    const server = await startServerThread(env);
     return {
       url: server.url,
       apiKey,
