@@ -11,6 +11,7 @@ import { privacyBench } from './privacy.bench.js';
 import { roundsBench } from './rounds.bench.js';
 import { roundWaitsBench } from './round-waits.bench.js';
 import { scaleOutBench } from './scale-out.bench.js';
+import { secure100kBench } from './secure-100k.bench.js';
 import { secure30kBench } from './secure-30k.bench.js';
 import { secureCryptoBench } from './secure-crypto.bench.js';
 import { secureWireBench } from './secure-wire.bench.js';
@@ -22,6 +23,7 @@ const benches: Record<string, () => Promise<void>> = {
   'plain-submissions': submissionsBench,
   'secure-crypto': secureCryptoBench,
   'secure-30k': secure30kBench,
+  'secure-100k': secure100kBench,
   'secure-wire': secureWireBench,
   privacy: privacyBench,
   'model-quality': modelQualityBench,
