@@ -92,6 +92,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
 
   [`POST ${F}/predictions`]: { operationId: 'predict', roles: ['operator', 'predict'], body: 'bulk' },
   'POST /v1/he-sessions': { operationId: 'createHeSession', roles: ['operator', 'he-predict'], body: 'he' },
+  [`GET ${F}/he-sessions`]: { operationId: 'listHeSessions', roles: ['operator'] },
   'GET /v1/he-sessions/:sessionId': { operationId: 'getHeSession', roles: ['operator', 'he-predict'] },
   'DELETE /v1/he-sessions/:sessionId': { operationId: 'deleteHeSession', roles: ['operator', 'he-predict'], body: 'metadata' },
   'POST /v1/he-sessions/:sessionId/predictions': { operationId: 'predictEncrypted', roles: ['operator', 'he-predict'], body: 'he' },
