@@ -1,0 +1,217 @@
+/**
+ * The operator console in a real browser (Debian's Chromium through playwright-core) against a real
+ * server on port 0 that logs into memory. A small federated run on the crx training rows, with the test
+ * rows attached as the validation set, gives it something to show. The test pastes a missing, a wrong and
+ * the right key; reads the federation, the rounds and the accuracy chart's data points from the page and
+ * compares them with what the API answers; watches a round open and fail without a reload; and checks the
+ * key never appears in a URL, in the page's storage after its tab is closed, or in a server log line.
+ * Screenshots go to test/artifacts/ (not committed).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { FedscoreClient } from '../../src/client/http-client.js';
+import { applySplit, encodeRows, readCsvFile, readSchemaFile, readSplitFile, shardRows } from '../../src/client/local-data.js';
+import { runSimulation } from '../../src/client/simulation.js';
+import { loadConfig } from '../../src/config.js';
+import { initTf } from '../../src/ml/tf.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { repoRoot, sharedData } from '../helpers/app.js';
+import { browserUnavailable, launchChromium } from '../helpers/browser.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+
+const ADMIN_KEY = randomBytes(24).toString('base64url');
+const WRONG_KEY = randomBytes(24).toString('base64url');
+const artifacts = path.join(repoRoot, 'test', 'artifacts');
+const skip = browserUnavailable();
+
+let target: TestDatabase;
+let server: RunningServer | undefined;
+let browser: Browser | undefined;
+let context: BrowserContext;
+let page: Page;
+const logLines: string[] = [];
+const urls: string[] = [];
+const pageProblems: string[] = [];
+let federationId: string;
+
+/** The API's answer, read as any script would, with the operator key. */
+async function apiGet<T = any>(route: string): Promise<T> {
+  const res = await fetch(`${server!.url}${route}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  assert.equal(res.status, 200, `GET ${route}`);
+  return (await res.json()) as T;
+}
+
+async function apiPost<T = any>(route: string, body: object = {}): Promise<T> {
+  const res = await fetch(`${server!.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.ok(res.status < 300, `POST ${route}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `console-${name}.png`), fullPage: name === 'federation' });
+
+describe('the operator console in Chromium', { skip }, () => {
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    await initTf('cpu');
+    target = await createTestDatabase();
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: target.dataDir, DATABASE_URL: target.databaseUrl ?? '', ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'info' });
+    server = await startServer(config, { logger: { level: 'trace', stream: { write: (line: string) => void logLines.push(line) } } });
+
+    const schema = await readSchemaFile(path.join(repoRoot, 'schemas', 'crx.json'));
+    const split = await readSplitFile(path.join(sharedData, 'crx.split.json'));
+    const parts = applySplit(await readCsvFile(path.join(sharedData, 'crx.data'), schema), split);
+    const lines = readFileSync(path.join(sharedData, 'crx.data'), 'utf8').split('\n');
+    const validationCsv = split.test!.map((n) => lines[n - 1]).join('\n') + '\n';
+    const operator = new FedscoreClient({ baseUrl: server.url }).withApiKey(ADMIN_KEY);
+    const result = await runSimulation({
+      operator,
+      name: 'console e2e crx',
+      schema,
+      model: { kind: 'logreg' },
+      training: { rounds: 3, epochs: 1, batchSize: 8, learningRate: 0.1, seed: 11 },
+      mode: 'plain',
+      shards: shardRows(encodeRows(schema, parts.train), 12),
+      evaluation: encodeRows(schema, parts.test!),
+      validationCsv,
+      concurrency: 6,
+    });
+    federationId = result.federationId;
+
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on('framenavigated', (frame) => urls.push(frame.url()));
+    page.on('request', (request) => urls.push(request.url()));
+    page.on('pageerror', (error) => pageProblems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      // A refused key's 401 is logged by Chromium as a failed load; anything else (a CSP refusal above all) is a fault.
+      if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|404)/.test(message.text())) pageProblems.push(message.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await target?.cleanup();
+  });
+
+  it('asks for a key, and says so plainly when it is missing or wrong, showing no data', async () => {
+    await page.goto(`${server!.url}/console`);
+    await page.locator('#welcome').waitFor();
+    assert.match(await page.locator('#welcome').innerText(), /Paste a key above/);
+    await shot('welcome');
+
+    await page.locator('#connect').click();
+    assert.match(await page.locator('#error').innerText(), /Paste a key first/);
+
+    await page.locator('#key-input').fill(WRONG_KEY);
+    await page.locator('#connect').click();
+    await page.locator('#error h2').waitFor();
+    assert.equal(await page.locator('#error h2').innerText(), 'The server did not accept this key');
+    assert.match(await page.locator('#error').innerText(), /ADMIN_API_KEY/);
+    assert.equal(await page.locator('#key-input').inputValue(), '', 'the field is emptied once read');
+    assert.equal(await page.locator('[data-federation-id], #federation-id, table').count(), 0, 'no data on the page');
+    assert.doesNotMatch(await page.locator('body').innerText(), /console e2e crx/);
+    await shot('wrong-key');
+  });
+
+  it('lists the federation and shows its settings, owners and rounds as the API does', async () => {
+    await page.locator('#key-input').fill(ADMIN_KEY);
+    await page.locator('#connect').click();
+    const item = page.locator(`#federation-list li[data-federation-id="${federationId}"]`);
+    await item.waitFor();
+    assert.equal(await page.locator('#error').count(), 0);
+    const federation = await apiGet(`/v1/federations/${federationId}`);
+    assert.equal(await item.locator('a').innerText(), federation.name);
+    await shot('federations');
+
+    await item.locator('a').click();
+    await page.locator('#federation-id').waitFor();
+    assert.equal(await page.locator('#federation-id').innerText(), federationId);
+    assert.equal(await page.locator('#federation-name').innerText(), federation.name);
+    assert.match(await page.locator('#aggregation').innerText(), /^plain/);
+    assert.equal(await page.locator('#model-spec').innerText(), 'logistic regression');
+    const owners = (await apiGet(`/v1/federations/${federationId}/owners`)).owners;
+    assert.equal(await page.locator('#owner-counts tr[data-count="Enrolled"] td').getAttribute('data-value'), String(owners.length));
+
+    const rounds = (await apiGet(`/v1/federations/${federationId}/rounds`)).rounds as { number: number; status: string; submissionCount: number; modelVersion: number | null }[];
+    assert.equal(rounds.length, 3);
+    const shown = await page.locator('#rounds-table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => ({
+        number: Number(row.getAttribute('data-round')),
+        status: row.getAttribute('data-status'),
+        submitted: Number(row.querySelector('td[data-value]')?.getAttribute('data-value')),
+        published: row.querySelectorAll('td')[8]?.textContent,
+      })),
+    );
+    assert.deepEqual(
+      shown,
+      [...rounds].reverse().map((r) => ({ number: r.number, status: r.status, submitted: r.submissionCount, published: r.modelVersion === null ? '—' : `v${r.modelVersion}` })),
+    );
+  });
+
+  it('draws every version’s validation accuracy, and the latest version’s ROC curve, from the API’s numbers', async () => {
+    const models = (await apiGet(`/v1/federations/${federationId}/models`)).models as { version: number; validation: { accuracy: number; roc: { fpr: number; tpr: number }[] } | null }[];
+    const scored = models.filter((m) => m.validation !== null).sort((a, b) => a.version - b.version);
+    assert.ok(scored.length >= 3, `versions scored on the validation set: ${scored.length}`);
+    // The text alternative: one row per version, its exact accuracy in data-value.
+    const table = await page.locator('#chart-accuracy table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => [Number(row.querySelector('th')!.textContent), Number(row.querySelector('td[data-series="accuracy"]')?.getAttribute('data-value'))]),
+    );
+    assert.deepEqual(table, [...models].sort((a, b) => a.version - b.version).map((m) => [m.version, m.validation?.accuracy ?? NaN]));
+    // The drawn points carry the same numbers.
+    const points = await page.locator('#chart-accuracy g[data-series="accuracy"] [data-y]').evaluateAll((nodes) => nodes.map((n) => [Number(n.getAttribute('data-x')), Number(n.getAttribute('data-y'))]));
+    assert.deepEqual(points, scored.map((m) => [m.version, m.validation!.accuracy]));
+    assert.equal(await page.locator('#chart-accuracy svg[role="img"] title').count(), 1, 'the chart has a title for assistive technology');
+
+    const latest = scored.at(-1)!;
+    const roc = await page.locator('#chart-roc table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => ({ fpr: Number(row.querySelector('th')!.getAttribute('data-value')), tpr: Number(row.querySelector('td[data-series="tpr"]')!.getAttribute('data-value')) })),
+    );
+    assert.deepEqual(roc, latest.validation!.roc.map(({ fpr, tpr }) => ({ fpr, tpr })));
+    assert.match(await page.locator('#sessions').innerText(), /No key session is open/);
+  });
+
+  it('follows a round opening and failing without reloading the page', async () => {
+    // A mark on this document: a reload would make a new one without it.
+    await page.evaluate('window.notReloaded = true');
+    const opened = await apiPost(`/v1/federations/${federationId}/rounds`, { minOwners: 12 });
+    await page.locator(`#rounds-table tr[data-round="${opened.number}"][data-status="open"]`).waitFor({ timeout: 20_000 });
+    await shot('round-open');
+    const failed = await apiPost(`/v1/federations/${federationId}/rounds/${opened.number}/close`);
+    assert.equal(failed.status, 'failed');
+    const row = page.locator(`#rounds-table tr[data-round="${opened.number}"][data-status="failed"]`);
+    await row.waitFor({ timeout: 20_000 });
+    assert.equal(await row.locator('td').last().innerText(), failed.failureReason);
+    assert.equal(await page.evaluate<boolean>('window.notReloaded === true'), true, 'the same document, not a reload');
+    await page.locator('#overview-heading').scrollIntoViewIfNeeded();
+    await shot('federation');
+  });
+
+  it('keeps the key out of every URL, out of storage once the tab is closed, and out of the server’s log', async () => {
+    assert.equal(pageProblems.length, 0, pageProblems.join('\n'));
+    assert.ok(urls.length > 5);
+    for (const url of urls) {
+      assert.ok(!url.includes(ADMIN_KEY) && !url.includes(WRONG_KEY), `a URL holds a key: ${url}`);
+    }
+    await page.close();
+    const next = await context.newPage();
+    await next.goto(`${server!.url}/console`);
+    await next.locator('#welcome').waitFor();
+    // A string: evaluated in the page, where these globals exist (this file is type-checked for Node).
+    const stored = await next.evaluate<string>('JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie })');
+    assert.ok(!stored.includes(ADMIN_KEY) && !stored.includes(WRONG_KEY), stored);
+    assert.deepEqual(await context.cookies(), []);
+    assert.equal(await next.locator('#federation-list, #federation-id').count(), 0, 'a new tab starts without a key');
+    await next.close();
+
+    assert.ok(logLines.some((line) => line.includes('/console/app.js')), 'the log recorded the console’s requests');
+    assert.ok(logLines.some((line) => line.includes('/rounds/current')), 'and its long polls');
+    const leaks = logLines.filter((line) => line.includes(ADMIN_KEY) || line.includes(WRONG_KEY));
+    assert.deepEqual(leaks, []);
+  });
+});
