@@ -149,6 +149,8 @@ async function showFederations() {
       ),
     ),
   );
+  // Keyboard and screen-reader users land on what just appeared.
+  $('federations-heading').focus();
 }
 
 function modelName(model) {
@@ -202,8 +204,9 @@ async function showFederation(id) {
       ),
     ),
   );
-  const header = el('div', {}, el('p', {}, el('a', { href: '#/' }, '← All federations')), el('h2', { id: 'federation-name' }, data.federation.name), nav);
+  const header = el('div', {}, el('p', {}, el('a', { href: '#/' }, '← All federations')), el('h2', { id: 'federation-name', tabindex: '-1' }, data.federation.name), nav);
   showView(header, ...Object.values(sections));
+  $('federation-name').focus();
   status(`Loaded ${data.federation.name}.`);
   startLive(id, data, sections);
 }

@@ -6,7 +6,7 @@
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 560;
 const HEIGHT = 300;
-const MARGIN = { top: 16, right: 120, bottom: 44, left: 56 };
+const MARGIN = { top: 16, right: 150, bottom: 44, left: 56 };
 const MARKERS = ['circle', 'square', 'triangle', 'diamond'];
 const DASHES = ['', '6 4', '2 3', '8 3 2 3'];
 
@@ -108,7 +108,7 @@ function legendOf(entries) {
     { class: 'legend' },
     entries.map((entry) => {
       const sample = svg('svg', { viewBox: '0 0 36 12', width: 36, height: 12, 'aria-hidden': 'true', focusable: 'false' });
-      if (entry.kind === 'bar') sample.append(svg('rect', { x: 4, y: 1, width: 28, height: 10, class: entry.className }));
+      if (entry.kind === 'bar') sample.append(svg('rect', { x: 4, y: 1, width: 28, height: 10, class: entry.className, fill: entry.fill }));
       else {
         sample.append(svg('line', { x1: 0, x2: 36, y1: 6, y2: 6, class: `line ${entry.className}`, 'stroke-dasharray': entry.dash || undefined }));
         if (entry.marker) sample.append(marker(entry.marker, 18, 6, `marker ${entry.className}`));
@@ -215,7 +215,7 @@ export function barChart({ id, title, description, xLabel, yLabel, bins, series,
     });
     node.append(group);
   });
-  const legend = legendOf(series.map((s, i) => ({ name: `${s.name}${i === 1 ? ' (hatched)' : ' (solid)'}`, className: `b${i + 1} legend-bar${i === 1 ? ' legend-hatch' : ''}`, kind: 'bar' })));
+  const legend = legendOf(series.map((s, i) => ({ name: `${s.name}${i === 1 ? ' (hatched)' : ' (solid)'}`, className: `bar b${i + 1}`, fill: i === 1 ? `url(#${patternId})` : undefined, kind: 'bar' })));
   const rows = bins.map((bin, b) => ({ x: `${formatNumber(bin.lower, 2)}–${formatNumber(bin.upper, 2)}`, ...Object.fromEntries(series.map((s) => [s.key, s.values[b]])) }));
   const columns = [{ key: 'x', label: xLabel, format: (v) => v }, ...series.map((s) => ({ key: s.key, label: s.name }))];
   return figure(figureId, title, node, legend, dataTable(title, columns, rows), open);

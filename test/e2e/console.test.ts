@@ -22,6 +22,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { repoRoot, sharedData } from '../helpers/app.js';
 import { browserUnavailable, launchChromium } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { openLenderSession } from '../helpers/lender-session.js';
 
 const ADMIN_KEY = randomBytes(24).toString('base64url');
 const WRONG_KEY = randomBytes(24).toString('base64url');
@@ -37,6 +38,7 @@ const logLines: string[] = [];
 const urls: string[] = [];
 const pageProblems: string[] = [];
 let federationId: string;
+let sessionId: string;
 
 /** The API's answer, read as any script would, with the operator key. */
 async function apiGet<T = any>(route: string): Promise<T> {
@@ -80,6 +82,8 @@ describe('the operator console in Chromium', { skip }, () => {
       concurrency: 6,
     });
     federationId = result.federationId;
+    // A lender's encrypted-prediction session, left open with five applicants scored in it.
+    sessionId = await openLenderSession(operator, federationId, parts.test!.records.slice(0, 5));
 
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -173,7 +177,18 @@ describe('the operator console in Chromium', { skip }, () => {
       rows.map((row) => ({ fpr: Number(row.querySelector('th')!.getAttribute('data-value')), tpr: Number(row.querySelector('td[data-series="tpr"]')!.getAttribute('data-value')) })),
     );
     assert.deepEqual(roc, latest.validation!.roc.map(({ fpr, tpr }) => ({ fpr, tpr })));
-    assert.match(await page.locator('#sessions').innerText(), /No key session is open/);
+  });
+
+  it('lists the key session with the count the API gives, and no key material', async () => {
+    const listed = (await apiGet(`/v1/federations/${federationId}/he-sessions`)).sessions as { id: string; queriesUsed: number; queryBudget: number; modelVersion: number }[];
+    assert.equal(listed.length, 1);
+    const row = page.locator(`#sessions-table tr[data-session="${sessionId}"]`);
+    assert.deepEqual(
+      await row.locator('td[data-value]').evaluateAll((cells) => cells.map((cell) => Number(cell.getAttribute('data-value')))),
+      [listed[0]!.queriesUsed, listed[0]!.queryBudget],
+    );
+    assert.ok(listed[0]!.queriesUsed >= 5, 'the five applicants (and the rest of their batch) were counted');
+    assert.equal(await row.locator('td').first().innerText(), `v${listed[0]!.modelVersion}`);
   });
 
   it('follows a round opening and failing without reloading the page', async () => {
