@@ -338,7 +338,7 @@ function roundsSection({ rounds, owners }) {
       num(r.submissionCount),
       num(r.minOwners),
       el('td', { class: 'num', dataset: notIn === null ? {} : { value: String(notIn) } }, notIn === null ? (r.sampling ? 'sampled' : '—') : String(notIn)),
-      el('td', {}, committee),
+      el('td', { class: 'committee', dataset: r.secure ? { partialSums: String(r.secure.partialSumCount), seats: String(r.secure.committee.length), included: String(r.secure.includedCount ?? '') } : {} }, committee),
       el('td', {}, when(r.openedAt)),
       el('td', { class: 'num' }, r.closedAt ? duration(took) : `${duration(took)} so far`),
       el('td', {}, r.modelVersion === null ? '—' : `v${r.modelVersion}`),

@@ -1,10 +1,12 @@
 /**
  * The operator console in a real browser (Debian's Chromium through playwright-core) against a real
- * server on port 0 that logs into memory. A small federated run on the crx training rows, with the test
- * rows attached as the validation set, gives it something to show. The test pastes a missing, a wrong and
- * the right key; reads the federation, the rounds and the accuracy chart's data points from the page and
- * compares them with what the API answers; watches a round open and fail without a reload; and checks the
- * key never appears in a URL, in the page's storage after its tab is closed, or in a server log line.
+ * server on port 0 that logs into memory. Three small federated runs on the crx training rows, with the
+ * test rows attached as the validation set — plain, secure with dropouts, differentially private — and a
+ * lender's open key session give it something to show. The test pastes a missing, a wrong and the right
+ * key (by keyboard); reads the federation, the rounds, the accuracy chart's data points, the ROC,
+ * calibration and score histogram, the committee's partial sums, ε and the session's count from the page
+ * and compares them with what the API answers; watches a round open and fail without a reload; and checks
+ * the key never appears in a URL, in the page's storage after its tab is closed, or in a server log line.
  * Screenshots go to test/artifacts/ (not committed).
  */
 import assert from 'node:assert/strict';
@@ -39,6 +41,9 @@ const urls: string[] = [];
 const pageProblems: string[] = [];
 let federationId: string;
 let sessionId: string;
+/** A secure federation whose owners and committee members drop out, and a differentially private one. */
+let secureId: string;
+let privateId: string;
 
 /** The API's answer, read as any script would, with the operator key. */
 async function apiGet<T = any>(route: string): Promise<T> {
@@ -53,7 +58,7 @@ async function apiPost<T = any>(route: string, body: object = {}): Promise<T> {
   return (await res.json()) as T;
 }
 
-const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `console-${name}.png`), fullPage: name === 'federation' });
+const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `console-${name}.png`), fullPage: ['federation', 'secure', 'private'].includes(name) });
 
 describe('the operator console in Chromium', { skip }, () => {
   before(async () => {
@@ -69,19 +74,28 @@ describe('the operator console in Chromium', { skip }, () => {
     const lines = readFileSync(path.join(sharedData, 'crx.data'), 'utf8').split('\n');
     const validationCsv = split.test!.map((n) => lines[n - 1]).join('\n') + '\n';
     const operator = new FedscoreClient({ baseUrl: server.url }).withApiKey(ADMIN_KEY);
-    const result = await runSimulation({
-      operator,
-      name: 'console e2e crx',
-      schema,
-      model: { kind: 'logreg' },
-      training: { rounds: 3, epochs: 1, batchSize: 8, learningRate: 0.1, seed: 11 },
-      mode: 'plain',
-      shards: shardRows(encodeRows(schema, parts.train), 12),
-      evaluation: encodeRows(schema, parts.test!),
-      validationCsv,
-      concurrency: 6,
-    });
-    federationId = result.federationId;
+    const run = (name: string, rounds: number, extra: Partial<Parameters<typeof runSimulation>[0]>) =>
+      runSimulation({
+        operator,
+        name,
+        schema,
+        model: { kind: 'logreg' },
+        training: { rounds, epochs: 1, batchSize: 8, learningRate: 0.1, seed: 11 },
+        mode: 'plain',
+        shards: shardRows(encodeRows(schema, parts.train), 12),
+        evaluation: encodeRows(schema, parts.test!),
+        validationCsv,
+        concurrency: 6,
+        ...extra,
+      });
+    const [plain, secure, priv] = await Promise.all([
+      run('console e2e crx', 3, {}),
+      run('console e2e secure', 2, { mode: 'secure', secure: { committee: 3, threshold: 2, dropout: 0.25, committeeDropout: 1, clipNorm: 1000 } }),
+      run('console e2e private', 2, { privacy: { epsilon: 8, delta: 1e-3, clipNorm: 1 } }),
+    ]);
+    federationId = plain.federationId;
+    secureId = secure.federationId;
+    privateId = priv.federationId;
     // A lender's encrypted-prediction session, left open with five applicants scored in it.
     sessionId = await openLenderSession(operator, federationId, parts.test!.records.slice(0, 5));
 
@@ -124,8 +138,10 @@ describe('the operator console in Chromium', { skip }, () => {
   });
 
   it('lists the federation and shows its settings, owners and rounds as the API does', async () => {
-    await page.locator('#key-input').fill(ADMIN_KEY);
-    await page.locator('#connect').click();
+    // By keyboard alone: the key, Enter; then Tab to the federation's link and Enter.
+    await page.locator('#key-input').focus();
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press('Enter');
     const item = page.locator(`#federation-list li[data-federation-id="${federationId}"]`);
     await item.waitFor();
     assert.equal(await page.locator('#error').count(), 0);
@@ -133,8 +149,14 @@ describe('the operator console in Chromium', { skip }, () => {
     assert.equal(await item.locator('a').innerText(), federation.name);
     await shot('federations');
 
-    await item.locator('a').click();
+    const links = await page.locator('#federation-list a').count();
+    for (let tab = 0; tab < links + 1; tab++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate<boolean>(`document.activeElement?.closest('li')?.dataset.federationId === ${JSON.stringify(federationId)}`)) break;
+    }
+    await page.keyboard.press('Enter');
     await page.locator('#federation-id').waitFor();
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'federation-name', 'focus moves to the page it opened');
     assert.equal(await page.locator('#federation-id').innerText(), federationId);
     assert.equal(await page.locator('#federation-name').innerText(), federation.name);
     assert.match(await page.locator('#aggregation').innerText(), /^plain/);
@@ -179,6 +201,21 @@ describe('the operator console in Chromium', { skip }, () => {
     assert.deepEqual(roc, latest.validation!.roc.map(({ fpr, tpr }) => ({ fpr, tpr })));
   });
 
+  it('shows the latest version’s calibration and score distribution as the API gives them', async () => {
+    const latest = await apiGet(`/v1/federations/${federationId}/models/latest`);
+    const calibration = await page.locator('#chart-calibration table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => [Number(row.querySelector('th')!.getAttribute('data-value')), Number(row.querySelector('td[data-series="observedRate"]')!.getAttribute('data-value')), Number(row.querySelector('td[data-series="count"]')!.getAttribute('data-value'))]),
+    );
+    assert.deepEqual(
+      calibration,
+      latest.validation.calibration.filter((bin: { count: number }) => bin.count > 0).map((bin: { meanPredicted: number; observedRate: number; count: number }) => [bin.meanPredicted, bin.observedRate, bin.count]),
+    );
+    const histogram = await page.locator('#chart-scores table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => [Number(row.querySelector('td[data-series="positives"]')!.getAttribute('data-value')), Number(row.querySelector('td[data-series="negatives"]')!.getAttribute('data-value'))]),
+    );
+    assert.deepEqual(histogram, latest.validation.scoreHistogram.positives.map((p: number, b: number) => [p, latest.validation.scoreHistogram.negatives[b]]));
+  });
+
   it('lists the key session with the count the API gives, and no key material', async () => {
     const listed = (await apiGet(`/v1/federations/${federationId}/he-sessions`)).sessions as { id: string; queriesUsed: number; queryBudget: number; modelVersion: number }[];
     assert.equal(listed.length, 1);
@@ -189,6 +226,50 @@ describe('the operator console in Chromium', { skip }, () => {
     );
     assert.ok(listed[0]!.queriesUsed >= 5, 'the five applicants (and the rest of their batch) were counted');
     assert.equal(await row.locator('td').first().innerText(), `v${listed[0]!.modelVersion}`);
+  });
+
+  it('shows a secure federation’s committee and the owners who dropped out, and a private one’s ε against its budget', async () => {
+    await page.goto(`${server!.url}/console#/federations/${secureId}`);
+    await page.reload();
+    // A reloaded document has forgotten the key: the page asks for it again and shows nothing until then.
+    await page.locator('#welcome').waitFor();
+    assert.equal(await page.locator('#federation-id').count(), 0);
+    await page.locator('#key-input').fill(ADMIN_KEY);
+    await page.locator('#connect').click();
+    await page.locator('#federation-id').waitFor();
+    assert.equal(await page.locator('#federation-id').innerText(), secureId);
+    assert.match(await page.locator('#aggregation').innerText(), /^secure/);
+    const rounds = (await apiGet(`/v1/federations/${secureId}/rounds`)).rounds as { number: number; submissionCount: number; secure: { partialSumCount: number; includedCount: number; committee: unknown[] } }[];
+    const owners = (await apiGet(`/v1/federations/${secureId}/owners`)).owners.length;
+    const shown = await page.locator('#rounds-table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => {
+        const committee = row.querySelector('td.committee') as unknown as { dataset: Record<string, string> };
+        return [Number(row.getAttribute('data-round')), Number(row.querySelectorAll('td[data-value]')[2]?.getAttribute('data-value')), committee.dataset.partialSums, committee.dataset.seats, committee.dataset.included];
+      }),
+    );
+    assert.deepEqual(
+      shown,
+      [...rounds].reverse().map((r) => [r.number, owners - r.submissionCount, String(r.secure.partialSumCount), String(r.secure.committee.length), String(r.secure.includedCount)]),
+    );
+    assert.ok(shown.every(([, dropped]) => (dropped as number) > 0), 'a quarter of the owners dropped out of every round');
+    await shot('secure');
+
+    await page.locator('#home-link').click();
+    await page.locator(`#federation-list li[data-federation-id="${privateId}"] a`).click();
+    await page.locator('#chart-privacy').waitFor();
+    const federation = await apiGet(`/v1/federations/${privateId}`);
+    const models = (await apiGet(`/v1/federations/${privateId}/models`)).models as { version: number; privacy: { epsilon: number } | null }[];
+    const epsilons = await page.locator('#chart-privacy table tbody tr').evaluateAll((rows) =>
+      rows.map((row) => [Number(row.querySelector('th')!.textContent), row.querySelector('td[data-series="epsilon"]')!.getAttribute('data-value')]),
+    );
+    assert.deepEqual(epsilons, [...models].sort((a, b) => a.version - b.version).map((m) => [m.version, m.privacy === null ? null : String(m.privacy.epsilon)]));
+    assert.ok(models.some((m) => (m.privacy?.epsilon ?? 0) > 0), 'some ε was spent');
+    assert.match(await page.locator('#chart-privacy svg desc').textContent() ?? '', new RegExp(`budget ε ${federation.privacy.epsilon}`));
+    await shot('private');
+
+    await page.locator('#home-link').click();
+    await page.locator(`#federation-list li[data-federation-id="${federationId}"] a`).click();
+    await page.locator('#federation-id').waitFor();
   });
 
   it('follows a round opening and failing without reloading the page', async () => {
