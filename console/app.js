@@ -606,6 +606,8 @@ function startLive(id, data, sections) {
           ['sessions', sessionsSection],
         ]) {
           const next = build(fresh);
+          // A data table someone opened stays open across the redraw.
+          for (const details of sections[key].querySelectorAll('figure[id] > details[open]')) next.querySelector(`#${details.parentElement.id} > details`)?.setAttribute('open', '');
           sections[key].replaceWith(next);
           sections[key] = next;
         }

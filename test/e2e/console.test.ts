@@ -275,6 +275,7 @@ describe('the operator console in Chromium', { skip }, () => {
   it('follows a round opening and failing without reloading the page', async () => {
     // A mark on this document: a reload would make a new one without it.
     await page.evaluate('window.notReloaded = true');
+    await page.locator('#chart-accuracy details summary').click();
     const opened = await apiPost(`/v1/federations/${federationId}/rounds`, { minOwners: 12 });
     await page.locator(`#rounds-table tr[data-round="${opened.number}"][data-status="open"]`).waitFor({ timeout: 20_000 });
     await shot('round-open');
@@ -284,6 +285,7 @@ describe('the operator console in Chromium', { skip }, () => {
     await row.waitFor({ timeout: 20_000 });
     assert.equal(await row.locator('td').last().innerText(), failed.failureReason);
     assert.equal(await page.evaluate<boolean>('window.notReloaded === true'), true, 'the same document, not a reload');
+    assert.equal(await page.locator('#chart-accuracy details[open] table').isVisible(), true, 'the data table opened before the redraw is still open');
     await page.locator('#overview-heading').scrollIntoViewIfNeeded();
     await shot('federation');
   });

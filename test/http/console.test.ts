@@ -80,6 +80,8 @@ test('a name that is not one of the console’s files is a problem, and nothing 
   for (const name of ['index.html', '..%2Fpackage.json', '.env', 'app.js.map', 'APP.JS', '%2e%2e%2fsrc%2fconfig.ts']) {
     assertProblem(await t.http.get(`/console/${name}`), 422, 'validation-failed', name);
   }
+  const slash = await t.http.get('/console/').expect(308);
+  assert.equal(slash.headers.location, '/console', 'a trailing slash leads to the page');
   const traversal = await t.http.get('/console/../package.json');
   assert.notEqual(traversal.status, 200, 'a dot-segment path serves nothing');
   assert.ok(!traversal.text.includes('"devDependencies"'));

@@ -6,6 +6,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { problemSchema } from '../../schemas/common.schema.js';
 import { consoleFileParamsSchema, consoleTextSchema } from '../../schemas/console.schema.js';
@@ -39,11 +40,13 @@ export const consoleRoutes: FastifyPluginAsyncZod = async (app) => {
         params: consoleFileParamsSchema,
         response: {
           200: { description: 'The file', content: { 'text/javascript': { schema: consoleTextSchema }, 'text/css': { schema: consoleTextSchema } } },
+          308: z.undefined().describe('`/console/`: the page is at `/console`'),
           ...problems,
         },
       },
     },
     async (request, reply) => {
+      if (request.params.file === '') return reply.redirect('/console', 308);
       const file = files.assets.get(request.params.file);
       if (!file) throw new NotFoundError('console-file', request.params.file);
       return sendFile(reply, file);
