@@ -31,6 +31,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/prisma ./prisma
 COPY schemas ./schemas
+# The operator console's page, scripts and stylesheet, served at /console (src/http/console-files.ts).
+COPY console ./console
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

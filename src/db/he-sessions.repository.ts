@@ -28,3 +28,22 @@ export async function deleteHeSession(db: DbClient, sessionId: string): Promise<
   const { count } = await db.heSession.deleteMany({ where: { id: sessionId } });
   return count === 1;
 }
+
+export interface HeSessionSummaryRecord {
+  id: string;
+  modelVersion: number;
+  layout: string;
+  creatorKeyId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  queriesUsed: number;
+}
+
+/** A federation's sessions, newest first, without their key material (megabytes each, and no reader's business). */
+export async function listHeSessions(db: DbClient, federationId: string): Promise<HeSessionSummaryRecord[]> {
+  return db.heSession.findMany({
+    where: { federationId },
+    select: { id: true, modelVersion: true, layout: true, creatorKeyId: true, createdAt: true, expiresAt: true, queriesUsed: true },
+    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+  });
+}

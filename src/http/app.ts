@@ -20,6 +20,7 @@ import { securityHeadersPlugin } from './plugins/security-headers.plugin.js';
 import { requestIdPlugin } from './plugins/request-id.plugin.js';
 import { swaggerPlugin } from './plugins/swagger.plugin.js';
 import { apiKeyRoutes } from './routes/api-keys.routes.js';
+import { consoleRoutes } from './routes/console.routes.js';
 import { federationRoutes } from './routes/federations.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { heSessionRoutes } from './routes/he-sessions.routes.js';
@@ -100,6 +101,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // After swagger (which documents only routes registered after it), before the routes it times.
   await app.register(metricsPlugin, { metrics });
   await app.register(healthRoutes);
+  await app.register(consoleRoutes);
   await app.register(
     async (v1) => {
       await v1.register(federationRoutes);

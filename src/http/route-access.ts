@@ -44,6 +44,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /readyz': { operationId: 'getReadiness', roles: ['public'] },
   // Not public: counts and timings describe the federations' activity to whoever can read them.
   'GET /metrics': { operationId: 'getMetrics', roles: ['operator', 'metrics'] },
+  // The console's page and files hold no data: the page asks the API with the key the user pastes in.
+  'GET /console': { operationId: 'getConsole', roles: ['public'] },
+  'GET /console/:file': { operationId: 'getConsoleFile', roles: ['public'] },
 
   // The dataset schema the validator accepts (up to 2000 columns of up to 1000 categories) can be megabytes.
   'POST /v1/federations': { operationId: 'createFederation', roles: ['operator'], body: 'bulk' },
@@ -92,6 +95,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
 
   [`POST ${F}/predictions`]: { operationId: 'predict', roles: ['operator', 'predict'], body: 'bulk' },
   'POST /v1/he-sessions': { operationId: 'createHeSession', roles: ['operator', 'he-predict'], body: 'he' },
+  [`GET ${F}/he-sessions`]: { operationId: 'listHeSessions', roles: ['operator'] },
   'GET /v1/he-sessions/:sessionId': { operationId: 'getHeSession', roles: ['operator', 'he-predict'] },
   'DELETE /v1/he-sessions/:sessionId': { operationId: 'deleteHeSession', roles: ['operator', 'he-predict'], body: 'metadata' },
   'POST /v1/he-sessions/:sessionId/predictions': { operationId: 'predictEncrypted', roles: ['operator', 'he-predict'], body: 'he' },

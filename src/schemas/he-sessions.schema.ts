@@ -46,6 +46,24 @@ export const heSessionSchema = z
   .meta({ id: 'HeSession' });
 export type HeSessionView = z.infer<typeof heSessionSchema>;
 
+export const heSessionSummarySchema = z
+  .object({
+    id: idSchema,
+    modelVersion: z.number().int(),
+    layout: heLayoutSchema,
+    creatorKeyId: z.string().describe('The key that opened it and alone may use it: "env" (ADMIN_API_KEY) or an API key id'),
+    createdAt: timestampSchema,
+    expiresAt: timestampSchema,
+    expired: z.boolean().describe('Past expiresAt: refused for predictions, deleted by the next sweep'),
+    queryBudget: z.number().int(),
+    queriesUsed: z.number().int().describe('Applicant slots evaluated so far: the session’s prediction count (a batched ciphertext set counts all its slots)'),
+    queriesRemaining: z.number().int(),
+  })
+  .meta({ id: 'HeSessionSummary', description: 'A key session as the operator oversees it: counts only, never key material, ciphertexts, features or scores' });
+export type HeSessionSummary = z.infer<typeof heSessionSummarySchema>;
+
+export const heSessionListSchema = z.object({ sessions: z.array(heSessionSummarySchema).describe('Newest first') }).meta({ id: 'HeSessionList' });
+
 export const heSessionParamsSchema = z.strictObject({ sessionId: idSchema });
 
 export const encryptedPredictionJsonSchema = z

@@ -8,7 +8,8 @@
  * session can do that — it does not stop a lender who opens session after session.
  */
 import type { Db } from '../db/client.js';
-import { chargeHeQueries, deleteHeSession, refundHeQueries } from '../db/he-sessions.repository.js';
+import { findFederation } from '../db/federations.repository.js';
+import { chargeHeQueries, deleteHeSession, listHeSessions, refundHeQueries } from '../db/he-sessions.repository.js';
 import type { Config } from '../config.js';
 import { HeInputError, HeWorkerError } from '../crypto/ckks/errors.js';
 import { compileHeModel, modelShape, sameShape, type HeModel } from '../crypto/ckks/he-model.js';
@@ -17,8 +18,8 @@ import { decodeMaterial, decodeMaterialHeader, type HePublicMaterial } from '../
 import { HeWorkerPool } from '../crypto/ckks/worker-pool.js';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { featureNamesOf } from '../ml/dataset-schema.js';
-import type { HeSessionView } from '../schemas/he-sessions.schema.js';
-import { requireScope } from './auth.service.js';
+import type { HeSessionSummary, HeSessionView } from '../schemas/he-sessions.schema.js';
+import { requireOperator, requireScope } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import { requireStandardisation } from './federations.service.js';
 import type { ModelsService } from './models.service.js';
@@ -82,6 +83,26 @@ export class HeSessionsService {
   async get(principal: Principal, sessionId: string): Promise<HeSessionView> {
     const row = await this.load(principal, sessionId, 'getHeSession');
     return toView(row, decodeMaterialHeader(row.material), this.config.HE_SESSION_QUERY_BUDGET);
+  }
+
+  /** The operator's overview of a federation's sessions: who opened each, until when, how many slots it has used. */
+  async list(principal: Principal, federationId: string): Promise<HeSessionSummary[]> {
+    requireOperator(principal, 'listHeSessions');
+    if (!(await findFederation(this.db, federationId))) throw new NotFoundError('federation', federationId);
+    const budget = this.config.HE_SESSION_QUERY_BUDGET;
+    const now = this.clock().getTime();
+    return (await listHeSessions(this.db, federationId)).map((row) => ({
+      id: row.id,
+      modelVersion: row.modelVersion,
+      layout: row.layout as HeSessionSummary['layout'],
+      creatorKeyId: row.creatorKeyId,
+      createdAt: row.createdAt.toISOString(),
+      expiresAt: row.expiresAt.toISOString(),
+      expired: row.expiresAt.getTime() <= now,
+      queryBudget: budget,
+      queriesUsed: row.queriesUsed,
+      queriesRemaining: Math.max(0, budget - row.queriesUsed),
+    }));
   }
 
   async delete(principal: Principal, sessionId: string): Promise<void> {

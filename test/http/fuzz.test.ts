@@ -347,6 +347,8 @@ const paramHints: NamedHints = {
     fc.constant('no-such-session'),
   ),
   modelVersion: fc.constantFrom<unknown>(1, 0, '1'),
+  // The console's own files, and names shaped like them that are not.
+  file: fc.oneof({ arbitrary: fc.constantFrom('app.js', 'api.js', 'charts.js', 'console.css'), weight: 4 }, fc.constantFrom('missing.js', 'index.html', '..%2Fpackage.json')),
   // A positive wait comes only with a tag no round has, so no request holds its connection (see holdsConnection).
   waitSeconds: fc.constantFrom('0', '00', '5'),
   after: fc.constantFrom('424242:open', '424242:failed', 'none', '1:open:63'),

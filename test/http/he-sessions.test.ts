@@ -308,3 +308,46 @@ test('a lender’s he-predict key opens sessions and scores in them, in its own 
   await assertRefused(t, () => createSession(material(), elsewhere), 403, 'forbidden', 'opening a session in another federation');
   await t.http.delete(`/v1/he-sessions/${created.id}`).set(bearer(lender)).expect(204);
 });
+
+test('the operator lists a federation’s sessions with their prediction counts, never their key material', async () => {
+  now = new Date(now.getTime() + 1000);
+  const issued = (await t.http.post(`/v1/federations/${federationId}/api-keys`).set(bearer(ADMIN_KEY)).send({ label: 'lender', scopes: ['he-predict'] }).expect(201)).body;
+  const lender = issued.apiKey as string;
+  const created = (await createSession(material(), lender).expect(201)).body;
+  await predict(created.id, encrypt(session, applicants(3, 5)), lender).expect(200);
+  const own = (await t.http.get(`/v1/he-sessions/${created.id}`).set(bearer(lender)).expect(200)).body;
+  assert.ok(own.queriesUsed > 0, 'the prediction was counted');
+
+  const listed = (await t.http.get(`/v1/federations/${federationId}/he-sessions`).set(bearer(ADMIN_KEY)).expect(200)).body.sessions;
+  const entry = listed.find((s: { id: string }) => s.id === created.id);
+  assert.deepEqual(entry, {
+    id: created.id,
+    modelVersion: own.modelVersion,
+    layout: own.layout,
+    creatorKeyId: issued.key.id,
+    createdAt: own.createdAt,
+    expiresAt: own.expiresAt,
+    expired: false,
+    queryBudget: own.queryBudget,
+    queriesUsed: own.queriesUsed,
+    queriesRemaining: own.queriesRemaining,
+  });
+  // Every stored session of the federation, newest first, with the stored counts; nothing of another federation.
+  const rows = await t.database.prisma.heSession.findMany({ where: { federationId }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
+  assert.deepEqual(
+    listed.map((s: { id: string; queriesUsed: number; expired: boolean }) => [s.id, s.queriesUsed, s.expired]),
+    rows.map((row) => [row.id, row.queriesUsed, row.expiresAt.getTime() <= now.getTime()]),
+  );
+  assert.ok(listed.every((s: Record<string, unknown>) => !('material' in s) && !('params' in s) && !('galoisSteps' in s)));
+
+  // Time passes: the same session is listed as expired until the sweep deletes it.
+  now = new Date(now.getTime() + 601_000);
+  const later = (await t.http.get(`/v1/federations/${federationId}/he-sessions`).set(bearer(ADMIN_KEY)).expect(200)).body.sessions;
+  assert.equal(later.find((s: { id: string }) => s.id === created.id).expired, true);
+
+  await assertRefused(t, () => t.http.get(`/v1/federations/${federationId}/he-sessions`), 401, 'unauthorized', 'no key');
+  await assertRefused(t, () => t.http.get(`/v1/federations/${federationId}/he-sessions`).set(bearer(lender)), 403, 'forbidden', 'a he-predict key');
+  await assertRefused(t, () => t.http.get(`/v1/federations/${federationId}/he-sessions`).set(bearer(ownerKey)), 403, 'forbidden', 'an owner key');
+  await assertRefused(t, () => t.http.get('/v1/federations/no-such-federation/he-sessions').set(bearer(ADMIN_KEY)), 404, 'federation-not-found', 'an unknown federation');
+  await assertRefused(t, () => t.http.get('/v1/federations/bad%20id/he-sessions').set(bearer(ADMIN_KEY)), 422, 'validation-failed', 'a malformed federation id');
+});

@@ -1,8 +1,8 @@
 /**
  * Headers that tell browsers how to treat what this server sends (@fastify/helmet), and CORS
  * (@fastify/cors) only for the origins CORS_ORIGINS names. The API answers JSON and bytes, never a page to
- * render, so its Content-Security-Policy allows nothing at all; Swagger UI under /docs is a page, and gets
- * the policy its own files need. Without CORS_ORIGINS no CORS header is sent and browsers keep other
+ * render, so its Content-Security-Policy allows nothing at all; Swagger UI under /docs and the console under
+ * /console are pages, and get the policies their own files need. Without CORS_ORIGINS no CORS header is sent and browsers keep other
  * origins' scripts away from the API, which is the safe default for a server holding credit data.
  */
 import cors from '@fastify/cors';
@@ -40,15 +40,34 @@ export const DOCS_CSP: Directives = {
   'style-src': ["'self'", 'https:', "'unsafe-inline'"],
 };
 
+/**
+ * The operator console (/console) is a page of its own files: scripts, styles and API requests to this
+ * origin, nothing else — no inline script or style, no remote origin, no framing, no form submission (its
+ * key field is read by script, never submitted).
+ */
+export const CONSOLE_CSP: Directives = {
+  'default-src': ["'none'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'"],
+  'connect-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+};
+export const CONSOLE_PREFIX = '/console';
+
 /** Headers a browser script on an allowed origin may read: the ones that tell a client what to do next. */
 const EXPOSED_HEADERS = ['allow', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
 
 export const securityHeadersPlugin = fp(async function securityHeadersPlugin(app: FastifyInstance, options: { corsOrigins: string[] | undefined }) {
   await app.register(helmet, { contentSecurityPolicy: { useDefaults: false, directives: API_CSP } });
   // Set on the route's config, which is what helmet reads per request, so the order of onRoute hooks does not matter.
+  const under = (url: string, prefix: string) => url === prefix || url.startsWith(`${prefix}/`);
   app.addHook('onRoute', (route) => {
-    if (route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`)) return;
-    route.config = { ...route.config, helmet: { contentSecurityPolicy: { useDefaults: false, directives: DOCS_CSP } } } as typeof route.config;
+    const directives = under(route.url, DOCS_PREFIX) ? DOCS_CSP : under(route.url, CONSOLE_PREFIX) ? CONSOLE_CSP : undefined;
+    if (directives === undefined) return;
+    route.config = { ...route.config, helmet: { contentSecurityPolicy: { useDefaults: false, directives } } } as typeof route.config;
   });
   if (options.corsOrigins === undefined) return;
   await app.register(cors, {

@@ -43,6 +43,7 @@ export const swaggerPlugin = fp(async function swaggerPlugin(app: FastifyInstanc
         { name: 'encrypted predictions', description: 'Scoring applicants under CKKS homomorphic encryption' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'metrics', description: 'Prometheus metrics, for the operator or a scraper holding METRICS_TOKEN' },
+        { name: 'console', description: 'The operator console: a web page over this API (README, "Console")' },
       ],
       components: {
         securitySchemes: {

@@ -8,12 +8,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BadRequestError, ValidationError } from '../../errors.js';
 import { decodeFrames, encodeFrames } from '../../schemas/ciphertext-frames.js';
-import { problemResponses } from '../../schemas/common.schema.js';
+import { federationParamsSchema, problemResponses } from '../../schemas/common.schema.js';
 import { acceptOctetStream } from '../octet-stream.js';
 import {
   createHeSessionJsonBodySchema,
   createHeSessionQuerySchema,
   encryptedPredictionJsonSchema,
+  heSessionListSchema,
   heSessionParamsSchema,
   heSessionSchema,
 } from '../../schemas/he-sessions.schema.js';
@@ -41,6 +42,20 @@ export const heSessionRoutes: FastifyPluginAsyncZod = async (app) => {
         : jsonSession(request.body);
       return reply.code(201).send(await app.services.heSessions.create(request.principal, input));
     },
+  );
+
+  app.get(
+    '/federations/:federationId/he-sessions',
+    {
+      schema: {
+        tags,
+        summary: 'List a federation’s key sessions and how many applicant slots each has evaluated (operator)',
+        description: 'Counts and dates only: never key material, ciphertexts, features or scores. Expired sessions are listed until the sweep deletes them.',
+        params: federationParamsSchema,
+        response: { 200: heSessionListSchema, ...problemResponses },
+      },
+    },
+    async (request) => ({ sessions: await app.services.heSessions.list(request.principal, request.params.federationId) }),
   );
 
   app.get(
