@@ -33,7 +33,7 @@ import { FedscoreApiError, type CommitteeDrawView, type FederationView, type Fed
 import { encodeRows } from './local-data.js';
 import { committeeProblem } from './committee-trust.js';
 import { journalSummary, type AgentJournal, type PendingUpload } from './owner-state.js';
-import { buildShareUpload, partialSumValues } from './secure-shares.js';
+import { buildShareUpload, partialSumValues, type PartialSumArgs } from './secure-shares.js';
 
 export interface LocalRows {
   /** Encoded with the federation's schema, in `federation.featureNames` order. */
@@ -94,6 +94,8 @@ export interface OwnerAgentOptions {
    * which gives the same weights bit for bit.
    */
   train?: typeof trainLocal;
+  /** Opening and summing a committee inbox; default `partialSumValues` on this thread. A simulation passes its pool's. */
+  partialSum?(args: PartialSumArgs): Uint8Array | Promise<Uint8Array>;
   onEvent?(event: AgentEvent): void;
   /**
    * Stops the agent between steps: a wait for the next round is cut short, a step under way (training,
@@ -455,7 +457,7 @@ export class OwnerAgent {
     const keys = { publicKey: new Uint8Array(Buffer.from(roundKey.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(roundKey.privateKey, 'base64')) };
     try {
       const inbox = await client.getInbox(this.#federationId, number);
-      const values = partialSumValues({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
+      const values = await (this.#o.partialSum ?? partialSumValues)({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
       await client.uploadPartialSum(this.#federationId, number, { includedSetHash: inbox.includedSetHash, values });
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;

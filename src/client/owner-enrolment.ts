@@ -27,6 +27,11 @@ export interface EnrolOptions {
   registerKey?: boolean;
   /** The charter as already read (a simulation reads it once for all its owners); default: read it here. */
   charter?: { charter: Charter; fingerprint: string };
+  /**
+   * The federation as already read (a simulation's operator created it, and its thousands of owners need not
+   * each fetch the same document); default: read it with the new key, which also shows the key works.
+   */
+  federation?: FederationView;
   /** An identity made earlier (an aggregator node named in a charter generates its identity before the federation exists). */
   identity?: Ed25519KeyPair;
   /**
@@ -80,7 +85,7 @@ export async function enrolOwner(options: EnrolOptions): Promise<Enrolment> {
     role: options.role,
   });
   const owner = options.client.withApiKey(enrolled.apiKey);
-  const federation = await owner.getFederation(options.federationId);
+  const federation = options.federation ?? (await owner.getFederation(options.federationId));
   const aggregator = options.role === 'aggregator';
   // Under a named committee only the charter's aggregator nodes serve: a data owner has no seat to sign for.
   const lottery = charter.secure?.policy.kind === 'lottery';

@@ -72,8 +72,15 @@ function secureVector(round: RoundView, content: ShareContent, rng: RandomBytes)
     : encodeSecureUpdate(content.base, content.trained, content.numSamples, round.secure!.clipNorm);
 }
 
+export interface PartialSumArgs {
+  federationId: string;
+  memberId: string;
+  keys: X25519KeyPair;
+  inbox: InboxView | InboxBytes;
+}
+
 /** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed 52 bits per element. */
-export function partialSumValues(args: { federationId: string; memberId: string; keys: X25519KeyPair; inbox: InboxView | InboxBytes }): Uint8Array {
+export function partialSumValues(args: PartialSumArgs): Uint8Array {
   const { inbox } = args;
   const sum = new Float64Array(inbox.vectorLength);
   for (const item of inbox.envelopes) {
@@ -90,7 +97,7 @@ export function partialSumValues(args: { federationId: string; memberId: string;
 }
 
 /** partialSumValues in base64, as the JSON form of POST …/partial-sums takes it. */
-export function sumInbox(args: Parameters<typeof partialSumValues>[0]): string {
+export function sumInbox(args: PartialSumArgs): string {
   return Buffer.from(partialSumValues(args)).toString('base64');
 }
 

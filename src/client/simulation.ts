@@ -28,6 +28,7 @@ import { MemoryJournal } from './owner-state.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { createTrainingPool } from './training-pool.js';
 import type { trainLocal } from '../ml/train.js';
+import type { PartialSumArgs } from './secure-shares.js';
 
 export const SIMULATION_MODES = ['plain', 'secure'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
@@ -162,6 +163,8 @@ export interface FleetRun {
   signal: AbortSignal;
   /** In-process owners train here (a worker pool when `workers` ≥ 2); absent, on this thread. */
   train?: typeof trainLocal;
+  /** In-process committee members sum their inboxes here (the same pool); absent, on this thread. */
+  partialSum?: (args: PartialSumArgs) => Promise<Uint8Array>;
 }
 
 /** Enrols the run's owners, then runs them until the planned rounds are over. */
@@ -275,7 +278,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
     const feed = new SharedRoundFeed(operator, federation.id);
     const fleet = options.fleet ?? inProcessFleet();
-    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal, ...(pool && { train: pool.train }) };
+    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal, ...(pool && { train: pool.train, partialSum: pool.partialSum }) };
     await fleet.enrol(run);
     const running = runFleet(fleet, run, stop);
     feed.start(stop.signal);
@@ -404,6 +407,7 @@ export function inProcessFleet(): OwnerFleet {
             name: `owner-${index + 1}`,
             role: 'owner',
             charter,
+            federation,
             registerKey: secure !== undefined && index < 2 * secure.committee,
           });
           options.onProgress?.({ phase: 'enrol', done: ++done, total: shards.length });
@@ -413,7 +417,7 @@ export function inProcessFleet(): OwnerFleet {
       );
       enrolments.push(...enrolled);
     },
-    async run({ federation, options, participants, feed, signal, train }) {
+    async run({ federation, options, participants, feed, signal, train, partialSum }) {
       const { training, shards } = options;
       const secure = options.mode === 'secure' ? options.secure : undefined;
       const dropouts = shards.length - participants;
@@ -436,6 +440,7 @@ export function inProcessFleet(): OwnerFleet {
             rounds: feed,
             gate,
             ...(train && { train }),
+            ...(partialSum && { partialSum }),
             // Dropouts are simulated in training rounds; a statistics round waits for every owner.
             ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind !== 'training' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
             ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind !== 'training' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),

@@ -1,14 +1,17 @@
 /**
  * Local training on worker threads, for `fedscore simulate`: one process playing thousands of owners
- * cannot train them all on the thread that also sends their requests (and, without `--server`, runs the
- * server), or it measures its own training instead of the server. A pool of N threads trains N owners at
- * once; each job is `trainLocalSync` on a copy of the owner's rows, so the weights are bit-identical to
- * training on the calling thread (the CPU backend's kernels are the same JavaScript in every thread).
+ * cannot train them all on the thread that also sends their requests, or it measures its own training
+ * instead of the server. A pool of N threads trains N owners at once; each job is `trainLocalSync` on a copy
+ * of the owner's rows, so the weights are bit-identical to training on the calling thread (the CPU
+ * backend's kernels are the same JavaScript in every thread). The same threads open and sum committee
+ * inboxes (`partialSum`): a secure round's members each open every owner's envelope once the round
+ * freezes, while the server waits, and on the pool they do it side by side instead of one after another.
  */
 import type { Worker } from 'node:worker_threads';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { activeBackend } from '../ml/tf.js';
 import type { TrainOptions, TrainResult } from '../ml/train.js';
+import type { PartialSumArgs } from './secure-shares.js';
 import { startWorkerModule } from './worker-module.js';
 
 /** What a worker is sent: the rows packed in one array, so one copy crosses the thread boundary. */
@@ -22,19 +25,30 @@ export interface TrainingJob {
   options: TrainOptions;
 }
 
-export type TrainingReply = { id: number; result: TrainResult } | { id: number; error: string };
+/** A committee member's inbox to open and sum (`partialSumValues`' arguments). */
+export interface SummingJob {
+  id: number;
+  kind: 'sum';
+  args: PartialSumArgs;
+}
+
+export type PoolJob = (TrainingJob & { kind: 'train' }) | SummingJob;
+
+export type TrainingReply = { id: number; result: TrainResult | Uint8Array } | { id: number; error: string };
 
 export interface TrainingPool {
   readonly size: number;
   /** `trainLocal`'s signature and results, on one of the pool's threads. */
   train(spec: ModelSpec, weights: Float32Array, X: Float32Array[], y: Uint8Array, options: TrainOptions): Promise<TrainResult>;
+  /** `partialSumValues`' result, on one of the pool's threads. */
+  partialSum(args: PartialSumArgs): Promise<Uint8Array>;
   /** Stops the threads; jobs still running reject. */
   close(): Promise<void>;
 }
 
 interface Thread {
   worker: Worker;
-  pending: Map<number, { resolve(result: TrainResult): void; reject(error: Error): void }>;
+  pending: Map<number, { resolve(result: TrainResult | Uint8Array): void; reject(error: Error): void }>;
 }
 
 /** Starts `size` threads on the backend this thread uses (TF_BACKEND), default 'cpu'. */
@@ -64,6 +78,16 @@ export function createTrainingPool(size: number): TrainingPool {
     return thread;
   });
 
+  /** To the least busy thread: owners differ in rows and inboxes in size, so jobs differ in length. */
+  const post = (job: PoolJob, transfer: ArrayBuffer[]) => {
+    const thread = threads.reduce((best, t) => (t.pending.size < best.pending.size ? t : best));
+    return new Promise<TrainResult | Uint8Array>((resolve, reject) => {
+      thread.pending.set(job.id, { resolve, reject });
+      thread.worker.ref();
+      thread.worker.postMessage(job, transfer);
+    });
+  };
+
   return {
     size,
     train(spec, weights, X, y, options) {
@@ -75,14 +99,12 @@ export function createTrainingPool(size: number): TrainingPool {
         if (row.length !== width) throw new Error(`trainLocal: row ${i} expected a Float32Array of ${width} features, got ${row.length}`);
         rows.set(row, i * width);
       });
-      // The least busy thread: owners differ in rows, so jobs differ in length.
-      const thread = threads.reduce((best, t) => (t.pending.size < best.pending.size ? t : best));
-      const job: TrainingJob = { id: nextId++, spec, weights: weights.slice(), rows, width, y: y.slice(), options };
-      return new Promise<TrainResult>((resolve, reject) => {
-        thread.pending.set(job.id, { resolve, reject });
-        thread.worker.ref();
-        thread.worker.postMessage(job, [job.weights.buffer as ArrayBuffer, rows.buffer as ArrayBuffer, job.y.buffer as ArrayBuffer]);
-      });
+      const job: PoolJob = { kind: 'train', id: nextId++, spec, weights: weights.slice(), rows, width, y: y.slice(), options };
+      return post(job, [job.weights.buffer as ArrayBuffer, rows.buffer as ArrayBuffer, job.y.buffer as ArrayBuffer]) as Promise<TrainResult>;
+    },
+    partialSum(args) {
+      if (closed) return Promise.reject(new Error('training pool: closed'));
+      return post({ kind: 'sum', id: nextId++, args }, []) as Promise<Uint8Array>;
     },
     async close() {
       closed = true;

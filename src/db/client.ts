@@ -86,6 +86,11 @@ async function openSqlite(
     // the price of a disk flush per commit. better-sqlite3's build already defaults to NORMAL under WAL
     // (SQLITE_DEFAULT_WAL_SYNCHRONOUS); saying so keeps the promise from depending on a build flag.
     await prisma.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
+    // A checkpoint copies the WAL into the database file and syncs it, inside whichever commit crossed the
+    // threshold. At SQLite's default (every 1,000 pages) a secure round's envelopes — 5 KB per owner — made a
+    // checkpoint every ~800 uploads; 8,192 pages (32 MiB of WAL) cut the commits' time by a fifth in a
+    // measurement of share-sized transactions, for a WAL file that may grow to that size between checkpoints.
+    await prisma.$queryRawUnsafe('PRAGMA wal_autocheckpoint = 8192');
     // The queries above made Prisma connect, which handed the connection's hot path over.
     if (!hot) throw new Error('openSqlite: the driver adapter connected without its hot statements');
     registerHotSql(prisma, hot);
