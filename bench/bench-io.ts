@@ -1,14 +1,14 @@
 /**
- * Shared plumbing for benchmarks: the machine description every result carries, a throwaway in-process
- * server, and writing results as JSON plus a short markdown table under bench/results/.
+ * Shared plumbing for benchmarks: the machine description every result carries, a throwaway server on a
+ * thread of its own (as `fedscore simulate` runs one), and writing results as JSON plus a short markdown
+ * table under bench/results/.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../src/config.js';
-import { startServer } from '../src/server.js';
+import { startServerThread } from '../src/cli/local-server-thread.js';
 import { FedscoreClient } from '../src/client/http-client.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,19 +26,23 @@ export function machine() {
   };
 }
 
-/** A server on 127.0.0.1 with a fresh embedded database, removed on close. */
+/**
+ * A server on 127.0.0.1 with a fresh embedded database, removed on close. It runs on its own thread, so the
+ * benchmark's owners and the server do not take turns on one event loop (src/cli/local-server-thread.ts).
+ */
 export async function withServer<T>(run: (operator: FedscoreClient, url: string) => Promise<T>): Promise<T> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fedscore-bench-'));
   const adminKey = randomBytes(24).toString('base64url');
-  const server = await startServer(
-    // Benchmarks measure the server, not its rate limits (and enrol up to 30,000 owners from one address).
-    loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_IP: '0' }),
-    { logger: false },
-  );
+  // Benchmarks measure the server, not its rate limits (and enrol up to 30,000 owners from one address).
+  const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_API_KEY: adminKey, LOG_LEVEL: 'silent', RATE_LIMIT_PER_KEY: '0', RATE_LIMIT_PER_IP: '0' };
   try {
-    return await run(new FedscoreClient({ baseUrl: server.url, apiKey: adminKey }), server.url);
+    const server = await startServerThread(env);
+    try {
+      return await run(new FedscoreClient({ baseUrl: server.url, apiKey: adminKey }), server.url);
+    } finally {
+      await server.close();
+    }
   } finally {
-    await server.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@
  * fetching the round and the model, training and uploading, plus — in secure mode — the committee's
  * inbox fetch, decrypt-and-sum and the reconstruction.
  */
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TRAINING, defaultHyperparameters } from '../src/client/defaults.js';
 import { applySplit, encodeRows, ensureNumericStats, readCsvFile, readSchemaFile, readSplitFile, shardRows, type Shard } from '../src/client/local-data.js';
@@ -44,6 +45,8 @@ export async function roundsBench(): Promise<void> {
         shards: shardRows(rows),
         evaluation: testRows,
         concurrency: DEFAULT_TRAINING.concurrency,
+        // As `fedscore simulate` does by default: local training and inbox summing on one thread per core.
+        workers: availableParallelism(),
       }),
     );
     const seconds = result.rounds.map((r) => r.seconds);

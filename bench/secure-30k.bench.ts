@@ -3,6 +3,7 @@
  * (UCI_Credit_Card.csv), a committee of 5 with threshold 3. Enrolment, every owner's training and share
  * upload, three members fetching and summing 30,000 envelopes each, and the reconstruction.
  */
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TRAINING, defaultHyperparameters } from '../src/client/defaults.js';
 import { encodeRows, ensureNumericStats, readCsvFile, readSchemaFile, shardRows } from '../src/client/local-data.js';
@@ -30,6 +31,8 @@ export async function secure30kBench(): Promise<void> {
       shards: shardRows({ X: rows.X.slice(0, owners), y: rows.y.slice(0, owners) }),
       evaluation: rows,
       concurrency: DEFAULT_TRAINING.concurrency,
+      // As `fedscore simulate` does by default: local training and inbox summing on one thread per core.
+      workers: availableParallelism(),
     }),
   );
   const total = (performance.now() - started) / 1000;

@@ -33,7 +33,7 @@ import { FedscoreApiError, type CommitteeDrawView, type FederationView, type Fed
 import { encodeRows } from './local-data.js';
 import { committeeProblem } from './committee-trust.js';
 import { journalSummary, type AgentJournal, type PendingUpload } from './owner-state.js';
-import { buildShareUpload, partialSumValues, type PartialSumArgs } from './secure-shares.js';
+import { buildShareUpload, partialSumValues, type PartialSumArgs, type ShareUpload, type ShareUploadArgs } from './secure-shares.js';
 
 export interface LocalRows {
   /** Encoded with the federation's schema, in `federation.featureNames` order. */
@@ -94,6 +94,8 @@ export interface OwnerAgentOptions {
    * which gives the same weights bit for bit.
    */
   train?: typeof trainLocal;
+  /** Sealing a trained update to the committee; default `buildShareUpload` on this thread. A simulation passes its pool's. */
+  shareUpload?(args: ShareUploadArgs): ShareUpload | Promise<ShareUpload>;
   /** Opening and summing a committee inbox; default `partialSumValues` on this thread. A simulation passes its pool's. */
   partialSum?(args: PartialSumArgs): Uint8Array | Promise<Uint8Array>;
   onEvent?(event: AgentEvent): void;
@@ -382,7 +384,7 @@ export class OwnerAgent {
     }
     const loss = Number.isFinite(trained.loss) && trained.loss >= 0 ? trained.loss : null;
     if (federation.aggregation === 'secure') {
-      const upload = buildShareUpload({
+      const upload = await (this.#o.shareUpload ?? buildShareUpload)({
         federationId: this.#federationId,
         ownerId: this.#o.ownerId,
         round,

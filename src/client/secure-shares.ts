@@ -26,7 +26,9 @@ export interface ShareUpload {
 /** What an owner shares: its training result (training round), or the sums a statistics round (moments) or an evaluation round (tallies) asks for. */
 export type ShareContent = { base: Float32Array; trained: Float32Array; numSamples: number } | { sums: Float64Array };
 
-export function buildShareUpload(args: { federationId: string; ownerId: string; round: RoundView; rng?: RandomBytes } & ShareContent): ShareUpload {
+export type ShareUploadArgs = { federationId: string; ownerId: string; round: RoundView; rng?: RandomBytes } & ShareContent;
+
+export function buildShareUpload(args: ShareUploadArgs): ShareUpload {
   const { round } = args;
   const secure = round.secure;
   if (!secure) throw new Error(`buildShareUpload: round ${round.number} is not a secure round`);

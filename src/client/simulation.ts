@@ -28,7 +28,7 @@ import { MemoryJournal } from './owner-state.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { createTrainingPool } from './training-pool.js';
 import type { trainLocal } from '../ml/train.js';
-import type { PartialSumArgs } from './secure-shares.js';
+import type { PartialSumArgs, ShareUpload, ShareUploadArgs } from './secure-shares.js';
 
 export const SIMULATION_MODES = ['plain', 'secure'] as const;
 export type SimulationMode = (typeof SIMULATION_MODES)[number];
@@ -165,6 +165,8 @@ export interface FleetRun {
   train?: typeof trainLocal;
   /** In-process committee members sum their inboxes here (the same pool); absent, on this thread. */
   partialSum?: (args: PartialSumArgs) => Promise<Uint8Array>;
+  /** In-process owners seal their shares here (the same pool); absent, on this thread. */
+  shareUpload?: (args: ShareUploadArgs) => Promise<ShareUpload>;
 }
 
 /** Enrols the run's owners, then runs them until the planned rounds are over. */
@@ -278,7 +280,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
     const feed = new SharedRoundFeed(operator, federation.id);
     const fleet = options.fleet ?? inProcessFleet();
-    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal, ...(pool && { train: pool.train, partialSum: pool.partialSum }) };
+    const run: FleetRun = { operator, federation, enrolmentToken, options, participants, feed, signal: stop.signal, ...(pool && { train: pool.train, partialSum: pool.partialSum, shareUpload: pool.shareUpload }) };
     await fleet.enrol(run);
     const running = runFleet(fleet, run, stop);
     feed.start(stop.signal);
@@ -417,7 +419,7 @@ export function inProcessFleet(): OwnerFleet {
       );
       enrolments.push(...enrolled);
     },
-    async run({ federation, options, participants, feed, signal, train, partialSum }) {
+    async run({ federation, options, participants, feed, signal, train, partialSum, shareUpload }) {
       const { training, shards } = options;
       const secure = options.mode === 'secure' ? options.secure : undefined;
       const dropouts = shards.length - participants;
@@ -441,6 +443,7 @@ export function inProcessFleet(): OwnerFleet {
             gate,
             ...(train && { train }),
             ...(partialSum && { partialSum }),
+            ...(shareUpload && { shareUpload }),
             // Dropouts are simulated in training rounds; a statistics round waits for every owner.
             ...(dropouts > 0 && { takesPart: (round: RoundView) => round.kind !== 'training' || participantsOf(shards.length, participants, training.seed, round.number).has(index) }),
             ...(secure && secure.committeeDropout > 0 && { sums: (round: RoundView) => round.kind !== 'training' || !droppedSeats(round, secure.committeeDropout, training.seed).has(enrolment.ownerId) }),

@@ -3,15 +3,16 @@
  * cannot train them all on the thread that also sends their requests, or it measures its own training
  * instead of the server. A pool of N threads trains N owners at once; each job is `trainLocalSync` on a copy
  * of the owner's rows, so the weights are bit-identical to training on the calling thread (the CPU
- * backend's kernels are the same JavaScript in every thread). The same threads open and sum committee
- * inboxes (`partialSum`): a secure round's members each open every owner's envelope once the round
- * freezes, while the server waits, and on the pool they do it side by side instead of one after another.
+ * backend's kernels are the same JavaScript in every thread). The same threads seal owners' shares
+ * (`shareUpload`: five X25519 agreements per owner, as dear as the rest of an owner's work on this thread
+ * together) and open and sum committee inboxes (`partialSum`): a secure round's members each open every
+ * owner's envelope once the round freezes, while the server waits, and on the pool they do it side by side.
  */
 import type { Worker } from 'node:worker_threads';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { activeBackend } from '../ml/tf.js';
 import type { TrainOptions, TrainResult } from '../ml/train.js';
-import type { PartialSumArgs } from './secure-shares.js';
+import type { PartialSumArgs, ShareUpload, ShareUploadArgs } from './secure-shares.js';
 import { startWorkerModule } from './worker-module.js';
 
 /** What a worker is sent: the rows packed in one array, so one copy crosses the thread boundary. */
@@ -32,9 +33,18 @@ export interface SummingJob {
   args: PartialSumArgs;
 }
 
-export type PoolJob = (TrainingJob & { kind: 'train' }) | SummingJob;
+/** An owner's trained update to encode, split and seal to its committee (`buildShareUpload`'s arguments). */
+export interface SealingJob {
+  id: number;
+  kind: 'seal';
+  args: ShareUploadArgs;
+}
 
-export type TrainingReply = { id: number; result: TrainResult | Uint8Array } | { id: number; error: string };
+export type PoolJob = (TrainingJob & { kind: 'train' }) | SummingJob | SealingJob;
+
+type PoolResult = TrainResult | Uint8Array | ShareUpload;
+
+export type TrainingReply = { id: number; result: PoolResult } | { id: number; error: string };
 
 export interface TrainingPool {
   readonly size: number;
@@ -42,13 +52,15 @@ export interface TrainingPool {
   train(spec: ModelSpec, weights: Float32Array, X: Float32Array[], y: Uint8Array, options: TrainOptions): Promise<TrainResult>;
   /** `partialSumValues`' result, on one of the pool's threads. */
   partialSum(args: PartialSumArgs): Promise<Uint8Array>;
+  /** `buildShareUpload`'s result, on one of the pool's threads. */
+  shareUpload(args: ShareUploadArgs): Promise<ShareUpload>;
   /** Stops the threads; jobs still running reject. */
   close(): Promise<void>;
 }
 
 interface Thread {
   worker: Worker;
-  pending: Map<number, { resolve(result: TrainResult | Uint8Array): void; reject(error: Error): void }>;
+  pending: Map<number, { resolve(result: PoolResult): void; reject(error: Error): void }>;
 }
 
 /** Starts `size` threads on the backend this thread uses (TF_BACKEND), default 'cpu'. */
@@ -81,7 +93,7 @@ export function createTrainingPool(size: number): TrainingPool {
   /** To the least busy thread: owners differ in rows and inboxes in size, so jobs differ in length. */
   const post = (job: PoolJob, transfer: ArrayBuffer[]) => {
     const thread = threads.reduce((best, t) => (t.pending.size < best.pending.size ? t : best));
-    return new Promise<TrainResult | Uint8Array>((resolve, reject) => {
+    return new Promise<PoolResult>((resolve, reject) => {
       thread.pending.set(job.id, { resolve, reject });
       thread.worker.ref();
       thread.worker.postMessage(job, transfer);
@@ -105,6 +117,10 @@ export function createTrainingPool(size: number): TrainingPool {
     partialSum(args) {
       if (closed) return Promise.reject(new Error('training pool: closed'));
       return post({ kind: 'sum', id: nextId++, args }, []) as Promise<Uint8Array>;
+    },
+    shareUpload(args) {
+      if (closed) return Promise.reject(new Error('training pool: closed'));
+      return post({ kind: 'seal', id: nextId++, args }, []) as Promise<ShareUpload>;
     },
     async close() {
       closed = true;

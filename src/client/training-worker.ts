@@ -1,13 +1,14 @@
 /**
  * One thread of a training pool (training-pool.ts): it receives an owner's rows and the base weights, runs
  * the same `trainLocalSync` an owner runs on its own thread, on the same TensorFlow.js backend, and sends the
- * result back; or a committee member's inbox, which it opens and sums as `partialSumValues` does. Nothing here is shared between jobs but the backend, so results do not depend on which thread
+ * result back; or an owner's update to seal (`buildShareUpload`), or a committee member's inbox, which it
+ * opens and sums as `partialSumValues` does. Nothing here is shared between jobs but the backend, so results do not depend on which thread
  * trained which owner.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initTf, type TfBackend } from '../ml/tf.js';
 import { trainLocalSync } from '../ml/train.js';
-import { partialSumValues } from './secure-shares.js';
+import { buildShareUpload, partialSumValues } from './secure-shares.js';
 import type { PoolJob, TrainingReply } from './training-pool.js';
 
 const port = parentPort;
@@ -17,6 +18,11 @@ await initTf((workerData as { backend: TfBackend }).backend);
 port.on('message', (job: PoolJob) => {
   let reply: TrainingReply;
   try {
+    if (job.kind === 'seal') {
+      const upload = buildShareUpload(job.args);
+      port.postMessage({ id: job.id, result: upload } satisfies TrainingReply);
+      return;
+    }
     if (job.kind === 'sum') {
       const sum = partialSumValues(job.args);
       port.postMessage({ id: job.id, result: sum } satisfies TrainingReply, [sum.buffer as ArrayBuffer]);
