@@ -109,6 +109,12 @@ export interface OwnerAgentOptions {
 /** The current round once its tag differs from `after` (or a wait ran out); null while there is none. */
 export interface RoundFeed {
   next(after: string): Promise<RoundView | null>;
+  /**
+   * A settled round as any member of the federation sees it (without this owner's participation): one read
+   * shared by every in-process owner, where each would otherwise ask the server for the same view as the
+   * next round opens. Absent, an owner reads its own.
+   */
+  settled?(number: number): Promise<RoundView>;
 }
 
 export type AgentEvent =
@@ -143,6 +149,8 @@ export class OwnerAgent {
   readonly #ended = new Set<number>();
   /** Rounds whose seed left this owner out (reported once each). */
   readonly #notSampled = new Set<number>();
+  /** Rounds this member published its committee key for (the round view may not show it yet). */
+  readonly #keyed = new Set<number>();
   /** The federation as last read: its schema gains means and standard deviations after a statistics round. */
   #federation: FederationView;
   /** The local rows encoded with #federation's schema. */
@@ -184,6 +192,8 @@ export class OwnerAgent {
         throw error;
       }
       if (round === null) continue; // no round yet: wait again
+      // The whole round waits until every seat has its key: a member publishes before any bookkeeping.
+      if (round.status === 'open') await this.#publishCommitteeKey(round);
       await this.#reportEarlierEnds(round);
       await this.handle(round);
       if (signal?.aborted) return this.#summary('signal');
@@ -260,7 +270,7 @@ export class OwnerAgent {
   async #publishCommitteeKey(round: RoundView): Promise<void> {
     const { identity, journal, client } = this.#o;
     const seat = round.secure?.committee.find((s) => s.ownerId === this.#o.ownerId);
-    if (!seat || !identity || seat.publicKey !== null) return;
+    if (!seat || !identity || seat.publicKey !== null || this.#keyed.has(round.number)) return;
     let key = await journal.loadRoundKey(round.number);
     if (!key) {
       const pair = generateX25519KeyPair();
@@ -284,6 +294,7 @@ export class OwnerAgent {
       }
       throw error;
     }
+    this.#keyed.add(round.number);
     this.#o.onEvent?.({ type: 'keyed', round: round.number, position: seat.position });
   }
 
@@ -508,7 +519,9 @@ export class OwnerAgent {
     const previous = round.number - 1;
     const tookPart = this.#journalled('submitted', previous) || this.#journalled('summed', previous);
     if (previous < 1 || this.#ended.has(previous) || !tookPart) return;
-    const earlier = await this.#o.client.getRound(this.#federationId, previous);
+    // This owner's own view only when an upload of its own may still be pending (its participation decides).
+    const shared = this.#o.rounds?.settled && !(await this.#o.journal.loadPending(previous));
+    const earlier = shared ? await this.#o.rounds!.settled!(previous) : await this.#o.client.getRound(this.#federationId, previous);
     await this.#noteMissed(earlier, `the round ${earlier.status} before this update arrived`);
     this.#reportEnd(earlier);
   }

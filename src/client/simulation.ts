@@ -573,6 +573,20 @@ class SharedRoundFeed implements RoundFeed {
     }
   }
 
+  readonly #settled = new Map<number, Promise<RoundView>>();
+
+  /** One operator read of a settled round for every in-process owner (RoundFeed.settled). */
+  settled(number: number): Promise<RoundView> {
+    let view = this.#settled.get(number);
+    if (!view) {
+      view = this.operator.getRound(this.federationId, number);
+      this.#settled.set(number, view);
+      // Only a settled view is final; anything else (or a failure) is read again next time.
+      view.then((round) => round.status === 'closed' || round.status === 'failed' || this.#settled.delete(number), () => this.#settled.delete(number));
+    }
+    return view;
+  }
+
   #publish(round: RoundView | null): void {
     this.#latest = round;
     this.#known = true;
