@@ -32,9 +32,9 @@ test('findFederation shares one frozen parse until the stored settings change, w
   assert.equal(inTransaction.datasetSchema, first.datasetSchema);
 
   // Another connection to the same database changes one JSON column: the next read parses again.
-  await setSelection(other.prisma, 'f', { rule: 'latest', metric: 'logLoss', patience: null });
+  await setSelection(other.prisma, 'f', { rule: 'manual', metric: 'logLoss', patience: null });
   const changed = (await findFederation(db.prisma, 'f'))!;
-  assert.deepEqual(changed.selection, { rule: 'latest', metric: 'logLoss', patience: null });
+  assert.deepEqual(changed.selection, { rule: 'manual', metric: 'logLoss', patience: null });
   assert.notEqual(changed.datasetSchema, first.datasetSchema);
   assert.deepEqual(changed.datasetSchema, first.datasetSchema);
 });

@@ -234,7 +234,8 @@ const federationRowOf = (row: HotRow): FederationRow => ({
   standardisation: column.textOrNull(row.standardisation),
   charter: column.textOrNull(row.charter),
   charterFingerprint: column.textOrNull(row.charterFingerprint),
-  lotterySeed: column.bytesOrNull(row.lotterySeed),
+  // A copy: the row may be shared by every reader (stableRows), and the record's bytes are the caller's.
+  lotterySeed: column.bytesOrNull(row.lotterySeed)?.slice() ?? null,
   enrolmentTokenHash: column.text(row.enrolmentTokenHash),
   latestModelVersion: column.int(row.latestModelVersion),
   promotedModelVersion: column.intOrNull(row.promotedModelVersion),
@@ -246,7 +247,8 @@ const federationRowOf = (row: HotRow): FederationRow => ({
 export async function findFederation(db: DbClient, id: string): Promise<FederationRecord | null> {
   const hot = hotSqlOf(db);
   if (hot) {
-    const [row] = await hot.rows(FEDERATION_BY_ID, [id]);
+    // Remembered while the database is unchanged (hot-sql.ts); any write to the row is seen at once.
+    const [row] = await hot.stableRows(FEDERATION_BY_ID, [id]);
     return row ? toRecord(federationRowOf(row)) : null;
   }
   const row = await db.federation.findUnique({ where: { id } });
