@@ -36,7 +36,8 @@ const KEY_BY_HASH = 'SELECT "id", "label", "keyHash", "createdAt", "revokedAt", 
 export async function findActiveApiKey(db: DbClient, keyHash: string): Promise<ActiveApiKey | null> {
   const hot = hotSqlOf(db);
   if (hot) {
-    const [row] = await hot.rows(KEY_BY_HASH, [keyHash]);
+    // Remembered while the database is unchanged: a revocation or rotation is a write, so it is seen at once.
+    const [row] = await hot.stableRows(KEY_BY_HASH, [keyHash]);
     if (!row || row.revokedAt !== null) return null;
     return {
       id: column.text(row.id),

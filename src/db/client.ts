@@ -151,17 +151,25 @@ function serializeTransactions(factory: PrismaBetterSqlite3, onHotSql: (hot: Hot
 
 function serializeConnection(connection: SqliteConnection, onHotSql: (hot: HotSql) => void): SqliteConnection {
   const acquire = createLock();
+  // Everything Prisma runs on the connection, counted when it ends (before the lock is released), so the
+  // hot path's remembered reads (stableRows) know the database may have changed. Reads count too: Prisma
+  // sends its writes through queryRaw as well (INSERT … RETURNING).
+  let prismaRuns = 0;
   // The hot statements (src/db/hot-sql.ts) share the connection, so they take the same lock.
   const driver = (connection as unknown as { client: { prepare(sql: string): SqliteStatement; inTransaction: boolean } }).client;
   onHotSql(
-    sqliteHotSql(driver, async (work) => {
-      const release = await acquire();
-      try {
-        return work();
-      } finally {
-        release();
-      }
-    }),
+    sqliteHotSql(
+      driver,
+      async (work) => {
+        const release = await acquire();
+        try {
+          return work();
+        } finally {
+          release();
+        }
+      },
+      () => prismaRuns,
+    ),
   );
   const exclusive =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
@@ -170,6 +178,7 @@ function serializeConnection(connection: SqliteConnection, onHotSql: (hot: HotSq
       try {
         return await fn(...args);
       } finally {
+        prismaRuns++;
         release();
       }
     };
@@ -190,12 +199,14 @@ function serializeConnection(connection: SqliteConnection, onHotSql: (hot: HotSq
               // transaction for good (prisma/orm#29933). A spare ROLLBACK fixes that; after a normal
               // rollback it fails harmlessly with "no transaction is active".
               if (prop === 'rollback') await target.executeRaw({ sql: 'ROLLBACK', args: [], argTypes: [] }).catch(() => {});
+              prismaRuns++;
               release();
             }
           };
         },
       });
     } catch (err) {
+      prismaRuns++;
       release();
       throw err;
     }

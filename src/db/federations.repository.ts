@@ -83,12 +83,52 @@ interface FederationRow {
 }
 
 function toRecord(row: FederationRow): FederationRecord {
+  return { ...row, aggregation: row.aggregation as FederationRecord['aggregation'], ...parsedColumns(row) };
+}
+
+/** The settings a row stores as JSON text, parsed. */
+type ParsedColumns = Pick<FederationRecord, (typeof JSON_COLUMNS)[number]>;
+
+const JSON_COLUMNS = [
+  'datasetSchema',
+  'modelSpec',
+  'trainingConfig',
+  'secureConfig',
+  'privacyConfig',
+  'privacyLedger',
+  'standardisation',
+  'charter',
+  'selection',
+  'trainingStop',
+] as const;
+
+/**
+ * Nearly every request loads its federation, and parsing its JSON settings (the schema alone is a few
+ * kilobytes) cost more than reading the row. So each process keeps the last parse per federation and
+ * reuses it while every stored text is still the same: a row another request or another instance changed
+ * is parsed again at once, so the cache is never stale and needs no invalidation. The parsed values are
+ * shared by every request that reads them, hence frozen: a caller that wants to change one copies it (as
+ * computeNumericStats and applyFederatedStatistics do). Its bound only caps memory; evicting costs a parse.
+ */
+const PARSED_CACHE_ENTRIES = 256;
+const parsedCache = new Map<string, { texts: (string | null)[]; parsed: ParsedColumns }>();
+
+function parsedColumns(row: FederationRow): ParsedColumns {
+  const cached = parsedCache.get(row.id);
+  if (cached && JSON_COLUMNS.every((name, i) => row[name] === cached.texts[i])) return cached.parsed;
+  const parsed = deepFreeze(parseColumns(row));
+  if (cached) parsedCache.delete(row.id);
+  // Oldest first out: a Map iterates in insertion order.
+  else if (parsedCache.size >= PARSED_CACHE_ENTRIES) parsedCache.delete(parsedCache.keys().next().value!);
+  parsedCache.set(row.id, { texts: JSON_COLUMNS.map((name) => row[name]), parsed });
+  return parsed;
+}
+
+function parseColumns(row: FederationRow): ParsedColumns {
   return {
-    ...row,
     datasetSchema: JSON.parse(row.datasetSchema) as DatasetSchema,
     modelSpec: JSON.parse(row.modelSpec) as ModelSpec,
     trainingConfig: JSON.parse(row.trainingConfig) as TrainingConfig,
-    aggregation: row.aggregation as FederationRecord['aggregation'],
     secureConfig: row.secureConfig === null ? null : (JSON.parse(row.secureConfig) as SecureAggregationConfig),
     privacyConfig: row.privacyConfig === null ? null : (JSON.parse(row.privacyConfig) as ResolvedPrivacy),
     privacyLedger: row.privacyLedger === null ? [] : (JSON.parse(row.privacyLedger) as LedgerEntry[]),
@@ -97,6 +137,15 @@ function toRecord(row: FederationRow): FederationRecord {
     selection: row.selection === null ? null : (JSON.parse(row.selection) as SelectionConfig),
     trainingStop: row.trainingStop === null ? null : (JSON.parse(row.trainingStop) as TrainingStop),
   };
+}
+
+/** Freezes parsed JSON all the way down (plain objects and arrays only: JSON has nothing else). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
@@ -185,7 +234,8 @@ const federationRowOf = (row: HotRow): FederationRow => ({
   standardisation: column.textOrNull(row.standardisation),
   charter: column.textOrNull(row.charter),
   charterFingerprint: column.textOrNull(row.charterFingerprint),
-  lotterySeed: column.bytesOrNull(row.lotterySeed),
+  // A copy: the row may be shared by every reader (stableRows), and the record's bytes are the caller's.
+  lotterySeed: column.bytesOrNull(row.lotterySeed)?.slice() ?? null,
   enrolmentTokenHash: column.text(row.enrolmentTokenHash),
   latestModelVersion: column.int(row.latestModelVersion),
   promotedModelVersion: column.intOrNull(row.promotedModelVersion),
@@ -197,7 +247,8 @@ const federationRowOf = (row: HotRow): FederationRow => ({
 export async function findFederation(db: DbClient, id: string): Promise<FederationRecord | null> {
   const hot = hotSqlOf(db);
   if (hot) {
-    const [row] = await hot.rows(FEDERATION_BY_ID, [id]);
+    // Remembered while the database is unchanged (hot-sql.ts); any write to the row is seen at once.
+    const [row] = await hot.stableRows(FEDERATION_BY_ID, [id]);
     return row ? toRecord(federationRowOf(row)) : null;
   }
   const row = await db.federation.findUnique({ where: { id } });

@@ -144,3 +144,50 @@ test('acceptContributionsNow: one synchronous transaction on SQLite — a duplic
   }
   assert.equal(await p.$transaction((tx) => acceptContributionsNow(tx, round, 'open', [update('u5', 'o3')])), null, 'never inside a transaction');
 });
+
+test('stableRows: an answer is reused only while nothing can have changed, whoever writes and however', async (t) => {
+  const target = await createTestDatabase();
+  t.after(target.cleanup);
+  const db = await openDatabase({ ...target, migrate: true });
+  t.after(() => db.close());
+  // Another instance: its own connection to the same database.
+  const other = await openDatabase(target);
+  t.after(() => other.close());
+  const p = db.prisma;
+  const hot = hotSqlOf(p)!;
+  await p.apiKey.create({ data: { id: 'a1', label: 'v0', keyHash: 's1' } });
+  const SQL = 'SELECT "label" FROM "ApiKey" WHERE "keyHash" = $1 LIMIT 1';
+  const label = async () => (await hot.stableRows(SQL, ['s1']))[0]?.label;
+
+  const first = await hot.stableRows(SQL, ['s1']);
+  assert.equal(first[0]?.label, 'v0');
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first[0]), 'shared rows are frozen');
+  if (!target.databaseUrl) assert.equal(await hot.stableRows(SQL, ['s1']), first, 'SQLite: unchanged, so the same rows');
+  assert.equal((await hot.stableRows(SQL, ['s2'])).length, 0, 'other arguments, another answer');
+
+  // Through Prisma on this connection, outside and inside an interactive transaction.
+  await p.apiKey.update({ where: { id: 'a1' }, data: { label: 'v1' } });
+  assert.equal(await label(), 'v1');
+  await p.$transaction(async (tx) => {
+    await tx.apiKey.update({ where: { id: 'a1' }, data: { label: 'v2' } });
+  });
+  assert.equal(await label(), 'v2');
+  // A transaction that rolls back leaves the answer as it was.
+  await assert.rejects(
+    p.$transaction(async (tx) => {
+      await tx.apiKey.update({ where: { id: 'a1' }, data: { label: 'never' } });
+      throw new Error('roll back');
+    }),
+  );
+  assert.equal(await label(), 'v2');
+  // Through another connection (SQLite: data_version moves).
+  await other.prisma.apiKey.update({ where: { id: 'a1' }, data: { label: 'v3' } });
+  assert.equal(await label(), 'v3');
+  // Through the hot path's own synchronous transaction (SQLite only).
+  if (hot.transaction) {
+    await hot.transaction((sql) => ({ rollback: false, result: sql.run('UPDATE "ApiKey" SET "label" = $1 WHERE "id" = $2', ['v4', 'a1']) }));
+    assert.equal(await label(), 'v4');
+  }
+  await other.prisma.apiKey.delete({ where: { id: 'a1' } });
+  assert.equal(await label(), undefined);
+});

@@ -32,7 +32,8 @@ export async function federationsWithValidationSets(db: DbClient, federationId?:
   const hot = hotSqlOf(db);
   if (hot && federationId !== undefined) {
     // Every prediction of the default version asks this, hence the hot path.
-    const rows = await hot.rows('SELECT "federationId" FROM "ValidationSet" WHERE "federationId" = $1 LIMIT 1', [federationId]);
+    // Remembered while the database is unchanged (hot-sql.ts): attaching a set is a write, seen at once.
+    const rows = await hot.stableRows('SELECT "federationId" FROM "ValidationSet" WHERE "federationId" = $1 LIMIT 1', [federationId]);
     return new Set(rows.map((row) => column.text(row.federationId)));
   }
   const rows = await db.validationSet.findMany({ where: federationId === undefined ? {} : { federationId }, select: { federationId: true } });

@@ -83,8 +83,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     closing = true;
     services.rounds.shutdown();
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('onClose', close);
 

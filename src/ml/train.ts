@@ -9,6 +9,7 @@
  * given backend.
  */
 
+import { forwardLogits } from './forward.js';
 import { layerSizes, modelLayout, parameterCount, type Activation, type ModelSpec } from './model-spec.js';
 import { createRng, shuffleInPlace } from './random.js';
 import { getTf, type Tensor, type Tensor1D, type Tensor2D } from './tf.js';
@@ -309,11 +310,9 @@ export function trainLocalSync(spec: ModelSpec, weights: Float32Array, X: Float3
         }
       }
     }
-    const logitsT = tf.tidy(() => forward(tf, net, params, xFull, false).out);
-    const logits = logitsT.dataSync();
-    logitsT.dispose();
-    const { loss, accuracy } = lossAndAccuracy(logits, y);
-    return { weights: fromParams(net, params), loss, accuracy, numSamples: n };
+    const trained = fromParams(net, params);
+    const { loss, accuracy } = lossAndAccuracy(forwardLogits(net.sizes, net.activation, trained, X), y);
+    return { weights: trained, loss, accuracy, numSamples: n };
   } finally {
     disposeParams(params);
     xFull.dispose();
@@ -333,31 +332,13 @@ export async function trainLocal(spec: ModelSpec, weights: Float32Array, X: Floa
   return trainLocalSync(spec, weights, X, y, opts);
 }
 
-// Large inputs are scored in chunks to bound the size of intermediate activations.
-const PREDICT_CHUNK = 8192;
-
+/** Logits of every row, by the plain forward pass of forward.ts (bit-identical to tf.js's 'cpu' backend). */
 export function predictLogits(spec: ModelSpec, weights: Float32Array, X: Float32Array[]): Float32Array {
-  const out = new Float32Array(X.length);
-  if (X.length === 0) return out;
+  if (X.length === 0) return new Float32Array(0);
   const inputSize = (X[0] as Float32Array).length;
   checkRows('predictLogits', X, inputSize);
   const net = describeNet('predictLogits', spec, inputSize, weights.length);
-  const tf = getTf();
-  const params = toParams(tf, net, weights);
-  try {
-    for (let start = 0; start < X.length; start += PREDICT_CHUNK) {
-      const idx = Int32Array.from({ length: Math.min(PREDICT_CHUNK, X.length - start) }, (_, k) => start + k);
-      const logits = tf.tidy(() => {
-        const xAug = tf.tensor2d(augmented(X, idx, inputSize), [idx.length, inputSize + 1]);
-        return forward(tf, net, params, xAug, false).out;
-      });
-      out.set(logits.dataSync(), start);
-      logits.dispose();
-    }
-  } finally {
-    disposeParams(params);
-  }
-  return out;
+  return forwardLogits(net.sizes, net.activation, weights, X);
 }
 
 export function predictProba(spec: ModelSpec, weights: Float32Array, X: Float32Array[]): Float32Array {

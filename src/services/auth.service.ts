@@ -10,13 +10,23 @@ import type { Db } from '../db/client.js';
 import { findActiveApiKey } from '../db/api-keys.repository.js';
 import { findOwnerByKeyHash } from '../db/owners.repository.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
-import { hashSecret, hashesEqual, parseScopes, secretKind, secretsEqual, type Principal, type Scope } from './credentials.js';
+import { digestsEqual, hashesEqual, parseScopes, secretDigest, secretKind, type Principal, type Scope } from './credentials.js';
 
 export class AuthService {
+  /**
+   * The configured secrets' digests, computed once: each request then hashes its key once and compares
+   * digests in constant time, as secretsEqual would, instead of hashing both sides of both comparisons.
+   */
+  private readonly adminDigest: Buffer | undefined;
+  private readonly metricsDigest: Buffer | undefined;
+
   constructor(
     private readonly db: Db,
-    private readonly config: Pick<Config, 'ADMIN_API_KEY' | 'METRICS_TOKEN'>,
-  ) {}
+    config: Pick<Config, 'ADMIN_API_KEY' | 'METRICS_TOKEN'>,
+  ) {
+    this.adminDigest = config.ADMIN_API_KEY === undefined ? undefined : secretDigest(config.ADMIN_API_KEY);
+    this.metricsDigest = config.METRICS_TOKEN === undefined ? undefined : secretDigest(config.METRICS_TOKEN);
+  }
 
   /** Resolves an Authorization header; a header that is present but wrong is an error, never anonymous. */
   async authenticate(header: string | undefined): Promise<Principal> {
@@ -24,12 +34,11 @@ export class AuthService {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new UnauthorizedError('authenticate: expected "Authorization: Bearer <key>"');
     const key = match[1]!;
-    if (this.config.ADMIN_API_KEY !== undefined && secretsEqual(key, this.config.ADMIN_API_KEY)) {
-      return { kind: 'operator', keyId: 'env' };
-    }
-    if (this.config.METRICS_TOKEN !== undefined && secretsEqual(key, this.config.METRICS_TOKEN)) return { kind: 'metrics' };
+    const digest = secretDigest(key);
+    if (this.adminDigest !== undefined && digestsEqual(digest, this.adminDigest)) return { kind: 'operator', keyId: 'env' };
+    if (this.metricsDigest !== undefined && digestsEqual(digest, this.metricsDigest)) return { kind: 'metrics' };
     const kind = secretKind(key);
-    const keyHash = hashSecret(key);
+    const keyHash = digest.toString('hex');
     // The database finds the row by hash; comparing the hash again in constant time means no code path
     // of ours branches on how much of a guessed key matched.
     if (kind === 'operator' || kind === 'scoped') {

@@ -31,6 +31,7 @@ import type { Charter } from '../crypto/charter.js';
 import { requireOperator, requireReader } from './auth.service.js';
 import { hashSecret, newId, newSecret, type Principal } from './credentials.js';
 import { buildCharter } from './charters.js';
+import { memoPerFrozen } from './frozen-memo.js';
 import { resolvePrivacy, spent } from './privacy.js';
 
 export class FederationsService {
@@ -226,8 +227,10 @@ export function serverOptimizerOf(federation: FederationRecord): ServerOptimizer
   return federation.trainingConfig.serverOptimizer ?? DEFAULT_LOGREG_SERVER_OPTIMIZER;
 }
 
+const featureCountOf = memoPerFrozen((schema: DatasetSchema) => featureNamesOf(schema).length);
+
 export function layoutOf(federation: FederationRecord) {
-  return modelLayout(federation.modelSpec, featureNamesOf(federation.datasetSchema).length);
+  return modelLayout(federation.modelSpec, featureCountOf(federation.datasetSchema));
 }
 
 /**

@@ -10,10 +10,14 @@ import { predictProba } from '../ml/train.js';
 import { requireScope } from './auth.service.js';
 import type { Principal } from './credentials.js';
 import { requireStandardisation } from './federations.service.js';
+import { memoPerFrozen } from './frozen-memo.js';
 import type { ModelsService } from './models.service.js';
 
 /** The most problems one refusal lists; the detail says how many more there were. */
 export const MAX_LISTED_PROBLEMS = 100;
+
+/** One encoder per stored schema, not one per request: building it validates and compiles every column. */
+const encoderOf = memoPerFrozen(createEncoder);
 
 export class PredictionsService {
   constructor(private readonly models: ModelsService) {}
@@ -22,7 +26,7 @@ export class PredictionsService {
     requireScope(principal, federationId, 'predict', 'predict');
     const { federation, version, weights } = await this.models.load(federationId, body.modelVersion ?? 'default');
     requireStandardisation(federation, 'predict');
-    const encoder = createEncoder(federation.datasetSchema);
+    const encoder = encoderOf(federation.datasetSchema);
     // The messages may quote the offending value: they go back to the sender in the 422 body only (4xx
     // answers are not logged), never into the detail or a log line.
     const listed: ProblemField[] = [];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { findFederation, setStandardisation } from '../../src/db/federations.repository.js';
 import { ADMIN_KEY, assertProblem, assertRefused, bearer, createTestApp, crxRecord, crxSchema, federationBody, setupFederation, snapshot, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
@@ -181,4 +182,42 @@ test('every bad field of every record is listed, with the reason and the value, 
   ]);
   assert.equal(capped.body.detail, "predict: 300 field(s) in 150 record(s) do not fit the federation's schema; errors lists the first 100, 200 more are not shown");
   assert.deepEqual(await snapshot(t.database), before);
+});
+
+test('a changed federation is seen by the next prediction, on this instance and on another one over the same database', async () => {
+  // Each instance keeps parsed federations and their encoders between requests (federations.repository.ts,
+  // frozen-memo.ts); both must notice a change at once. Version 1 scores differently from the all-zero version 0.
+  const { federationId } = await publish((size) => Array.from({ length: size }, (_, i) => (i % 3) - 1));
+  const other = await t.startAnother();
+  try {
+    const body = { records: [crxRecord()] };
+    const score = async (http: typeof t.http) => (await http.post(`/v1/federations/${federationId}/predictions`).set(bearer(ADMIN_KEY)).send(body).expect(200)).body;
+    const first = await score(t.http);
+    assert.equal(first.modelVersion, 1);
+    assert.notEqual(first.predictions[0].score, 0.5);
+    assert.deepEqual(await score(other.http), first);
+
+    // Promoting version 0 on this instance changes the default version and the stored selection rule.
+    await t.http.post(`/v1/federations/${federationId}/models/0/promote`).set(bearer(ADMIN_KEY)).send({}).expect(200);
+    for (const http of [t.http, other.http]) assert.deepEqual(await score(http), { modelVersion: 0, predictions: [{ score: 0.5, label: true }] });
+
+    // And back, promoted from the other instance.
+    await other.http.post(`/v1/federations/${federationId}/models/1/promote`).set(bearer(ADMIN_KEY)).send({}).expect(200);
+    for (const http of [t.http, other.http]) assert.deepEqual(await score(http), first);
+
+    // New standardisation statistics, stored by the other instance: the stored schema text changes, so
+    // both instances parse it again and build a new encoder.
+    const stored = (await findFederation(other.database.prisma, federationId))!;
+    const schema = structuredClone(stored.datasetSchema);
+    const a3 = schema.columns.find((column) => column.name === 'A3')!;
+    assert.equal(a3.type, 'numeric');
+    if (a3.type === 'numeric') a3.mean = a3.mean! + 10;
+    await setStandardisation(other.database.prisma, federationId, schema, stored.standardisation!);
+    const shifted = await score(t.http);
+    assert.equal(shifted.modelVersion, 1);
+    assert.notEqual(shifted.predictions[0].score, first.predictions[0].score);
+    assert.deepEqual(await score(other.http), shifted);
+  } finally {
+    await other.close();
+  }
 });

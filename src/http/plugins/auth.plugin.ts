@@ -7,7 +7,7 @@
  * own federation, and an owner's key only to name itself. The services repeat these rules beside the use
  * cases, with the finer ones that need data (a session used only by the key that opened it).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ForbiddenError, UnauthorizedError } from '../../errors.js';
 import type { Principal } from '../../services/credentials.js';
@@ -72,8 +72,8 @@ export const authPlugin = fp(async function authPlugin(app: FastifyInstance) {
   });
 });
 
-async function throwRefusal(request: FastifyRequest): Promise<void> {
-  if (request.refusal) throw request.refusal;
+function throwRefusal(request: FastifyRequest, _reply: FastifyReply, _payload: unknown, done: (error?: Error | null) => void): void {
+  done(request.refusal);
 }
 
 function authorize(request: FastifyRequest, access: RouteAccess): void {

@@ -51,11 +51,12 @@ export const metricsPlugin = fp(async function metricsPlugin(app: FastifyInstanc
     },
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // Requests that matched no route share one series, whatever path they asked for.
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 
   app.get(

@@ -9,7 +9,9 @@ import fp from 'fastify-plugin';
 import { REQUEST_ID_HEADER } from '../logging.js';
 
 export const requestIdPlugin = fp(async function requestIdPlugin(app: FastifyInstance) {
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks here and in the other per-request hooks: an async hook costs a promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
   });
 });
