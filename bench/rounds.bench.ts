@@ -11,6 +11,7 @@ import { DEFAULT_TRAINING, defaultHyperparameters } from '../src/client/defaults
 import { applySplit, encodeRows, ensureNumericStats, readCsvFile, readSchemaFile, readSplitFile, shardRows, type Shard } from '../src/client/local-data.js';
 import { runSimulation, type SimulationMode } from '../src/client/simulation.js';
 import { initTf } from '../src/ml/tf.js';
+import { UPDATE_HEADER_BYTES } from '../src/schemas/weight-frames.js';
 import { repoRoot, round3, sharedData, withServer, writeResult } from './bench-io.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -67,11 +68,11 @@ export async function roundsBench(): Promise<void> {
     {
       title: `Federated rounds over HTTP, one owner per row (${ROUNDS} rounds each)`,
       columns: ['run', 'owners', 'mean s / round', 'upload bytes / owner', 'accuracy after last round'],
-      rows: runs.map((r) => [r.label, r.owners, r.meanSecondsPerRound, r.uploadBytesPerOwner ?? `${parameters * 4} (JSON text larger)`, r.finalAccuracy]),
+      rows: runs.map((r) => [r.label, r.owners, r.meanSecondsPerRound, r.uploadBytesPerOwner ?? UPDATE_HEADER_BYTES + parameters * 4, r.finalAccuracy]),
       notes: [
         `Secure ÷ plain round time: ${round3(secure / plain)} (target ≤ 1.5).`,
         'Owners, local training (tfjs cpu backend), the committee and the server all share the same 2 cores.',
-        `Secure upload: 5 envelopes (2 as PRG seeds, 3 as full vectors of ${parameters + 1} field elements); plain sends ${parameters} float weights as JSON.`,
+        `Secure upload: 5 envelopes (2 as PRG seeds, 3 as full vectors of ${parameters + 1} field elements); plain sends ${parameters} float32 weights behind a ${UPDATE_HEADER_BYTES}-byte header (the SDK's binary form; JSON text is larger).`,
       ],
     },
   ]);
