@@ -90,9 +90,9 @@ ${TRAINING_USAGE}
                          more than K−T makes every round fail cleanly, which is what it shows)
   --clip-norm C          secure: L2 bound on each owner's update (default 100)
   --concurrency C        owners working at once: enrolling, downloading, training, sending (default ${DEFAULT_TRAINING.concurrency})
-  --workers N            threads local training runs on (default: this machine's cores, ${availableParallelism()} here);
-                         1 trains on the main thread, beside the requests (and the in-process server). The
-                         published weights are the same for every N
+  --workers N            threads local training runs on, with secure mode's sealing and inbox summing (default:
+                         this machine's cores, ${availableParallelism()} here); 1 does it on the main thread, beside the
+                         owners' requests. The published weights are the same for every N
   --dp-epsilon E         differential privacy with budget ε = E over the planned rounds: DP-FedAvg (owner-level
                          clipping, Gaussian noise; central in plain mode, distributed in secure mode), the noise
                          multiplier chosen by the server to fit the budget; ε is printed after every round
