@@ -26,7 +26,23 @@ export interface ShareUpload {
 /** What an owner shares: its training result (training round), or the sums a statistics round (moments) or an evaluation round (tallies) asks for. */
 export type ShareContent = { base: Float32Array; trained: Float32Array; numSamples: number } | { sums: Float64Array };
 
-export type ShareUploadArgs = { federationId: string; ownerId: string; round: RoundView; rng?: RandomBytes } & ShareContent;
+/** What sealing reads of a round: any RoundView is one, and a worker thread is sent no more than this. */
+export type SealingRound = Pick<RoundView, 'number' | 'kind' | 'privacy'> & {
+  secure: Pick<NonNullable<RoundView['secure']>, 'committee' | 'threshold' | 'vectorLength' | 'clipNorm'> | null;
+};
+
+/** Only what sealing reads of a round view (cloning a whole view to a worker thread costs more than the sealing saves). */
+export function sealingRound(round: SealingRound): SealingRound {
+  const secure = round.secure && {
+    committee: round.secure.committee.map(({ position, ownerId, publicKey }) => ({ position, ownerId, publicKey })) as NonNullable<SealingRound['secure']>['committee'],
+    threshold: round.secure.threshold,
+    vectorLength: round.secure.vectorLength,
+    clipNorm: round.secure.clipNorm,
+  };
+  return { number: round.number, kind: round.kind, privacy: round.privacy, secure };
+}
+
+export type ShareUploadArgs = { federationId: string; ownerId: string; round: SealingRound; rng?: RandomBytes } & ShareContent;
 
 export function buildShareUpload(args: ShareUploadArgs): ShareUpload {
   const { round } = args;
@@ -61,7 +77,7 @@ export function buildShareUpload(args: ShareUploadArgs): ShareUpload {
   return { envelopes, body, envelopeBytes, clipped };
 }
 
-function secureVector(round: RoundView, content: ShareContent, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
+function secureVector(round: SealingRound, content: ShareContent, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
   if ('sums' in content) {
     if (round.kind === 'training') throw new Error(`buildShareUpload: round ${round.number} is a training round: share weights, not sums`);
     return { vector: encodeSecureStatistics(content.sums), clipped: false };

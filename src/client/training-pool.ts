@@ -12,7 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ModelSpec } from '../ml/model-spec.js';
 import { activeBackend } from '../ml/tf.js';
 import type { TrainOptions, TrainResult } from '../ml/train.js';
-import type { PartialSumArgs, ShareUpload, ShareUploadArgs } from './secure-shares.js';
+import { sealingRound, type PartialSumArgs, type ShareUpload, type ShareUploadArgs } from './secure-shares.js';
 import { startWorkerModule } from './worker-module.js';
 
 /** What a worker is sent: the rows packed in one array, so one copy crosses the thread boundary. */
@@ -120,7 +120,7 @@ export function createTrainingPool(size: number): TrainingPool {
     },
     shareUpload(args) {
       if (closed) return Promise.reject(new Error('training pool: closed'));
-      return post({ kind: 'seal', id: nextId++, args }, []) as Promise<ShareUpload>;
+      return post({ kind: 'seal', id: nextId++, args: { ...args, round: sealingRound(args.round) } }, []) as Promise<ShareUpload>;
     },
     async close() {
       closed = true;
