@@ -33,9 +33,13 @@ export async function startServerThread(env: Record<string, string | undefined>)
     url,
     close: () =>
       (closing ??= new Promise<void>((resolve, reject) => {
-        // A graceful close in the thread (in-flight requests finish, the database disconnects), then it ends.
+        // A graceful close in the thread (in-flight requests finish, the database disconnects); once it says
+        // so the thread is ended, whatever else (a timer, a handle) might have kept it alive.
         worker.once('exit', () => resolve());
         worker.once('error', reject);
+        worker.on('message', (message: ServerThreadMessage) => {
+          if (message.type === 'closed') void worker.terminate();
+        });
         worker.postMessage('close');
       })),
   };
