@@ -9,19 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import Database from 'better-sqlite3';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import { createTestDatabase, openTestDatabase } from '../../test/helpers/database.js';
 import { isUniqueViolation, openDatabase, type Database as Db, type OpenDatabaseOptions } from './client.js';
 
-async function open(
-  t: { after(fn: () => Promise<void>): void },
-  options: Pick<OpenDatabaseOptions, 'wrapSqliteAdapter'> = {},
-): Promise<{ db: Db; dataDir: string; databaseUrl?: string }> {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, ...options, migrate: true });
-  t.after(() => db.close());
-  return { db, ...target };
-}
+const open = openTestDatabase;
 
 const weights = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);
 const floats = (bytes: Uint8Array) => Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));

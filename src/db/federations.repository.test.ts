@@ -5,15 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import { openTestDatabase } from '../../test/helpers/database.js';
 import { openDatabase } from './client.js';
 import { findFederation, setSelection } from './federations.repository.js';
 
 test('findFederation shares one frozen parse until the stored settings change, whoever changes them', async (t) => {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
-  t.after(() => db.close());
+  const { db, ...target } = await openTestDatabase(t);
   const other = await openDatabase(target);
   t.after(() => other.close());
   await db.prisma.federation.create({

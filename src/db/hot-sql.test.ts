@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTestDatabase } from '../../test/helpers/database.js';
+import { openTestDatabase } from '../../test/helpers/database.js';
 import { findActiveApiKey } from './api-keys.repository.js';
 import { openDatabase } from './client.js';
 import type { DbClient } from './db-client.js';
@@ -17,10 +17,7 @@ import { acceptContributionsNow, findRound, hasShares, hasUpdate, listCommitteeS
 import { federationsWithValidationSets } from './validation-sets.repository.js';
 
 test('every hot read returns what Prisma returns, and transactions keep using Prisma', async (t) => {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
-  t.after(() => db.close());
+  const { db } = await openTestDatabase(t);
   const p = db.prisma;
   const at = (ms: number) => new Date(Date.UTC(2026, 10, 30, 12, 0, 0, ms));
   await p.federation.create({
@@ -89,10 +86,7 @@ test('every hot read returns what Prisma returns, and transactions keep using Pr
 });
 
 test('cached weights are copies: a caller changing its array changes no one else’s', async (t) => {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
-  t.after(() => db.close());
+  const { db } = await openTestDatabase(t);
   const p = db.prisma;
   await p.federation.create({ data: { id: 'f', name: 'f', datasetSchema: '{}', modelSpec: '{}', trainingConfig: '{}', enrolmentTokenHash: 'h' } });
   await p.modelVersion.create({ data: { id: 'm', federationId: 'f', version: 0, weights: new Uint8Array(new Float32Array([1, 2]).buffer), metrics: '{}' } });
@@ -102,10 +96,7 @@ test('cached weights are copies: a caller changing its array changes no one else
 });
 
 test('acceptContributionsNow: one synchronous transaction on SQLite — a duplicate undoes only itself, a closed round takes nothing', async (t) => {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
-  t.after(() => db.close());
+  const { db, ...target } = await openTestDatabase(t);
   const p = db.prisma;
   await p.federation.create({ data: { id: 'f', name: 'f', datasetSchema: '{}', modelSpec: '{}', trainingConfig: '{}', enrolmentTokenHash: 'h' } });
   for (const id of ['o1', 'o2', 'o3']) await p.owner.create({ data: { id, federationId: 'f', name: id, apiKeyHash: `k-${id}` } });
@@ -146,10 +137,7 @@ test('acceptContributionsNow: one synchronous transaction on SQLite — a duplic
 });
 
 test('stableRows: an answer is reused only while nothing can have changed, whoever writes and however', async (t) => {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
-  t.after(() => db.close());
+  const { db, ...target } = await openTestDatabase(t);
   // Another instance: its own connection to the same database.
   const other = await openDatabase(target);
   t.after(() => other.close());

@@ -9,18 +9,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase } from '../../test/helpers/database.js';
-import { openDatabase } from './client.js';
+import { openTestDatabase } from '../../test/helpers/database.js';
 import { findModelVersion, findModelWeights } from './models.repository.js';
 import { findRound, hasPartialSum, hasUpdate } from './rounds.repository.js';
 
 const BURST = 1500;
 
 test('a burst of concurrent lookups by compound keys succeeds', async (t) => {
-  const target = await createTestDatabase();
-  t.after(target.cleanup);
-  const db = await openDatabase({ ...target, migrate: true });
-  t.after(() => db.close());
+  const { db } = await openTestDatabase(t);
   const p = db.prisma;
   await p.federation.create({ data: { id: 'f', name: 'f', datasetSchema: '{}', modelSpec: '{}', trainingConfig: '{}', enrolmentTokenHash: 'h' } });
   await p.round.create({ data: { id: 'r', federationId: 'f', number: 1, status: 'open', baseModelVersion: 0, minOwners: 1, deadline: new Date() } });

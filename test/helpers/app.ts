@@ -128,6 +128,18 @@ async function boundedWait<T>(work: Promise<T>, ms: number, what: string): Promi
   }
 }
 
+/** A Content-Security-Policy header as directive → sources (security-headers and console tests). */
+export function cspDirectives(header: string | undefined): Record<string, string[]> {
+  assert.ok(header, 'a Content-Security-Policy header');
+  return Object.fromEntries(
+    header
+      .split(';')
+      .map((part) => part.trim().split(/\s+/))
+      .filter((words) => words[0])
+      .map(([name, ...sources]) => [name!, sources]),
+  );
+}
+
 /**
  * Polls until `check` holds, for behaviour driven by a timer (the deadline sweep). The bound is generous and
  * only turns a never-happens into a failure; how long it took is not asserted.

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { openDatabase, type Database, type OpenDatabaseOptions } from '../../src/db/client.js';
 
 export interface TestDatabase {
   /** Set for PostgreSQL; unset means SQLite at `<dataDir>/fedscore.db`. */
@@ -69,4 +70,19 @@ async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A fresh database opened and migrated for one test, closed and removed when the test ends: what a test of
+ * the data layer starts from. The target is returned too, for a second connection (another instance).
+ */
+export async function openTestDatabase(
+  t: { after(fn: () => Promise<void>): void },
+  options: Pick<OpenDatabaseOptions, 'wrapSqliteAdapter'> = {},
+): Promise<{ db: Database } & TestDatabase> {
+  const target = await createTestDatabase();
+  t.after(target.cleanup);
+  const db = await openDatabase({ ...target, ...options, migrate: true });
+  t.after(() => db.close());
+  return { db, ...target };
 }

@@ -8,23 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CONSOLE_DIR } from '../../src/http/console-files.js';
-import { assertProblem, assertRefused, createTestApp, type TestApp } from '../helpers/app.js';
+import { assertProblem, assertRefused, createTestApp, cspDirectives as csp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
 before(async () => (t = await createTestApp()));
 after(async () => t.close());
-
-/** A CSP header as directive → sources. */
-function csp(header: string | undefined): Record<string, string[]> {
-  assert.ok(header, 'a Content-Security-Policy header');
-  return Object.fromEntries(
-    header
-      .split(';')
-      .map((part) => part.trim().split(/\s+/))
-      .filter((words) => words[0])
-      .map(([name, ...sources]) => [name!, sources]),
-  );
-}
 
 const CONSOLE_POLICY = {
   'default-src': ["'none'"],

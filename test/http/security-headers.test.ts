@@ -5,21 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { ADMIN_KEY, bearer, createTestApp, type TestApp } from '../helpers/app.js';
+import { ADMIN_KEY, bearer, createTestApp, cspDirectives as csp, type TestApp } from '../helpers/app.js';
 
 const APP_ORIGIN = 'https://lender.example';
-
-/** A CSP header as directive → sources. */
-function csp(header: string | undefined): Record<string, string[]> {
-  assert.ok(header, 'a Content-Security-Policy header');
-  return Object.fromEntries(
-    header
-      .split(';')
-      .map((part) => part.trim().split(/\s+/))
-      .filter((words) => words[0])
-      .map(([name, ...sources]) => [name!, sources]),
-  );
-}
 
 describe('security headers, CORS off (the default)', () => {
   let t: TestApp;
