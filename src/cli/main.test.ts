@@ -78,6 +78,8 @@ describe('argument errors exit 2 and name the problem', () => {
     ['a bad hidden list', ['train-central', ...crx, '--model', 'mlp', '--hidden', '16,,8'], /--hidden: expected a whole number, got ''/],
     ['an unknown mode', ['simulate', ...crx, '--mode', 'magic'], /--mode: expected one of plain, secure, got 'magic'/],
     ['secure flags in plain mode', ['simulate', ...crx, '--committee', '5'], /--committee applies only to --mode secure/],
+    ['--field in plain mode', ['simulate', ...crx, '--field', 'compact'], /--field applies only to --mode secure/],
+    ['an unknown field', ['simulate', ...crx, '--mode', 'secure', '--field', 'narrow'], /--field: expected wide or compact, got "narrow"/],
     ['a threshold above the committee', ['simulate', ...crx, '--mode', 'secure', '--committee', '3', '--threshold', '4'], /--threshold: expected a whole number ≤ 3, got 4/],
     ['--api-key without --server', ['simulate', ...crx, '--api-key', 'k'], /--api-key applies only with --server/],
     ['--server without a key', ['simulate', ...crx, '--server', 'http://127.0.0.1:1'], /--server needs an operator key/],

@@ -72,6 +72,9 @@ describe('operator federation create: flags to request body', () => {
       aggregation: 'secure',
       secure: { committee: { size: 3, threshold: 2 }, clipNorm: 50 },
     });
+    assert.deepEqual(readFederationSettings({ aggregation: 'secure', field: 'compact' }, 'crx.json').secure, { field: 'compact' });
+    assert.throws(() => readFederationSettings({ aggregation: 'secure', field: 'narrow' }, 'crx.json'), /--field: expected one of wide, compact, got 'narrow'/);
+    assert.throws(() => readFederationSettings({ field: 'compact' }, 'crx.json'), /--field applies only with --aggregation secure/);
     // Secure with nothing else: the server's default committee and clip norm.
     assert.deepEqual(readFederationSettings({ aggregation: 'secure' }, 'crx.json'), { name: 'crx', model: { kind: 'logreg' }, aggregation: 'secure' });
     assert.deepEqual(readFederationSettings({ aggregation: 'plain' }, 'crx.json'), { name: 'crx', model: { kind: 'logreg' }, aggregation: 'plain' });
@@ -393,6 +396,8 @@ describe('operator tables', () => {
           clipNorm: 100,
           vectorLength: 45,
           policy: 'lottery',
+          field: 'wide',
+          weightCap: null,
           committee: [],
           keyed: true,
           includedSetHash: 'h',

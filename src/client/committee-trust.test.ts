@@ -27,7 +27,7 @@ function round(number: number, seated: { ownerId: string; identity: Ed25519KeyPa
     const statement = { federationId, roundNumber: number, position: i + 1, memberId: party.ownerId, publicKey: key.publicKey };
     return { position: i + 1, ownerId: party.ownerId, identityKey: b64(party.identity.publicKey), publicKey: b64(key.publicKey), signature: b64(signCommitteeKey(statement, signer?.(i) ?? party.identity)) };
   });
-  return { number, secure: { threshold: 2, committee } } as unknown as RoundView;
+  return { number, kind: 'training', secure: { threshold: 2, field: 'wide', committee } } as unknown as RoundView;
 }
 
 function lotteryRound(number: number): { view: RoundView; draw: CommitteeDrawView } {
@@ -64,6 +64,8 @@ test('a reveal for another round, a committee of the wrong size or threshold, an
   assert.match((await check({ draw: { ...draw, reveal: Buffer.from(chainReveal(seed, chainLength, 4)).toString('hex') } }))!, /does not hash to the charter's commitment/);
   assert.match((await check({ round: { ...view, secure: { ...view.secure!, committee: view.secure!.committee.slice(0, 2) } } }))!, /seats 2 committee members; the charter says 3/);
   assert.match((await check({ round: { ...view, secure: { ...view.secure!, threshold: 3 } } }))!, /threshold 3; the charter says 2/);
+  // The field follows from the charter and the round's kind: a server cannot switch a round to another.
+  assert.match((await check({ round: { ...view, secure: { ...view.secure!, field: 'compact' } } }))!, /in the compact field; the charter makes a training round's field the wide one/);
   const { draw: _omitted, ...withoutDraw } = { federationId, charter: lottery, round: view, draw, pins: new MemoryIdentityPins() };
   assert.match((await committeeProblem(withoutDraw))!, /draw was not available/);
   assert.match((await check({ round: { ...view, secure: { ...view.secure!, committee: view.secure!.committee.map((s, i) => (i === 1 ? { ...s, publicKey: null } : s)) } } }))!, /seat 2 has no signed key/);

@@ -7,6 +7,7 @@
  * saw for each owner id. Every check here runs on the owner's machine; a failure names what did not hold.
  */
 import { charterFingerprint, type Charter } from '../crypto/charter.js';
+import { encodingOfCharter } from '../crypto/fixed-point.js';
 
 export { formatFingerprint, parseFingerprint, type Charter } from '../crypto/charter.js';
 import { drawCommittee, verifyReveal } from '../crypto/committee-lottery.js';
@@ -49,6 +50,11 @@ export async function committeeProblem(check: CommitteeCheck): Promise<string | 
     return `round ${round.number} seats ${secure.committee.length} committee members; the charter says ${terms.committee.size}`;
   }
   if (secure.threshold !== terms.committee.threshold) return `round ${round.number} has threshold ${secure.threshold}; the charter says ${terms.committee.threshold}`;
+  // The field follows from the charter and the round's kind; a server cannot pick another one.
+  const charterField = encodingOfCharter(terms.fieldPrime, terms.fixedPointBits);
+  if (!charterField) return `the charter's field (prime ${terms.fieldPrime}, ${terms.fixedPointBits} fractional bits) is not one this client knows`;
+  const field = round.kind === 'training' ? charterField.name : 'wide';
+  if (secure.field !== field) return `round ${round.number} says its vectors are in the ${secure.field} field; the charter makes a ${round.kind} round's field the ${field} one`;
   const positions = secure.committee.map((seat) => seat.position);
   if (positions.some((position, i) => position !== i + 1)) return `round ${round.number}'s seats are not positions 1 … ${terms.committee.size} in order`;
 

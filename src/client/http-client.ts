@@ -19,7 +19,7 @@ import {
 } from '../schemas/federations.schema.js';
 import { healthSchema, readinessSchema } from '../schemas/health.schema.js';
 import { decodeFrames, encodeFrames } from '../schemas/ciphertext-frames.js';
-import { decodeInbox, encodePartialSum, encodeShareUpload, packedValueBytes } from '../schemas/secure-frames.js';
+import { decodeInbox, ELEMENT_BITS, encodePartialSum, encodeShareUpload, packedValueBytes } from '../schemas/secure-frames.js';
 import { heSessionSchema, type HeSessionView } from '../schemas/he-sessions.schema.js';
 import { modelListSchema, modelVersionSchema, modelWeightsSchema } from '../schemas/models.schema.js';
 import { decodeWeights, encodeUpdate, MODEL_VERSION_HEADER } from '../schemas/weight-frames.js';
@@ -56,7 +56,8 @@ export type InboxView = z.infer<typeof inboxSchema>;
 export type InboxBytes = Omit<InboxView, 'envelopes'> & { envelopes: { senderId: string; envelope: Uint8Array }[] };
 /** Envelopes as bytes (the SDK's form) or base64 (the JSON form, and what an owner agent journals). */
 export type ShareEnvelopes = { envelopes: { recipientId: string; envelope: Uint8Array | string }[] };
-export type PartialSumBody = { includedSetHash: string; values: Uint8Array | string };
+/** A partial sum: its packed values, and how many elements they hold (the inbox's vectorLength; without it, 52-bit wide-field elements are assumed). */
+export type PartialSumBody = { includedSetHash: string; values: Uint8Array | string; count?: number };
 export type SubmitUpdateInput = z.input<typeof submitUpdateBodySchema>;
 /** An update as `submitUpdate` sends it: the JSON body's fields, the weights as any array of numbers. */
 export type PlainUpdateInput = Omit<SubmitUpdateInput, 'weights'> & { weights: ArrayLike<number> };
@@ -491,8 +492,10 @@ export class FedscoreClient {
       return this.#request({ method: 'POST', path, body: { includedSetHash: body.includedSetHash, values: toBase64(body.values) }, response: updateReceiptSchema });
     }
     const values = toBytes(body.values);
-    const count = Math.floor((values.length * 2) / 13); // ⌈6.5·n⌉ bytes hold n elements, and no other n
-    if (packedValueBytes(count) !== values.length) throw new TypeError(`uploadPartialSum: ${values.length} bytes is not a whole number of packed field elements`);
+    const count = body.count ?? Math.floor((values.length * 2) / 13); // ⌈6.5·n⌉ bytes hold n elements, and no other n
+    if (packedValueBytes(count) !== values.length && packedValueBytes(count, ELEMENT_BITS.compact) !== values.length) {
+      throw new TypeError(`uploadPartialSum: ${values.length} bytes is not ${count} packed field elements`);
+    }
     const frame = encodePartialSum({ includedSetHash: body.includedSetHash, count, values });
     return parseWith(updateReceiptSchema, 'POST', path, (await this.#binary('POST', path, frame, 'json')) as string);
   }

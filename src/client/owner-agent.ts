@@ -470,8 +470,8 @@ export class OwnerAgent {
     const keys = { publicKey: new Uint8Array(Buffer.from(roundKey.publicKey, 'base64')), privateKey: new Uint8Array(Buffer.from(roundKey.privateKey, 'base64')) };
     try {
       const inbox = await client.getInbox(this.#federationId, number);
-      const values = await (this.#o.partialSum ?? partialSumValues)({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox });
-      await client.uploadPartialSum(this.#federationId, number, { includedSetHash: inbox.includedSetHash, values });
+      const values = await (this.#o.partialSum ?? partialSumValues)({ federationId: this.#federationId, memberId: this.#o.ownerId, keys, inbox, field: round.secure!.field });
+      await client.uploadPartialSum(this.#federationId, number, { includedSetHash: inbox.includedSetHash, values, count: inbox.vectorLength });
     } catch (error) {
       if (!(error instanceof FedscoreApiError) || error.status !== 409) throw error;
       // As for updates: the retry of the partial sum that settled the round finds it no longer summing.

@@ -7,7 +7,8 @@
  * key, adds the shares and uploads one partial sum. Private keys never leave here.
  */
 import { openEnvelope, sealEnvelopes, type X25519KeyPair } from '../crypto/envelope.js';
-import { addVectorInto, defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
+import { defaultRandomBytes, type RandomBytes } from '../crypto/field.js';
+import { encodingNamed, type FieldName, type FixedPointEncoding } from '../crypto/fixed-point.js';
 import { encodeDpSecureUpdate, encodeSecureStatistics, encodeSecureUpdate } from '../crypto/secure-update.js';
 import { splitVectorCompact } from '../crypto/shamir.js';
 import { decodeSharePayload, encodeSharePayload, packFieldVector, sharePayloadValues } from '../crypto/share-codec.js';
@@ -28,7 +29,7 @@ export type ShareContent = { base: Float32Array; trained: Float32Array; numSampl
 
 /** What sealing reads of a round: any RoundView is one, and a worker thread is sent no more than this. */
 export type SealingRound = Pick<RoundView, 'number' | 'kind' | 'privacy'> & {
-  secure: Pick<NonNullable<RoundView['secure']>, 'committee' | 'threshold' | 'vectorLength' | 'clipNorm'> | null;
+  secure: Pick<NonNullable<RoundView['secure']>, 'committee' | 'threshold' | 'vectorLength' | 'clipNorm' | 'field' | 'weightCap'> | null;
 };
 
 /** Only what sealing reads of a round view (cloning a whole view to a worker thread costs more than the sealing saves). */
@@ -38,6 +39,8 @@ export function sealingRound(round: SealingRound): SealingRound {
     threshold: round.secure.threshold,
     vectorLength: round.secure.vectorLength,
     clipNorm: round.secure.clipNorm,
+    field: round.secure.field,
+    weightCap: round.secure.weightCap,
   };
   return { number: round.number, kind: round.kind, privacy: round.privacy, secure };
 }
@@ -50,19 +53,20 @@ export function buildShareUpload(args: ShareUploadArgs): ShareUpload {
   if (!secure) throw new Error(`buildShareUpload: round ${round.number} is not a secure round`);
   const rng = args.rng ?? defaultRandomBytes;
   const members = secure.committee.length;
-  const { vector, clipped } = secureVector(round, args, rng);
+  const encoding = encodingNamed(secure.field);
+  const { vector, clipped } = secureVector(round, args, encoding, rng);
   if (vector.length !== secure.vectorLength) throw new Error(`buildShareUpload: round ${round.number} takes ${secure.vectorLength} values per share, this owner has ${vector.length}`);
   // Which members get seeds varies per owner, so no member's inbox is all full vectors.
   const positions = secure.committee.map((seat) => seat.position);
   const seeded = pickDistinct(positions, secure.threshold - 1, rng);
-  const { seeds, vectors } = splitVectorCompact(vector, secure.threshold, members, seeded, rng);
+  const { seeds, vectors } = splitVectorCompact(vector, secure.threshold, members, seeded, rng, encoding.field);
   const sealed = sealEnvelopes(
     secure.committee.map((seat) => {
       if (seat.publicKey === null) throw new Error(`buildShareUpload: committee seat ${seat.position} of round ${round.number} has no key yet`);
       const seed = seeds.find((s) => s.x === seat.position);
       const plaintext = seed
         ? encodeSharePayload({ kind: 'seed', seed: seed.seed })
-        : encodeSharePayload({ kind: 'vector', values: vectors.find((v) => v.x === seat.position)!.values });
+        : encodeSharePayload({ kind: 'vector', values: vectors.find((v) => v.x === seat.position)!.values }, encoding.field);
       return {
         plaintext,
         recipientPublicKey: new Uint8Array(Buffer.from(seat.publicKey, 'base64')),
@@ -77,7 +81,7 @@ export function buildShareUpload(args: ShareUploadArgs): ShareUpload {
   return { envelopes, body, envelopeBytes, clipped };
 }
 
-function secureVector(round: SealingRound, content: ShareContent, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
+function secureVector(round: SealingRound, content: ShareContent, encoding: FixedPointEncoding, rng: RandomBytes): { vector: Float64Array; clipped: boolean } {
   if ('sums' in content) {
     if (round.kind === 'training') throw new Error(`buildShareUpload: round ${round.number} is a training round: share weights, not sums`);
     return { vector: encodeSecureStatistics(content.sums), clipped: false };
@@ -87,7 +91,7 @@ function secureVector(round: SealingRound, content: ShareContent, rng: RandomByt
   const dp = round.privacy;
   return dp
     ? encodeDpSecureUpdate(content.base, content.trained, dp.clipNorm, dp.noiseStdPerOwner, rng)
-    : encodeSecureUpdate(content.base, content.trained, content.numSamples, round.secure!.clipNorm);
+    : encodeSecureUpdate(content.base, content.trained, Math.min(content.numSamples, round.secure!.weightCap ?? Infinity), round.secure!.clipNorm, encoding);
 }
 
 export interface PartialSumArgs {
@@ -95,11 +99,14 @@ export interface PartialSumArgs {
   memberId: string;
   keys: X25519KeyPair;
   inbox: InboxView | InboxBytes;
+  /** The round's field (round view, secure.field); wide unless told. */
+  field?: FieldName;
 }
 
-/** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed 52 bits per element. */
+/** Opens every envelope in a committee member's inbox and adds the shares: its partial sum, packed in the round's field. */
 export function partialSumValues(args: PartialSumArgs): Uint8Array {
   const { inbox } = args;
+  const field = encodingNamed(args.field ?? 'wide').field;
   const sum = new Float64Array(inbox.vectorLength);
   for (const item of inbox.envelopes) {
     const envelope = typeof item.envelope === 'string' ? new Uint8Array(Buffer.from(item.envelope, 'base64')) : item.envelope;
@@ -109,9 +116,9 @@ export function partialSumValues(args: PartialSumArgs): Uint8Array {
       senderId: item.senderId,
       recipientId: args.memberId,
     });
-    addVectorInto(sum, sharePayloadValues(decodeSharePayload(plaintext, inbox.vectorLength), inbox.vectorLength));
+    field.addVectorInto(sum, sharePayloadValues(decodeSharePayload(plaintext, inbox.vectorLength, field), inbox.vectorLength, field));
   }
-  return packFieldVector(sum);
+  return packFieldVector(sum, field);
 }
 
 /** partialSumValues in base64, as the JSON form of POST …/partial-sums takes it. */

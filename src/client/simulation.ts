@@ -20,6 +20,7 @@ export type FederatedEvaluationView = NonNullable<NonNullable<RoundView['evaluat
 import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.js';
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { SEED_BYTES } from '../crypto/shamir.js';
+import { encodingNamed } from '../crypto/fixed-point.js';
 import { packedFieldBytes } from '../crypto/share-codec.js';
 import type { SelectionInput, ServerOptimizerSetting } from '../schemas/federations.schema.js';
 import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
@@ -41,6 +42,8 @@ export interface SecureSimulation {
   /** Committee members that drop out of each round (never upload a partial sum). */
   committeeDropout: number;
   clipNorm: number;
+  /** The federation's field (default wide). */
+  field?: 'wide' | 'compact';
 }
 
 export interface SimulationTraining {
@@ -272,7 +275,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           dropoutTolerance: 0,
         },
       }),
-      ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm } }),
+      ...(secure && { secure: { committee: { size: secure.committee, threshold: secure.threshold }, clipNorm: secure.clipNorm, field: secure.field ?? 'wide' } }),
       ...(options.selection && { selection: options.selection }),
     });
     if (options.validationCsv !== undefined) await operator.putValidationSet(federation.id, options.validationCsv);
@@ -473,7 +476,7 @@ function meanUploadBytes(round: RoundView): number | undefined {
   const k = secure.committee.length;
   const t = secure.threshold;
   const overhead = envelopeOverhead();
-  return (t - 1) * (overhead + 1 + SEED_BYTES) + (k - t + 1) * (overhead + 1 + packedFieldBytes(secure.vectorLength));
+  return (t - 1) * (overhead + 1 + SEED_BYTES) + (k - t + 1) * (overhead + 1 + packedFieldBytes(secure.vectorLength, encodingNamed(secure.field).field));
 }
 
 /** Waits for the statistics round (round 1) to close, and reports what it computed. */

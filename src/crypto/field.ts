@@ -26,6 +26,32 @@ export function seededRandomBytes(label: string): RandomBytes {
   return (n) => new Uint8Array(cipher.update(new Uint8Array(n)));
 }
 
+/**
+ * A prime field as secure aggregation uses it: element-wise kernels over Float64Array, the rejection
+ * sampler, and the bit width elements travel in (share-codec packs them that wide). Two exist: this
+ * file's wide field, 2^52 − 47, and compact-field.ts's 2^37 − 25, which a federation may choose for
+ * smaller uploads when its sums fit (fixed-point.ts, "encodings").
+ */
+export interface PrimeField {
+  /** The prime, below 2^52 so that a sum of two elements is exact in float64. */
+  readonly prime: number;
+  /** Bits per packed element: ⌈log2 p⌉. */
+  readonly bits: number;
+  isElement(x: unknown): x is number;
+  add(a: number, b: number): number;
+  sub(a: number, b: number): number;
+  mul(a: number, b: number): number;
+  inv(a: number): number;
+  /** acc ← acc + v (mod p): the committee's hot loop. */
+  addVectorInto(acc: Float64Array, v: Float64Array): void;
+  /** acc ← acc + c·v (mod p). */
+  mulAddVectorInto(acc: Float64Array, v: Float64Array, c: number): void;
+  /** acc ← c·acc + v (mod p). */
+  mulVectorAddInto(acc: Float64Array, c: number, v: Float64Array): void;
+  /** `length` independent uniform elements, bytes consumed in order (expandSeed relies on it). */
+  randomVector(length: number, rng?: RandomBytes): Float64Array;
+}
+
 /** 2^52 − C with C = 47: prime (see field.test.ts), and 2^52 ≡ C (mod p) drives mulMod's folding. */
 const C = 47;
 export const FIELD_PRIME = 2 ** 52 - C;
@@ -228,3 +254,18 @@ export function randomFieldVector(length: number, rng: RandomBytes = defaultRand
   }
   return out;
 }
+
+/** The wide field, 2^52 − 47: the default, and the only field of rounds that are not training rounds. */
+export const WIDE_FIELD: PrimeField = Object.freeze({
+  prime: FIELD_PRIME,
+  bits: FIELD_BITS,
+  isElement: isFieldElement,
+  add: addMod,
+  sub: subMod,
+  mul: mulMod,
+  inv: invMod,
+  addVectorInto,
+  mulAddVectorInto,
+  mulVectorAddInto,
+  randomVector: randomFieldVector,
+});

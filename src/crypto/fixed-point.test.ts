@@ -7,7 +7,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { addVectorInto, FIELD_PRIME, negMod } from './field.js';
-import { decodeFixed, encodeFixed, FIXED_POINT_BITS, MAX_ABS_SUM, MAX_ENCODABLE, MAX_SUMMANDS } from './fixed-point.js';
+import {
+  COMPACT_ENCODING,
+  decodeFixed,
+  encodeFixed,
+  encodingNamed,
+  encodingOfCharter,
+  FIXED_POINT_BITS,
+  MAX_ABS_SUM,
+  MAX_ENCODABLE,
+  MAX_SUMMANDS,
+  maxAbsSum,
+  WIDE_ENCODING,
+} from './fixed-point.js';
 
 const P = FIELD_PRIME;
 const HALF = (P - 1) / 2;
@@ -103,4 +115,34 @@ test('a larger per-value bound admits a big sample count, still within the sum h
   assert.throws(() => encodeFixed([30_000]), /exceeds/);
   assert.deepEqual(Array.from(decodeFixed(encodeFixed([30_000, -1.5], MAX_ABS_SUM))), [30_000, -1.5]);
   assert.throws(() => encodeFixed([1], MAX_ABS_SUM * 2), /maxAbs/);
+});
+
+test('encodings: the compact one is 2^37 − 25 with steps of 2^-16, ≈ 2^20 of headroom, named by the charter', () => {
+  assert.equal(COMPACT_ENCODING.field.prime, 2 ** 37 - 25);
+  assert.equal(COMPACT_ENCODING.fractionBits, 16);
+  assert.equal(maxAbsSum(COMPACT_ENCODING), (2 ** 37 - 26) / 2 / 2 ** 16);
+  assert.ok(maxAbsSum(COMPACT_ENCODING) > 2 ** 20 - 1 && maxAbsSum(COMPACT_ENCODING) < 2 ** 20);
+  assert.equal(maxAbsSum(WIDE_ENCODING), MAX_ABS_SUM);
+  assert.equal(encodingOfCharter(String(2 ** 37 - 25), 16), COMPACT_ENCODING);
+  assert.equal(encodingOfCharter(String(P), 20), WIDE_ENCODING);
+  assert.equal(encodingOfCharter(String(P), 16), null); // a prime with another step is not an encoding this code knows
+  assert.equal(encodingNamed('compact'), COMPACT_ENCODING);
+  assert.equal(encodingNamed('wide'), WIDE_ENCODING);
+});
+
+test('compact: round trip within 2^-17, field sums decode to sums, and the headroom is enforced', () => {
+  const F = COMPACT_ENCODING.field;
+  fc.assert(
+    fc.property(fc.array(fc.double({ min: -1000, max: 1000, noNaN: true }), { minLength: 1, maxLength: 20 }), (values) => {
+      const encoded = encodeFixed(values, maxAbsSum(COMPACT_ENCODING), COMPACT_ENCODING);
+      for (const x of encoded) assert.ok(F.isElement(x));
+      decodeFixed(encoded, COMPACT_ENCODING).forEach((x, i) => assert.ok(Math.abs(x - values[i]!) <= 2 ** -17));
+      const sum = new Float64Array(values.length);
+      F.addVectorInto(sum, encoded);
+      F.addVectorInto(sum, encoded);
+      decodeFixed(sum, COMPACT_ENCODING).forEach((x, i) => assert.ok(Math.abs(x - 2 * values[i]!) <= 2 ** -16));
+    }),
+  );
+  assert.throws(() => encodeFixed([2 ** 20], maxAbsSum(COMPACT_ENCODING), COMPACT_ENCODING), /element 0 exceeds/);
+  assert.throws(() => encodeFixed([1], 2 ** 21, COMPACT_ENCODING), /expected 0 < maxAbs ≤ the encoding's sum headroom/);
 });

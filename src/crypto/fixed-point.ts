@@ -12,7 +12,8 @@
  * 100,000 updates of |coordinate| ≤ 1,000 with a factor of 21 to spare. A coordinate that is itself a
  * large count (say a sample count of 30,000) is over the per-value bound: scale it down before encoding.
  */
-import { FIELD_PRIME } from './field.js';
+import { COMPACT_FIELD } from './compact-field.js';
+import { FIELD_PRIME, WIDE_FIELD, type PrimeField } from './field.js';
 
 export const FIXED_POINT_BITS = 20;
 const SCALE = 2 ** FIXED_POINT_BITS;
@@ -28,13 +29,48 @@ const MAX_ENCODABLE_UNITS = Math.floor(HALF / MAX_SUMMANDS);
 export const MAX_ENCODABLE = MAX_ENCODABLE_UNITS / SCALE;
 
 /**
+ * A federation's field and lattice step, fixed in its charter (fieldPrime, fixedPointBits). Wide is the
+ * default: 2^52 − 47 and steps of 2^-20, sums up to ≈ 2^31. Compact trades headroom for bytes: 2^37 − 25
+ * and steps of 2^-16 (the resolution DESIGN protocol 2 asks for), sums up to (p−1)/2 / 2^16 = 2^20 −
+ * 2^-4 ≈ 1.05·10^6, in 37 bits per element instead of 52. Only training rounds use a federation's
+ * compact field; statistics and evaluation rounds, whose counts may be large, always use the wide one.
+ */
+export type FieldName = 'wide' | 'compact';
+
+export interface FixedPointEncoding {
+  readonly name: FieldName;
+  readonly field: PrimeField;
+  readonly fractionBits: number;
+}
+
+export const WIDE_ENCODING: FixedPointEncoding = Object.freeze({ name: 'wide', field: WIDE_FIELD, fractionBits: FIXED_POINT_BITS });
+export const COMPACT_ENCODING: FixedPointEncoding = Object.freeze({ name: 'compact', field: COMPACT_FIELD, fractionBits: 16 });
+
+export function encodingNamed(name: FieldName): FixedPointEncoding {
+  return name === 'compact' ? COMPACT_ENCODING : WIDE_ENCODING;
+}
+
+/** The encoding a charter's (fieldPrime, fixedPointBits) names, or null when it names none this code knows. */
+export function encodingOfCharter(fieldPrime: string, fixedPointBits: number): FixedPointEncoding | null {
+  return [WIDE_ENCODING, COMPACT_ENCODING].find((e) => String(e.field.prime) === fieldPrime && e.fractionBits === fixedPointBits) ?? null;
+}
+
+/** The largest |sum| in real units an encoding decodes without wrap-around: (p−1)/2 / 2^bits. */
+export function maxAbsSum(encoding: FixedPointEncoding): number {
+  return (encoding.field.prime - 1) / 2 / 2 ** encoding.fractionBits;
+}
+
+/**
  * Rounds half away from zero so that encode(−x) = −encode(x). Throws on a non-finite value or one
  * beyond ±maxAbs, naming its index only (the value is a weight). The default bound lets any 100,000
  * encodings sum without wrap-around; a caller that knows its sum is smaller (a sample count, say, where
  * the total over all owners is what must fit) may pass a larger bound, at most MAX_ABS_SUM.
  */
-export function encodeFixed(values: ArrayLike<number>, maxAbs: number = MAX_ENCODABLE): Float64Array {
-  if (!(maxAbs > 0 && maxAbs <= MAX_ABS_SUM)) throw new Error(`encodeFixed: expected 0 < maxAbs ≤ MAX_ABS_SUM (${MAX_ABS_SUM}), got ${maxAbs}`);
+export function encodeFixed(values: ArrayLike<number>, maxAbs: number = MAX_ENCODABLE, encoding: FixedPointEncoding = WIDE_ENCODING): Float64Array {
+  const limit = maxAbsSum(encoding);
+  if (!(maxAbs > 0 && maxAbs <= limit)) throw new Error(`encodeFixed: expected 0 < maxAbs ≤ the encoding's sum headroom (${limit}), got ${maxAbs}`);
+  const scale = 2 ** encoding.fractionBits;
+  const p = encoding.field.prime;
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const x = values[i]!;
@@ -42,19 +78,22 @@ export function encodeFixed(values: ArrayLike<number>, maxAbs: number = MAX_ENCO
     if (Math.abs(x) > maxAbs) {
       throw new Error(`encodeFixed: element ${i} exceeds ${maxAbs === MAX_ENCODABLE ? `MAX_ENCODABLE (${MAX_ENCODABLE})` : maxAbs} in magnitude`);
     }
-    const units = Math.round(Math.abs(x) * SCALE); // ·2^20 is exact, so units ≤ MAX_ENCODABLE_UNITS
-    out[i] = x < 0 && units > 0 ? P - units : units;
+    const units = Math.round(Math.abs(x) * scale); // a power of two: exact, so units ≤ the headroom in units
+    out[i] = x < 0 && units > 0 ? p - units : units;
   }
   return out;
 }
 
-/** Lifts each element to (−p/2, p/2] and scales by 2^-20; exact in float64 (|units| < 2^52). */
-export function decodeFixed(field: Float64Array): Float64Array {
-  const out = new Float64Array(field.length);
-  for (let i = 0; i < field.length; i++) {
-    const v = field[i]!;
-    if (!(Number.isInteger(v) && v >= 0 && v < P)) throw new Error(`decodeFixed: element ${i} is not a field element (an integer in [0, p))`);
-    out[i] = (v > HALF ? v - P : v) / SCALE;
+/** Lifts each element to (−p/2, p/2] and scales by 2^-bits; exact in float64 (|units| < 2^52). */
+export function decodeFixed(elements: Float64Array, encoding: FixedPointEncoding = WIDE_ENCODING): Float64Array {
+  const p = encoding.field.prime;
+  const half = (p - 1) / 2;
+  const scale = 2 ** encoding.fractionBits;
+  const out = new Float64Array(elements.length);
+  for (let i = 0; i < elements.length; i++) {
+    const v = elements[i]!;
+    if (!(Number.isInteger(v) && v >= 0 && v < p)) throw new Error(`decodeFixed: element ${i} is not a field element (an integer in [0, p))`);
+    out[i] = (v > half ? v - p : v) / scale;
   }
   return out;
 }

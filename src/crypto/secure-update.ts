@@ -11,7 +11,7 @@
 import { clipL2 } from './clipping.js';
 import { gaussianNoiseUnits, randomizedRound } from './dp/noise.js';
 import { defaultRandomBytes, FIELD_PRIME, type RandomBytes } from './field.js';
-import { decodeFixed, encodeFixed, FIXED_POINT_BITS, MAX_ABS_SUM } from './fixed-point.js';
+import { decodeFixed, encodeFixed, FIXED_POINT_BITS, MAX_ABS_SUM, maxAbsSum, WIDE_ENCODING, type FixedPointEncoding } from './fixed-point.js';
 
 const UNITS = 2 ** FIXED_POINT_BITS;
 
@@ -38,7 +38,17 @@ export function secureVectorLength(parameters: number): number {
   return parameters + 1;
 }
 
-export function encodeSecureUpdate(base: Float32Array, trained: Float32Array, numSamples: number, clipNorm: number): SecureUpdateEncoding {
+/**
+ * [n·clip(w − w₀), n] in `encoding` (the federation's field). In the compact field the round caps n
+ * (round view, secure.weightCap) so that the sum over its cohort fits; the caller applies the cap.
+ */
+export function encodeSecureUpdate(
+  base: Float32Array,
+  trained: Float32Array,
+  numSamples: number,
+  clipNorm: number,
+  encoding: FixedPointEncoding = WIDE_ENCODING,
+): SecureUpdateEncoding {
   if (base.length !== trained.length) {
     throw new Error(`encodeSecureUpdate: expected ${base.length} trained weights, got ${trained.length}`);
   }
@@ -51,7 +61,19 @@ export function encodeSecureUpdate(base: Float32Array, trained: Float32Array, nu
   const weighted = new Float64Array(values.length + 1);
   for (let i = 0; i < values.length; i++) weighted[i] = values[i]! * numSamples;
   weighted[values.length] = numSamples;
-  return { vector: encodeFixed(weighted, MAX_ABS_SUM), norm, clipped };
+  return { vector: encodeFixed(weighted, maxAbsSum(encoding), encoding), norm, clipped };
+}
+
+/**
+ * The largest integer sample weight n with which `cohort` owners' vectors [n·clip(Δ), n] always sum
+ * within the encoding's headroom: every coordinate is at most n·max(clipNorm, 1) in magnitude, and each
+ * owner's rounding adds at most half a unit, so cohort·(n·max(clipNorm, 1)·2^bits + ½) ≤ (p − 1)/2.
+ * Zero when not even n = 1 fits.
+ */
+export function weightCapFor(encoding: FixedPointEncoding, cohort: number, clipNorm: number): number {
+  if (!Number.isSafeInteger(cohort) || cohort < 1) return Number.MAX_SAFE_INTEGER; // no owner yet: nothing can overflow
+  const units = (encoding.field.prime - 1) / 2 - cohort / 2;
+  return Math.max(0, Math.floor(units / (2 ** encoding.fractionBits * cohort * Math.max(clipNorm, 1))));
 }
 
 /**
@@ -94,20 +116,20 @@ export function encodeSecureStatistics(moments: Float64Array): Float64Array {
 }
 
 /** The decoded sum of every included owner's vector: Σ of the changes and Σ of the weights. */
-export function decodeSecureSumVector(sum: Float64Array, parameters: number): { delta: Float64Array; weight: number } {
+export function decodeSecureSumVector(sum: Float64Array, parameters: number, encoding: FixedPointEncoding = WIDE_ENCODING): { delta: Float64Array; weight: number } {
   if (sum.length !== secureVectorLength(parameters)) {
     throw new Error(`decodeSecureSumVector: expected ${secureVectorLength(parameters)} elements, got ${sum.length}`);
   }
-  const decoded = decodeFixed(sum);
+  const decoded = decodeFixed(sum, encoding);
   return { delta: decoded.subarray(0, parameters), weight: decoded[parameters]! };
 }
 
 /** The new global weights from the reconstructed field sum of every included owner's vector. */
-export function decodeSecureSum(base: Float32Array, sum: Float64Array): { weights: Float32Array; totalSamples: number } {
+export function decodeSecureSum(base: Float32Array, sum: Float64Array, encoding: FixedPointEncoding = WIDE_ENCODING): { weights: Float32Array; totalSamples: number } {
   if (sum.length !== secureVectorLength(base.length)) {
     throw new Error(`decodeSecureSum: expected ${secureVectorLength(base.length)} elements, got ${sum.length}`);
   }
-  const decoded = decodeFixed(sum);
+  const decoded = decodeFixed(sum, encoding);
   const totalSamples = Math.round(decoded[base.length]!);
   if (totalSamples < 1) throw new Error(`decodeSecureSum: expected a positive total sample count, got ${totalSamples}`);
   const weights = new Float32Array(base.length);

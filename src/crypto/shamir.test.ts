@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { COMPACT_FIELD } from './compact-field.js';
 import { addVectorInto, FIELD_PRIME, randomFieldVector, seededRandomBytes, type RandomBytes } from './field.js';
 import {
   expandSeed,
@@ -329,3 +330,36 @@ test('node chacha20 matches RFC 8439 §2.4.2', () => {
 
 // expandSeed(00 01 … 1f, 4), pinned so a change to the PRG (key, nonce, sampler) cannot pass unnoticed.
 const KAT_EXPAND_SEED = [3213392972795659, 2393461400302422, 2071640640453838, 3410981470601532];
+
+test('in the compact field: the compact split reconstructs from every t-subset, and sharing stays linear', () => {
+  const rng = seededRandomBytes('compact field shamir');
+  const F = COMPACT_FIELD;
+  for (const [k, t] of [
+    [5, 3],
+    [3, 2],
+    [4, 4],
+  ] as const) {
+    const a = F.randomVector(7, rng);
+    const b = F.randomVector(7, rng);
+    const seededXs = Array.from({ length: t - 1 }, (_, i) => i + 1);
+    const share = (secret: Float64Array): Share[] => {
+      const { seeds, vectors } = splitVectorCompact(secret, t, k, seededXs, rng, F);
+      return [...seeds.map(({ x, seed }) => ({ x, values: expandSeed(seed, 7, F) })), ...vectors].sort((p, q) => p.x - q.x);
+    };
+    const sa = share(a);
+    const sb = share(b);
+    for (const s of [...sa, ...sb]) for (const x of s.values) assert.ok(F.isElement(x));
+    for (const subset of subsets(sa, t)) assert.deepEqual(reconstructVector(subset, t, F), a);
+    // Members add what they hold; any t of those sums reconstruct a + b.
+    const summed = sa.map((s, i) => {
+      const values = Float64Array.from(s.values);
+      F.addVectorInto(values, sb[i]!.values);
+      return { x: s.x, values };
+    });
+    const expected = Float64Array.from(a);
+    F.addVectorInto(expected, b);
+    for (const subset of subsets(summed, t)) assert.deepEqual(reconstructVector(subset, t, F), expected);
+  }
+  // A wide-field element is out of range here, and is refused rather than reduced.
+  assert.throws(() => splitVector(Float64Array.of(2 ** 40), 2, 3, rng, F), /splitVector: secret element 0 is not a field element/);
+});

@@ -1,5 +1,6 @@
 /**
- * Shamir secret sharing (Shamir 1979) of whole vectors over GF(p), coordinate by coordinate with one
+ * Shamir secret sharing (Shamir 1979) of whole vectors over GF(p) — the wide field unless a `field`
+ * is given (a compact-field federation's training rounds pass compact-field.ts's), coordinate by coordinate with one
  * polynomial per coordinate: f(X) = s + a_1·X + … + a_{t−1}·X^{t−1}, member x (= 1..k) receives f(x).
  * Sharing is linear, so a committee member's sum of the shares it holds is a share of the sum of the
  * secrets, and any t partial sums reconstruct the sum (DESIGN, protocol 2).
@@ -13,19 +14,7 @@
  * from expandSeed instead of true randomness the equivalence is computational (ChaCha20 as a PRG).
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import {
-  assertFieldVector,
-  defaultRandomBytes,
-  FIELD_PRIME,
-  invMod,
-  isFieldElement,
-  mulAddVectorInto,
-  mulMod,
-  mulVectorAddInto,
-  randomFieldVector,
-  subMod,
-  type RandomBytes,
-} from './field.js';
+import { assertFieldVector, defaultRandomBytes, WIDE_FIELD, type PrimeField, type RandomBytes } from './field.js';
 
 export interface Share {
   x: number;
@@ -39,17 +28,23 @@ export interface CompactShares {
 
 export const SEED_BYTES = 32;
 
-function checkParameters(fn: string, threshold: number, members: number): void {
+function checkParameters(fn: string, threshold: number, members: number, field: PrimeField): void {
   if (!Number.isSafeInteger(threshold) || threshold < 1) throw new Error(`${fn}: expected a positive integer threshold, got ${threshold}`);
-  if (!Number.isSafeInteger(members) || members < threshold || members >= FIELD_PRIME) {
+  if (!Number.isSafeInteger(members) || members < threshold || members >= field.prime) {
     throw new Error(`${fn}: expected an integer number of members in [threshold, p), got ${members} for threshold ${threshold}`);
   }
 }
 
-function checkDistinctXs(fn: string, xs: number[], allowZero: boolean): void {
+/** Throws unless every element of v is an element of `field`, naming the index only (it may be a share). */
+function assertElements(fn: string, v: ArrayLike<number>, what: string, field: PrimeField): void {
+  if (field === WIDE_FIELD) return assertFieldVector(fn, v, what);
+  for (let i = 0; i < v.length; i++) if (!field.isElement(v[i])) throw new Error(`${fn}: ${what} ${i} is not a field element (an integer in [0, p))`);
+}
+
+function checkDistinctXs(fn: string, xs: number[], allowZero: boolean, field: PrimeField): void {
   const seen = new Set<number>();
   for (const x of xs) {
-    if (!isFieldElement(x) || (x === 0 && !allowZero)) throw new Error(`${fn}: expected x in ${allowZero ? '[0, p)' : '[1, p)'}, got ${x}`);
+    if (!field.isElement(x) || (x === 0 && !allowZero)) throw new Error(`${fn}: expected x in ${allowZero ? '[0, p)' : '[1, p)'}, got ${x}`);
     if (seen.has(x)) throw new Error(`${fn}: duplicate x = ${x}`);
     seen.add(x);
   }
@@ -59,46 +54,48 @@ function checkDistinctXs(fn: string, xs: number[], allowZero: boolean): void {
  * Lagrange basis at `at` for the nodes xs: L_i(at) = Π_{j≠i} (at − x_j) / (x_i − x_j), so that
  * Σ L_i(at)·f(x_i) = f(at) for every f of degree < xs.length. One inversion per node.
  */
-export function lagrangeCoefficients(xs: number[], at: number): number[] {
-  checkDistinctXs('lagrangeCoefficients', xs, true);
-  if (!isFieldElement(at)) throw new Error(`lagrangeCoefficients: expected a field element to evaluate at, got ${at}`);
+export function lagrangeCoefficients(xs: number[], at: number, field: PrimeField = WIDE_FIELD): number[] {
+  checkDistinctXs('lagrangeCoefficients', xs, true, field);
+  if (!field.isElement(at)) throw new Error(`lagrangeCoefficients: expected a field element to evaluate at, got ${at}`);
   return xs.map((xi, i) => {
     let numerator = 1;
     let denominator = 1;
     for (let j = 0; j < xs.length; j++) {
       if (j === i) continue;
-      numerator = mulMod(numerator, subMod(at, xs[j]!));
-      denominator = mulMod(denominator, subMod(xi, xs[j]!));
+      numerator = field.mul(numerator, field.sub(at, xs[j]!));
+      denominator = field.mul(denominator, field.sub(xi, xs[j]!));
     }
-    return mulMod(numerator, invMod(denominator));
+    return field.mul(numerator, field.inv(denominator));
   });
 }
 
 /** Shamir 1979: f(0) = Σ λ_i·f(x_i) with λ_i = Π_{j≠i} x_j / (x_j − x_i). Depends only on xs: cache it. */
-export function lagrangeAtZero(xs: number[]): number[] {
-  checkDistinctXs('lagrangeAtZero', xs, false);
-  return lagrangeCoefficients(xs, 0);
+export function lagrangeAtZero(xs: number[], field: PrimeField = WIDE_FIELD): number[] {
+  checkDistinctXs('lagrangeAtZero', xs, false, field);
+  return lagrangeCoefficients(xs, 0, field);
 }
 
 /** Σ c_i·v_i (mod p) over equal-length vectors. */
-export function linearCombination(vectors: Float64Array[], coefficients: number[]): Float64Array {
+export function linearCombination(vectors: Float64Array[], coefficients: number[], field: PrimeField = WIDE_FIELD): Float64Array {
   if (vectors.length !== coefficients.length) {
     throw new Error(`linearCombination: expected one coefficient per vector, got ${coefficients.length} for ${vectors.length}`);
   }
   const out = new Float64Array(vectors[0]?.length ?? 0);
-  vectors.forEach((v, i) => mulAddVectorInto(out, v, coefficients[i]!));
+  vectors.forEach((v, i) => field.mulAddVectorInto(out, v, coefficients[i]!));
   return out;
 }
 
 /** The polynomial through `points` (degree < points.length), evaluated at `at`, per coordinate. */
-export function interpolateAt(points: Share[], at: number): Float64Array {
+export function interpolateAt(points: Share[], at: number, field: PrimeField = WIDE_FIELD): Float64Array {
   const coefficients = lagrangeCoefficients(
     points.map((point) => point.x),
     at,
+    field,
   );
   return linearCombination(
     points.map((point) => point.values),
     coefficients,
+    field,
   );
 }
 
@@ -107,17 +104,17 @@ export function interpolateAt(points: Share[], at: number): Float64Array {
  * f(0) = secret. Coefficient vectors a_1, …, a_{t−1} are drawn in that order from rng, each by
  * randomFieldVector (tests replay chosen coefficients through a scripted rng).
  */
-export function splitVector(secret: Float64Array, threshold: number, members: number, rng: RandomBytes = defaultRandomBytes): Share[] {
-  checkParameters('splitVector', threshold, members);
-  assertFieldVector('splitVector', secret, 'secret element');
+export function splitVector(secret: Float64Array, threshold: number, members: number, rng: RandomBytes = defaultRandomBytes, field: PrimeField = WIDE_FIELD): Share[] {
+  checkParameters('splitVector', threshold, members, field);
+  assertElements('splitVector', secret, 'secret element', field);
   const n = secret.length;
-  const coefficients = Array.from({ length: threshold - 1 }, () => randomFieldVector(n, rng));
+  const coefficients = Array.from({ length: threshold - 1 }, () => field.randomVector(n, rng));
   const shares: Share[] = [];
   for (let x = 1; x <= members; x++) {
     // Horner: f(x) = (…(a_{t−1}·x + a_{t−2})·x + … + a_1)·x + s, one vector step at a time
     const values = new Float64Array(n);
-    for (let j = threshold - 2; j >= 0; j--) mulVectorAddInto(values, x, coefficients[j]!);
-    mulVectorAddInto(values, x, secret);
+    for (let j = threshold - 2; j >= 0; j--) field.mulVectorAddInto(values, x, coefficients[j]!);
+    field.mulVectorAddInto(values, x, secret);
     shares.push({ x, values });
   }
   return shares;
@@ -127,23 +124,28 @@ export function splitVector(secret: Float64Array, threshold: number, members: nu
  * Shamir 1979: any t points fix the polynomial, so f(0) = Σ λ_i·y_i over the first `threshold` shares.
  * All shares given are checked (distinct x, equal lengths, field elements); extra ones are not used.
  */
-export function reconstructVector(shares: Share[], threshold: number): Float64Array {
+export function reconstructVector(shares: Share[], threshold: number, field: PrimeField = WIDE_FIELD): Float64Array {
   if (!Number.isSafeInteger(threshold) || threshold < 1) throw new Error(`reconstructVector: expected a positive integer threshold, got ${threshold}`);
   if (shares.length < threshold) throw new Error(`reconstructVector: expected at least ${threshold} shares, got ${shares.length}`);
   checkDistinctXs(
     'reconstructVector',
     shares.map((share) => share.x),
     false,
+    field,
   );
   const n = shares[0]!.values.length;
   shares.forEach((share, i) => {
     if (share.values.length !== n) throw new Error(`reconstructVector: share ${i} has ${share.values.length} values, share 0 has ${n}`);
-    assertFieldVector('reconstructVector', share.values, `share ${i} element`);
+    assertElements('reconstructVector', share.values, `share ${i} element`, field);
   });
   const used = shares.slice(0, threshold);
   return linearCombination(
     used.map((share) => share.values),
-    lagrangeAtZero(used.map((share) => share.x)),
+    lagrangeAtZero(
+      used.map((share) => share.x),
+      field,
+    ),
+    field,
   );
 }
 
@@ -157,12 +159,12 @@ const PRG_IV = Buffer.concat([Buffer.alloc(4), createHash('sha256').update('feds
  * and the label nonce, read by randomFieldVector's rejection sampler. Deterministic, so a committee
  * member holding the seed recomputes exactly the share the owner interpolated against.
  */
-export function expandSeed(seed: Uint8Array, length: number): Float64Array {
+export function expandSeed(seed: Uint8Array, length: number, field: PrimeField = WIDE_FIELD): Float64Array {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) {
     throw new Error(`expandSeed: expected a ${SEED_BYTES}-byte seed, got ${seed instanceof Uint8Array ? `${seed.length} bytes` : typeof seed}`);
   }
   const cipher = createCipheriv('chacha20', seed, PRG_IV);
-  return randomFieldVector(length, (n) => cipher.update(new Uint8Array(n)));
+  return field.randomVector(length, (n) => cipher.update(new Uint8Array(n)));
 }
 
 /**
@@ -178,25 +180,26 @@ export function splitVectorCompact(
   members: number,
   seededXs: number[],
   rng: RandomBytes = defaultRandomBytes,
+  field: PrimeField = WIDE_FIELD,
 ): CompactShares {
-  checkParameters('splitVectorCompact', threshold, members);
+  checkParameters('splitVectorCompact', threshold, members, field);
   if (seededXs.length !== threshold - 1) {
     throw new Error(`splitVectorCompact: expected exactly threshold − 1 = ${threshold - 1} seeded x, got ${seededXs.length}`);
   }
-  checkDistinctXs('splitVectorCompact', seededXs, false);
+  checkDistinctXs('splitVectorCompact', seededXs, false, field);
   for (const x of seededXs) {
     if (!Number.isInteger(x) || x > members) throw new Error(`splitVectorCompact: expected seeded x in 1..${members}, got ${x}`);
   }
-  assertFieldVector('splitVectorCompact', secret, 'secret element');
+  assertElements('splitVectorCompact', secret, 'secret element', field);
   const sortedSeeded = [...seededXs].sort((a, b) => a - b);
   const seeds = sortedSeeded.map((x) => {
     const drawn = rng(SEED_BYTES);
     if (drawn.length !== SEED_BYTES) throw new Error(`splitVectorCompact: rng returned ${drawn.length} bytes, expected ${SEED_BYTES}`);
     return { x, seed: Uint8Array.from(drawn) };
   });
-  const points: Share[] = [{ x: 0, values: secret }, ...seeds.map(({ x, seed }) => ({ x, values: expandSeed(seed, secret.length) }))];
+  const points: Share[] = [{ x: 0, values: secret }, ...seeds.map(({ x, seed }) => ({ x, values: expandSeed(seed, secret.length, field) }))];
   const seeded = new Set(sortedSeeded);
   const vectors: Share[] = [];
-  for (let x = 1; x <= members; x++) if (!seeded.has(x)) vectors.push({ x, values: interpolateAt(points, x) });
+  for (let x = 1; x <= members; x++) if (!seeded.has(x)) vectors.push({ x, values: interpolateAt(points, x, field) });
   return { seeds, vectors };
 }

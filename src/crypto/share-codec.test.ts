@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { COMPACT_FIELD, COMPACT_PRIME } from './compact-field.js';
 import { FIELD_PRIME, seededRandomBytes } from './field.js';
 import { expandSeed } from './shamir.js';
 import {
@@ -13,9 +14,11 @@ import {
   encodeSharePayload,
   packedFieldBytes,
   packFieldVector,
+  PAYLOAD_COMPACT_VECTOR,
   PAYLOAD_SEED,
   PAYLOAD_VECTOR,
   PAYLOAD_WIDE_VECTOR,
+  sharePayloadSizes,
   sharePayloadValues,
   unpackFieldVector,
 } from './share-codec.js';
@@ -141,4 +144,50 @@ test('decodeSharePayload refuses empty, unknown, mis-sized and non-canonical pay
   assert.throws(() => decodeSharePayload(wide.subarray(0, 21), 3), /expected 22 bytes for a vector of 3 elements, got 21/);
   assert.throws(() => encodeSharePayload({ kind: 'seed', seed: new Uint8Array(31) }), /expected a 32-byte seed, got 31 bytes/);
   assert.throws(() => sharePayloadValues({ kind: 'vector', values: new Float64Array(2) }, 3), /sharePayloadValues: expected 3 values, got 2/);
+});
+
+/** Reference packing at any width: Σ v_i·2^(bits·i) as one little-endian integer. */
+function referencePackBits(v: Float64Array, bits: number): Buffer {
+  let x = 0n;
+  for (let i = v.length - 1; i >= 0; i--) x = (x << BigInt(bits)) | BigInt(v[i]!);
+  const out = Buffer.alloc(Math.ceil((v.length * bits) / 8));
+  for (let i = 0; i < out.length; i++, x >>= 8n) out[i] = Number(x & 0xffn);
+  return out;
+}
+
+test('the compact field packs 37 bits per element in the same little-endian layout, and refuses what is not canonical', () => {
+  const compactVector = fc.array(fc.bigInt({ min: 0n, max: BigInt(COMPACT_PRIME) - 1n }).map(Number), { maxLength: 40 }).map((v) => Float64Array.from(v));
+  fc.assert(
+    fc.property(compactVector, (v) => {
+      const bytes = packFieldVector(v, COMPACT_FIELD);
+      assert.equal(bytes.length, Math.ceil(4.625 * v.length));
+      assert.equal(bytes.length, packedFieldBytes(v.length, COMPACT_FIELD));
+      assert.deepEqual(Buffer.from(bytes), referencePackBits(v, 37));
+      assert.deepEqual(unpackFieldVector(bytes, v.length, COMPACT_FIELD), v);
+      assert.deepEqual(unpackFieldVector(bytes, undefined, COMPACT_FIELD), v);
+    }),
+  );
+  assert.throws(() => packFieldVector(Float64Array.of(1, COMPACT_PRIME), COMPACT_FIELD), /packFieldVector: element 1 is not a field element/);
+  assert.throws(() => unpackFieldVector(referencePackBits(Float64Array.of(3, COMPACT_PRIME), 37), 2, COMPACT_FIELD), /element 1 is not below the field prime/);
+  const padded = Buffer.from(referencePackBits(Float64Array.of(3), 37));
+  padded[4]! |= 0x80; // bit 39: padding after the one element
+  assert.throws(() => unpackFieldVector(padded, 1, COMPACT_FIELD), /the padding bits after element 0 are not zero/);
+  assert.throws(() => unpackFieldVector(new Uint8Array(6), 1, COMPACT_FIELD), /expected 5 bytes for 1 elements, got 6/);
+});
+
+test('a share payload names its field: a compact vector is not read as a wide one, nor the other way round', () => {
+  const values = COMPACT_FIELD.randomVector(9, seededRandomBytes('compact payload'));
+  const payload = encodeSharePayload({ kind: 'vector', values }, COMPACT_FIELD);
+  assert.equal(payload[0], PAYLOAD_COMPACT_VECTOR);
+  assert.equal(payload.length, 1 + packedFieldBytes(9, COMPACT_FIELD));
+  assert.deepEqual(decodeSharePayload(payload, 9, COMPACT_FIELD), { kind: 'vector', values });
+  assert.throws(() => decodeSharePayload(payload, 9), /a vector of the compact field, but this round's field is the wide one/);
+  const wide = encodeSharePayload({ kind: 'vector', values });
+  assert.throws(() => decodeSharePayload(wide, 9, COMPACT_FIELD), /a vector of the wide field, but this round's field is the compact one/);
+  // A seed is the same in both fields; what it expands to is the field's.
+  const seed = new Uint8Array(32).fill(7);
+  const expanded = sharePayloadValues({ kind: 'seed', seed }, 9, COMPACT_FIELD);
+  assert.deepEqual(expanded, expandSeed(seed, 9, COMPACT_FIELD));
+  for (const x of expanded) assert.ok(COMPACT_FIELD.isElement(x));
+  assert.deepEqual(sharePayloadSizes(9, COMPACT_FIELD), [33, 1 + 42]);
 });

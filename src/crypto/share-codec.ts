@@ -7,14 +7,14 @@
  * element, is still read (payload tag 0x02, or a byte length of exactly 7 per element), so envelopes and
  * partial sums written before the packing changed still decode; nothing writes it any more.
  */
-import { FIELD_BITS, FIELD_BYTES, FIELD_PRIME, isFieldElement } from './field.js';
+import { FIELD_BITS, FIELD_BYTES, FIELD_PRIME, isFieldElement, WIDE_FIELD, type PrimeField } from './field.js';
 import { expandSeed, SEED_BYTES } from './shamir.js';
 
 const TWO32 = 2 ** 32;
 
-/** Bytes of n packed elements: ⌈52·n / 8⌉ = ⌈6.5·n⌉. */
-export function packedFieldBytes(n: number): number {
-  return Math.ceil((n * FIELD_BITS) / 8);
+/** Bytes of n packed elements: ⌈bits·n / 8⌉, ⌈6.5·n⌉ in the wide field. */
+export function packedFieldBytes(n: number, field: PrimeField = WIDE_FIELD): number {
+  return Math.ceil((n * field.bits) / 8);
 }
 
 function writeUint32(out: Uint8Array, o: number, x: number): void {
@@ -33,7 +33,8 @@ function readUint32(bytes: Uint8Array, o: number): number {
  * little-endian integer. A pair (a, b) fills 13 bytes: a's 52 bits, then b's; an odd last element takes
  * 7 bytes whose top 4 bits are zero.
  */
-export function packFieldVector(v: Float64Array): Uint8Array {
+export function packFieldVector(v: Float64Array, field: PrimeField = WIDE_FIELD): Uint8Array {
+  if (field !== WIDE_FIELD) return packBits(v, field);
   const n = v.length;
   const out = new Uint8Array(packedFieldBytes(n));
   for (let i = 0, o = 0; i < n; i += 2, o += 13) {
@@ -65,7 +66,8 @@ export function packFieldVector(v: Float64Array): Uint8Array {
  * 7·length (the earlier one-element-per-7-bytes layout); without it, a packed length. Throws on any other
  * length, an element ≥ p or non-zero padding bits, naming the index only.
  */
-export function unpackFieldVector(bytes: Uint8Array, length?: number): Float64Array {
+export function unpackFieldVector(bytes: Uint8Array, length?: number, field: PrimeField = WIDE_FIELD): Float64Array {
+  if (field !== WIDE_FIELD) return unpackBits(bytes, length, field);
   let n: number;
   if (length !== undefined) {
     if (!Number.isSafeInteger(length) || length < 0) throw new Error(`unpackFieldVector: expected a non-negative integer length, got ${length}`);
@@ -108,15 +110,92 @@ function unpackWide(bytes: Uint8Array, n: number): Float64Array {
   return out;
 }
 
+/** Bits written or read at a time: with fewer than 8 pending, the accumulator stays below 2^31. */
+const CHUNK_BITS = 24;
+
+/**
+ * The same little-endian layout for any field narrower than 52 bits (the compact field's 37): element i
+ * occupies bits bits·i … bits·i + bits − 1, and the last byte's unused high bits are zero.
+ */
+function packBits(v: Float64Array, field: PrimeField): Uint8Array {
+  const out = new Uint8Array(packedFieldBytes(v.length, field));
+  let acc = 0;
+  let pending = 0;
+  let o = 0;
+  for (let i = 0; i < v.length; i++) {
+    let rest = v[i]!;
+    if (!field.isElement(rest)) throw new Error(`packFieldVector: element ${i} is not a field element (an integer in [0, p))`);
+    for (let left = field.bits; left > 0; ) {
+      const take = Math.min(CHUNK_BITS, left);
+      const scale = 2 ** take;
+      const high = Math.floor(rest / scale);
+      acc += (rest - high * scale) * 2 ** pending;
+      rest = high;
+      pending += take;
+      left -= take;
+      for (; pending >= 8; pending -= 8) {
+        out[o++] = acc & 0xff;
+        acc = acc >>> 8;
+      }
+    }
+  }
+  if (pending > 0) out[o] = acc;
+  return out;
+}
+
+function unpackBits(bytes: Uint8Array, length: number | undefined, field: PrimeField): Float64Array {
+  let n: number;
+  if (length !== undefined) {
+    if (!Number.isSafeInteger(length) || length < 0) throw new Error(`unpackFieldVector: expected a non-negative integer length, got ${length}`);
+    if (bytes.length !== packedFieldBytes(length, field)) {
+      throw new Error(`unpackFieldVector: expected ${packedFieldBytes(length, field)} bytes for ${length} elements, got ${bytes.length}`);
+    }
+    n = length;
+  } else {
+    n = Math.floor((bytes.length * 8) / field.bits);
+    if (packedFieldBytes(n, field) !== bytes.length) throw new Error(`unpackFieldVector: ${bytes.length} bytes is not a whole number of packed ${field.bits}-bit elements`);
+  }
+  const out = new Float64Array(n);
+  let acc = 0;
+  let pending = 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    let value = 0;
+    for (let have = 0; have < field.bits; ) {
+      const take = Math.min(CHUNK_BITS, field.bits - have);
+      while (pending < take) {
+        acc += bytes[o++]! * 2 ** pending;
+        pending += 8;
+      }
+      const scale = 2 ** take;
+      const piece = acc % scale;
+      acc = (acc - piece) / scale;
+      pending -= take;
+      value += piece * 2 ** have;
+      have += take;
+    }
+    if (value >= field.prime) throw new Error(`unpackFieldVector: element ${i} is not below the field prime`);
+    out[i] = value;
+  }
+  if (acc !== 0) throw new Error(`unpackFieldVector: the padding bits after element ${n - 1} are not zero`);
+  return out;
+}
+
 export type SharePayload = { kind: 'seed'; seed: Uint8Array } | { kind: 'vector'; values: Float64Array };
 
-/** Payload tags: the first plaintext byte of a share envelope. 0x02 is the earlier 7-bytes-per-element vector, read only. */
+/**
+ * Payload tags: the first plaintext byte of a share envelope. A vector's tag names its field, so a share
+ * can never be read in the other one; 0x02 is the earlier 7-bytes-per-element vector, read only.
+ */
 export const PAYLOAD_SEED = 0x01;
 export const PAYLOAD_WIDE_VECTOR = 0x02;
 export const PAYLOAD_VECTOR = 0x03;
+export const PAYLOAD_COMPACT_VECTOR = 0x04;
 
-/** [0x01][32-byte seed] or [0x03][packed vector]. */
-export function encodeSharePayload(payload: SharePayload): Uint8Array {
+const vectorTag = (field: PrimeField) => (field === WIDE_FIELD ? PAYLOAD_VECTOR : PAYLOAD_COMPACT_VECTOR);
+
+/** [0x01][32-byte seed], or [0x03 wide | 0x04 compact][packed vector]. */
+export function encodeSharePayload(payload: SharePayload, field: PrimeField = WIDE_FIELD): Uint8Array {
   if (payload.kind === 'seed') {
     if (payload.seed.length !== SEED_BYTES) throw new Error(`encodeSharePayload: expected a ${SEED_BYTES}-byte seed, got ${payload.seed.length} bytes`);
     const out = new Uint8Array(1 + SEED_BYTES);
@@ -125,20 +204,20 @@ export function encodeSharePayload(payload: SharePayload): Uint8Array {
     return out;
   }
   if (payload.kind !== 'vector') throw new Error(`encodeSharePayload: unknown payload kind ${String((payload as { kind: unknown }).kind)}`);
-  const packed = packFieldVector(payload.values);
+  const packed = packFieldVector(payload.values, field);
   const out = new Uint8Array(1 + packed.length);
-  out[0] = PAYLOAD_VECTOR;
+  out[0] = vectorTag(field);
   out.set(packed, 1);
   return out;
 }
 
-/** Every plaintext size a share payload can have for vectors of `length` elements: a seed, a packed vector, an earlier 7-byte vector. */
-export function sharePayloadSizes(length: number): number[] {
-  return [1 + SEED_BYTES, 1 + packedFieldBytes(length), 1 + length * FIELD_BYTES];
+/** Every plaintext size a share payload can have for vectors of `length` elements: a seed, a packed vector, (wide field) an earlier 7-byte vector. */
+export function sharePayloadSizes(length: number, field: PrimeField = WIDE_FIELD): number[] {
+  return field === WIDE_FIELD ? [1 + SEED_BYTES, 1 + packedFieldBytes(length), 1 + length * FIELD_BYTES] : [1 + SEED_BYTES, 1 + packedFieldBytes(length, field)];
 }
 
-/** Inverse of encodeSharePayload; a vector must have exactly expectedLength elements. */
-export function decodeSharePayload(bytes: Uint8Array, expectedLength: number): SharePayload {
+/** Inverse of encodeSharePayload; a vector must be of `field` and have exactly expectedLength elements. */
+export function decodeSharePayload(bytes: Uint8Array, expectedLength: number, field: PrimeField = WIDE_FIELD): SharePayload {
   if (!Number.isSafeInteger(expectedLength) || expectedLength < 0) {
     throw new Error(`decodeSharePayload: expected a non-negative integer length, got ${expectedLength}`);
   }
@@ -148,19 +227,23 @@ export function decodeSharePayload(bytes: Uint8Array, expectedLength: number): S
     if (bytes.length !== 1 + SEED_BYTES) throw new Error(`decodeSharePayload: expected ${1 + SEED_BYTES} bytes for a seed, got ${bytes.length}`);
     return { kind: 'seed', seed: Uint8Array.from(bytes.subarray(1)) }; // a copy, never a view of the plaintext
   }
-  if (kind === PAYLOAD_VECTOR || kind === PAYLOAD_WIDE_VECTOR) {
-    const expected = 1 + (kind === PAYLOAD_VECTOR ? packedFieldBytes(expectedLength) : expectedLength * FIELD_BYTES);
+  const wideLegacy = kind === PAYLOAD_WIDE_VECTOR && field === WIDE_FIELD;
+  if (kind === vectorTag(field) || wideLegacy) {
+    const expected = 1 + (wideLegacy ? expectedLength * FIELD_BYTES : packedFieldBytes(expectedLength, field));
     if (bytes.length !== expected) {
       throw new Error(`decodeSharePayload: expected ${expected} bytes for a vector of ${expectedLength} elements, got ${bytes.length}`);
     }
-    return { kind: 'vector', values: unpackFieldVector(bytes.subarray(1), expectedLength) };
+    return { kind: 'vector', values: unpackFieldVector(bytes.subarray(1), expectedLength, field) };
+  }
+  if (kind === PAYLOAD_VECTOR || kind === PAYLOAD_WIDE_VECTOR || kind === PAYLOAD_COMPACT_VECTOR) {
+    throw new Error(`decodeSharePayload: a vector of the ${field === WIDE_FIELD ? 'compact' : 'wide'} field, but this round's field is the ${field === WIDE_FIELD ? 'wide' : 'compact'} one`);
   }
   throw new Error(`decodeSharePayload: unknown payload kind 0x${kind.toString(16).padStart(2, '0')}`);
 }
 
 /** The share a payload stands for: a vector as is, a seed expanded (what a committee member adds up). */
-export function sharePayloadValues(payload: SharePayload, length: number): Float64Array {
-  if (payload.kind === 'seed') return expandSeed(payload.seed, length);
+export function sharePayloadValues(payload: SharePayload, length: number, field: PrimeField = WIDE_FIELD): Float64Array {
+  if (payload.kind === 'seed') return expandSeed(payload.seed, length, field);
   if (payload.values.length !== length) throw new Error(`sharePayloadValues: expected ${length} values, got ${payload.values.length}`);
   return payload.values;
 }

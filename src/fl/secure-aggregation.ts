@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { unpackFieldVector } from '../crypto/share-codec.js';
 import { reconstructVector } from '../crypto/shamir.js';
 import { decodeSecureSumVector, secureVectorLength } from '../crypto/secure-update.js';
+import { WIDE_ENCODING, type FixedPointEncoding } from '../crypto/fixed-point.js';
 import type { SummedUpdate } from './strategy.js';
 
 /** SHA-256 over the sorted owner ids: committee members and the server agree on exactly which shares are summed. */
@@ -24,12 +25,12 @@ export interface PartialSumInput {
  * Shamir 1979: any t points fix the polynomial, so any t partial sums reconstruct the sum of all included
  * owners' vectors, which is handed to the strategy as a sum (it never sees one owner's vector).
  */
-export function reconstructSum(parameters: number, partials: PartialSumInput[], threshold: number, owners: number): SummedUpdate {
+export function reconstructSum(parameters: number, partials: PartialSumInput[], threshold: number, owners: number, encoding: FixedPointEncoding = WIDE_ENCODING): SummedUpdate {
   if (partials.length < threshold) {
     throw new Error(`reconstructSum: expected at least ${threshold} partial sums, got ${partials.length}`);
   }
   const length = secureVectorLength(parameters);
-  const shares = partials.slice(0, threshold).map((p) => ({ x: p.position, values: unpackFieldVector(p.values, length) }));
-  const { delta, weight } = decodeSecureSumVector(reconstructVector(shares, threshold), parameters);
+  const shares = partials.slice(0, threshold).map((p) => ({ x: p.position, values: unpackFieldVector(p.values, length, encoding.field) }));
+  const { delta, weight } = decodeSecureSumVector(reconstructVector(shares, threshold, encoding.field), parameters, encoding);
   return { delta, weight, owners };
 }

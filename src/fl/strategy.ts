@@ -64,6 +64,12 @@ export interface RoundConfig {
    * over, so agents know no training round follows it.
    */
   evaluation?: { modelVersion: number; bins: number; afterTraining: boolean };
+  /**
+   * A compact-field secure training round: the largest sample weight an owner may give its update, so
+   * that the round's cohort (owners enrolled when it opened) cannot sum beyond the field's headroom. An
+   * owner with more samples weights its update at the cap.
+   */
+  weightCap?: number;
 }
 
 /** What the secure stage hands a strategy: the decoded sum of every included owner's vector. */

@@ -124,6 +124,15 @@ export const secureAggregationConfigSchema = z
       .default(100)
       .describe('Owners clip their update (new weights − base weights) to this L2 norm before sharing'),
     summingDeadlineSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
+    field: z
+      .enum(['wide', 'compact'])
+      .default('wide')
+      .describe(
+        'The prime field training rounds share in, fixed in the charter. wide: 2^52 − 47, steps of 2^-20, sums up to ≈ 2.1·10^9. ' +
+          'compact: 2^37 − 25, steps of 2^-16, 29% smaller uploads, but every coordinate of a round’s sum must stay within ≈ 1.05·10^6: ' +
+          'each round caps an owner’s sample weight (secure.weightCap) so that its cohort × weightCap × max(clipNorm, 1) fits, and refuses to open when even a weight of 1 does not. ' +
+          'No differential privacy with compact.',
+      ),
     policy: committeePolicySchema.default({ kind: 'lottery' }).describe('Who sits on the committee: fixed in the charter'),
   })
   .meta({ id: 'SecureAggregationConfig' });

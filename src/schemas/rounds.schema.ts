@@ -46,6 +46,14 @@ export const secureRoundSchema = z
       .int()
       .describe('Field elements per share: the parameters (a statistics round: 3 moments per column) plus one weight coordinate'),
     policy: z.enum(['named', 'lottery']).describe('How the committee was seated (the charter’s committee policy)'),
+    field: z
+      .enum(['wide', 'compact'])
+      .describe('The field this round’s vectors are in: the charter’s for a training round (fieldPrime, fixedPointBits), wide for statistics and evaluation rounds'),
+    weightCap: z
+      .number()
+      .int()
+      .nullable()
+      .describe('Compact field: the largest sample weight an owner gives its update (more samples count as this many), sized so the cohort’s sum fits; null in the wide field'),
     committee: z.array(committeeSeatSchema),
     keyed: z.boolean().describe('Every seat has its signed key: owners may share'),
     includedSetHash: z.string().nullable().describe('Fixed when summing starts: SHA-256 of the sorted included owner ids'),

@@ -28,13 +28,17 @@ test('an inbox is a header then frames, and decodes only when whole', () => {
   assert.throws(() => encodeInboxHeader({ roundNumber: 7, position: 2, includedSetHash: 'AB'.repeat(32), vectorLength: 45, count: 2 }), /64 lowercase hex/);
 });
 
-test('a partial sum carries ⌈6.5·count⌉ value bytes exactly', () => {
-  assert.deepEqual([0, 1, 2, 3, 45].map(packedValueBytes), [0, 7, 13, 20, 293]);
+test('a partial sum carries exactly ⌈6.5·count⌉ (wide) or ⌈4.625·count⌉ (compact) value bytes', () => {
+  assert.deepEqual([0, 1, 2, 3, 45].map((n) => packedValueBytes(n)), [0, 7, 13, 20, 293]);
   const frame = { includedSetHash: 'cd'.repeat(32), count: 3, values: new Uint8Array(20).fill(9) };
   const bytes = encodePartialSum(frame);
   assert.equal(bytes.length, 1 + 32 + 4 + 20);
   assert.deepEqual(decodePartialSum(bytes), frame);
-  assert.throws(() => decodePartialSum(bytes.subarray(0, bytes.length - 1)), /decodePartialSum: truncated: 3 packed elements needs 20 bytes/);
-  assert.throws(() => decodePartialSum(Uint8Array.of(...bytes, 0)), /1 trailing bytes after 3 packed elements/);
-  assert.throws(() => encodePartialSum({ ...frame, count: 4 }), /expected 26 bytes for 4 elements, got 20/);
+  assert.throws(() => decodePartialSum(bytes.subarray(0, bytes.length - 1)), /decodePartialSum: 3 packed elements take 20 bytes \(wide field\) or 14 \(compact field\), the body has 19/);
+  assert.throws(() => decodePartialSum(Uint8Array.of(...bytes, 0)), /the body has 21 after the header/);
+  // The compact field's 37-bit packing frames the same way, ⌈4.625·count⌉ bytes.
+  const compact = { ...frame, values: new Uint8Array(14) };
+  assert.deepEqual(decodePartialSum(encodePartialSum(compact)), compact);
+  assert.throws(() => encodePartialSum({ ...frame, values: new Uint8Array(15) }), /expected 20 \(wide\) or 14 \(compact\) bytes for 3 elements, got 15/);
+  assert.throws(() => encodePartialSum({ ...frame, count: 4 }), /expected 26 \(wide\) or 19 \(compact\) bytes for 4 elements, got 20/);
 });

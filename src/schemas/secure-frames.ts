@@ -11,7 +11,9 @@
  *   inbox         = version ‖ u32 roundNumber ‖ u16 position ‖ includedSetHash (32 raw bytes)
  *                   ‖ u32 vectorLength ‖ u32 count ‖ count × (id senderId ‖ u32 length ‖ envelope)
  *   partial sum   = version ‖ includedSetHash (32 raw bytes) ‖ u32 count ‖ count field elements packed
- *                   52 bits each, ⌈6.5·count⌉ bytes (src/crypto/share-codec.ts)
+ *                   in the round's field (src/crypto/share-codec.ts): 52 bits each in the wide field,
+ *                   ⌈6.5·count⌉ bytes, or 37 in the compact one, ⌈4.625·count⌉ bytes; which one the
+ *                   round's field is, the service checks
  *
  * The inbox is written frame by frame (a header, then one frame per envelope), so a server can stream it
  * from the database; its count comes first, so a reader tells a complete inbox from a cut one.
@@ -41,13 +43,21 @@ export interface InboxHeader {
 export interface PartialSumFrame {
   includedSetHash: string;
   count: number;
-  /** The packed field elements, exactly ⌈6.5·count⌉ bytes. */
+  /** The packed field elements: ⌈6.5·count⌉ bytes (wide field) or ⌈4.625·count⌉ (compact). */
   values: Uint8Array;
 }
 
-/** Bytes of `count` field elements packed 52 bits each. */
-export function packedValueBytes(count: number): number {
-  return Math.ceil((count * 52) / 8);
+/** Bits per element in the two fields (src/crypto/field.ts, compact-field.ts). */
+export const ELEMENT_BITS = { wide: 52, compact: 37 } as const;
+
+/** Bytes of `count` field elements packed `bits` each (the wide field's 52 unless told). */
+export function packedValueBytes(count: number, bits: number = ELEMENT_BITS.wide): number {
+  return Math.ceil((count * bits) / 8);
+}
+
+/** Whether `bytes` is the packed length of `count` elements in either field (for count ≥ 1 the two differ). */
+function isPackedLength(bytes: number, count: number): boolean {
+  return bytes === packedValueBytes(count, ELEMENT_BITS.wide) || bytes === packedValueBytes(count, ELEMENT_BITS.compact);
 }
 
 class Writer {
@@ -120,6 +130,10 @@ class Reader {
     out.set(this.#bytes.subarray(this.#offset, this.#offset + n));
     this.#offset += n;
     return out;
+  }
+  /** Everything left, as a copy. */
+  rest(): Uint8Array {
+    return this.raw(this.#bytes.byteLength - this.#offset, 'the rest');
   }
   id(what: string): string {
     const length = this.u8(`the length of ${what}`);
@@ -212,8 +226,10 @@ export function decodeInbox(bytes: Uint8Array): Omit<InboxHeader, 'count'> & { e
 }
 
 export function encodePartialSum(frame: PartialSumFrame): Uint8Array {
-  if (frame.values.byteLength !== packedValueBytes(frame.count)) {
-    throw new Error(`encodePartialSum: expected ${packedValueBytes(frame.count)} bytes for ${frame.count} elements, got ${frame.values.byteLength}`);
+  if (!isPackedLength(frame.values.byteLength, frame.count)) {
+    throw new Error(
+      `encodePartialSum: expected ${packedValueBytes(frame.count)} (wide) or ${packedValueBytes(frame.count, ELEMENT_BITS.compact)} (compact) bytes for ${frame.count} elements, got ${frame.values.byteLength}`,
+    );
   }
   const out = new Writer(1 + HASH_BYTES + 4 + frame.values.byteLength);
   out.u8(SECURE_FRAMES_VERSION);
@@ -228,7 +244,11 @@ export function decodePartialSum(bytes: Uint8Array): PartialSumFrame {
   r.version();
   const includedSetHash = r.hash();
   const count = r.u32('the element count');
-  const values = r.raw(packedValueBytes(count), `${count} packed elements`);
-  r.end(`${count} packed elements`);
+  const values = r.rest();
+  if (!isPackedLength(values.byteLength, count)) {
+    throw new Error(
+      `decodePartialSum: ${count} packed elements take ${packedValueBytes(count)} bytes (wide field) or ${packedValueBytes(count, ELEMENT_BITS.compact)} (compact field), the body has ${values.byteLength} after the header`,
+    );
+  }
   return { includedSetHash, count, values };
 }

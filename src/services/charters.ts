@@ -9,8 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { charterFingerprint, charterProblems, type Charter, type CommitteePolicy } from '../crypto/charter.js';
 import { chainAnchor, LOTTERY_VALUE_BYTES } from '../crypto/committee-lottery.js';
-import { FIELD_PRIME } from '../crypto/field.js';
-import { FIXED_POINT_BITS } from '../crypto/fixed-point.js';
+import { encodingNamed } from '../crypto/fixed-point.js';
 import { ValidationError } from '../errors.js';
 import type { SecureAggregationConfig, TrainingConfig } from '../schemas/federations.schema.js';
 
@@ -42,14 +41,15 @@ export function buildCharter(aggregation: 'plain' | 'secure', secure: SecureAggr
       lotterySeed = new Uint8Array(randomBytes(LOTTERY_VALUE_BYTES));
       policy = { kind: 'lottery', chainAnchor: Buffer.from(chainAnchor(lotterySeed, chainLength)).toString('hex'), chainLength };
     }
+    const encoding = encodingNamed(secure.field ?? 'wide');
     charter = {
       version: 1,
       aggregation: 'secure',
       secure: {
         committee: { size: secure.committee.size, threshold: secure.committee.threshold },
         clipNorm: secure.clipNorm,
-        fixedPointBits: FIXED_POINT_BITS,
-        fieldPrime: String(FIELD_PRIME),
+        fixedPointBits: encoding.fractionBits,
+        fieldPrime: String(encoding.field.prime),
         summingDeadlineSeconds: secure.summingDeadlineSeconds,
         policy,
       },

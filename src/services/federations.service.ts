@@ -49,6 +49,7 @@ export class FederationsService {
     requireRangesForFederatedStatistics(body.datasetSchema);
     const featureCount = featureNamesOf(body.datasetSchema).length;
     const secureConfig = secureConfigFor(body);
+    if (body.privacy) requireWideFieldForPrivacy(secureConfig, 'createFederation', 'body.secure.field');
     const charted = buildCharter(body.aggregation, secureConfig, body.training, 'createFederation');
     const privacyConfig = body.privacy ? resolvePrivacy(body.privacy, body.training, 'createFederation') : null;
     const enrolmentToken = newSecret('enrolment');
@@ -102,6 +103,7 @@ export class FederationsService {
     requireOperator(principal, 'updatePrivacy');
     const federation = await this.load(federationId);
     const resolved = privacy ? resolvePrivacy(privacy, federation.trainingConfig, 'updatePrivacy') : null;
+    if (resolved) requireWideFieldForPrivacy(federation.secureConfig, 'updatePrivacy', 'body.privacy');
     if (!(await setPrivacyConfig(this.db, federationId, resolved))) {
       throw new ConflictError(
         'privacy-budget-spent',
@@ -123,6 +125,7 @@ export class FederationsService {
       throw new ConflictError('wrong-aggregation-mode', 'Not a secure federation', `updateSecure: federation ${federationId} uses plain aggregation; secure settings need a new federation`);
     }
     checkCommittee(secure, federation.trainingConfig.minOwners, 'updateSecure');
+    if (federation.privacyConfig) requireWideFieldForPrivacy(secure, 'updateSecure', 'body.secure.field');
     const charted = buildCharter('secure', secure, federation.trainingConfig, 'updateSecure');
     if (!(await replaceCharter(this.db, federationId, { secureConfig: secure, ...charted }))) {
       throw new ConflictError(
@@ -177,6 +180,17 @@ function secureConfigFor(body: CreateFederationBody) {
   const config = body.secure ?? secureAggregationConfigSchema.parse({});
   checkCommittee(config, body.training.minOwners, 'createFederation');
   return config;
+}
+
+/**
+ * Distributed DP noise needs the wide field's headroom (and its accounting assumes its 2^-20 lattice),
+ * so a federation with differential privacy keeps the wide field.
+ */
+function requireWideFieldForPrivacy(secure: SecureAggregationConfig | null, action: string, path: string): void {
+  if (secure?.field !== 'compact') return;
+  throw new ValidationError(`${action}: differential privacy needs the wide field; the compact field has no headroom for the noise`, [
+    { path, message: 'use field "wide" with privacy, or no privacy with field "compact"' },
+  ]);
 }
 
 function checkCommittee(config: SecureAggregationConfig, minOwners: number, action: string): void {

@@ -58,8 +58,8 @@ import { federatedStatisticsColumns } from '../ml/dataset-schema.js';
 import { EVALUATION_BINS, federatedReport, tallyLength, tallyProblems } from '../ml/federated-evaluation.js';
 import { parameterCount } from '../ml/model-spec.js';
 import { applyFederatedStatistics, momentProblems, momentsLength } from '../ml/standardisation.js';
-import { FIXED_POINT_BITS } from '../crypto/fixed-point.js';
-import { secureVectorLength } from '../crypto/secure-update.js';
+import { encodingOfCharter, FIXED_POINT_BITS, WIDE_ENCODING, type FixedPointEncoding } from '../crypto/fixed-point.js';
+import { secureVectorLength, weightCapFor } from '../crypto/secure-update.js';
 import { newId } from './credentials.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { layoutOf, serverOptimizerOf } from './federations.service.js';
@@ -118,6 +118,18 @@ export function secureLengthOf(federation: FederationRecord, round: Pick<RoundRe
   return secureVectorLength(contributionLength(federation, round));
 }
 
+/**
+ * The field and lattice step a secure round's vectors are in: the charter's for a training round, the
+ * wide field for statistics and evaluation rounds (their counts may exceed the compact field's headroom).
+ */
+export function roundEncoding(federation: FederationRecord, round: Pick<RoundRecord, 'kind'>): FixedPointEncoding {
+  const terms = federation.charter?.secure;
+  if (!terms || round.kind !== 'training') return WIDE_ENCODING;
+  const encoding = encodingOfCharter(terms.fieldPrime, terms.fixedPointBits);
+  if (!encoding) throw new Error(`roundEncoding: federation ${federation.id}'s charter names a field this server does not know (fixedPointBits ${terms.fixedPointBits})`);
+  return encoding;
+}
+
 /** Why a secure round's committee could not be seated. */
 export interface CommitteeShortfall {
   shortfall: string;
@@ -164,6 +176,20 @@ export class RoundCore {
     const trainingIndex = (await countTrainingRounds(tx, federation.id)) + 1;
     const training = federation.trainingConfig;
     config.learningRate = scheduledLearningRate(training.learningRate, training.learningRateSchedule ?? { kind: 'constant' }, trainingIndex, training.rounds);
+    const secure = federation.secureConfig;
+    const encoding = roundEncoding(federation, { kind: 'training' });
+    if (secure && encoding !== WIDE_ENCODING) {
+      // The compact field's sums must fit: cap each owner's sample weight for the cohort enrolled now.
+      const cap = weightCapFor(encoding, owners, secure.clipNorm);
+      if (cap < 1) {
+        throw new ConflictError(
+          'field-headroom-exceeded',
+          'The round’s sum would not fit the compact field',
+          `openRound: ${owners} owners at clipNorm ${secure.clipNorm} could sum beyond the compact field's headroom even at a sample weight of 1; lower clipNorm before the first round, or use a federation with the wide field`,
+        );
+      }
+      config.weightCap = cap;
+    }
     const targetOwners = config.dp ? await this.expectedContributors(tx, federation, config) : null;
     let minOwners = opening.minOwners;
     if (config.dp && federation.secureConfig && targetOwners !== null) {
@@ -249,7 +275,8 @@ export class RoundCore {
    * enrolled by then, and sampled if the round samples. Refusals are 409s the owner can act on.
    */
   async assertMayContribute(round: RoundRecord, ownerId: string, action: string): Promise<void> {
-    if (!round.config.dp) return;
+    // A compact-field round's weight cap is sized for the owners enrolled when it opened: they are its cohort too.
+    if (!round.config.dp && round.config.weightCap === undefined) return;
     const owner = await findOwner(this.db, ownerId);
     if (!owner || !mayContribute(owner.createdAt, round.openedAt)) {
       throw new ConflictError('not-in-cohort', 'Not in this round’s cohort', `${action}: round ${round.number} was opened before this owner enrolled; take part from the next round`);
@@ -449,7 +476,7 @@ export class RoundCore {
           }
           if (!(await finishRound(tx, round.id, 'summing', { status: 'closed' }, now))) return false;
           const base = await this.baseWeights(tx, federation, round);
-          const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0);
+          const sum = reconstructSum(base.length, await listPartialSums(tx, round.id), threshold, round.includedCount ?? 0, roundEncoding(federation, round));
           await this.publish(tx, round, base, strategyOfRound(round.config, this.strategy).aggregateSum(base, sum, round.config), now);
           return true;
         });

@@ -10,7 +10,7 @@ import { hasPartialSum, hasShares, hasUpdate, listCommitteeSeats, type Committee
 import { isSampled } from '../crypto/dp/sampling.js';
 import type { Round } from '../schemas/rounds.schema.js';
 import type { Principal } from './credentials.js';
-import { secureLengthOf } from './round-core.js';
+import { roundEncoding, secureLengthOf } from './round-core.js';
 
 /**
  * What a waiting agent compares: the round's number and status, or `none` before the first round. While a
@@ -62,6 +62,8 @@ export class RoundViews {
         clipNorm: secure.clipNorm,
         vectorLength: secureLengthOf(federation, round),
         policy: federation.charter?.secure?.policy.kind ?? 'lottery',
+        field: roundEncoding(federation, round).name,
+        weightCap: round.config.weightCap ?? null,
         committee: seats.map((seat) => ({
           position: seat.position,
           ownerId: seat.ownerId,

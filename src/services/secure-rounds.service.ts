@@ -24,6 +24,7 @@ import {
 } from '../db/rounds.repository.js';
 import { ENVELOPE_VERSION, envelopeOverhead, isValidX25519PublicKey } from '../crypto/envelope.js';
 import { ED25519_SIGNATURE_BYTES, verifyCommitteeKey } from '../crypto/identity.js';
+import type { PrimeField } from '../crypto/field.js';
 import { sharePayloadSizes, unpackFieldVector } from '../crypto/share-codec.js';
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError, type ProblemField } from '../errors.js';
 import type { Inbox, Round } from '../schemas/rounds.schema.js';
@@ -31,7 +32,7 @@ import { encodeInboxFrame, encodeInboxHeader } from '../schemas/secure-frames.js
 import { requireOwner } from './auth.service.js';
 import { newId, type Principal } from './credentials.js';
 import type { FederationsService } from './federations.service.js';
-import { secureLengthOf } from './round-core.js';
+import { roundEncoding, secureLengthOf } from './round-core.js';
 import { assertCollecting, duplicateSubmission, requireMode, roundNotOpen, type RoundsService } from './rounds.service.js';
 
 export class SecureRoundsService {
@@ -112,7 +113,7 @@ export class SecureRoundsService {
       );
     }
     const length = secureLengthOf(federation, round);
-    checkEnvelopes(envelopes, seats, length);
+    checkEnvelopes(envelopes, seats, length, roundEncoding(federation, round).field);
     await this.rounds.core.assertMayContribute(round, ownerId, 'uploadShares');
     if (await hasShares(this.db, round.id, ownerId)) throw duplicateSubmission(number);
     const accepted = await this.rounds.core.accept(federation, round, {
@@ -204,7 +205,7 @@ export class SecureRoundsService {
       ]);
     if (body.count !== undefined && body.count !== length) throw malformed(`round ${number} sums vectors of ${length} elements, this partial sum has ${body.count}`);
     try {
-      unpackFieldVector(values, length);
+      unpackFieldVector(values, length, roundEncoding(federation, round).field);
     } catch (error) {
       throw malformed((error as Error).message);
     }
@@ -248,9 +249,9 @@ const INBOX_PAGE = 8;
  * the earlier 7-byte layout an older client may still send) and of the supported version, so a malformed
  * upload is refused before anything is stored.
  */
-function checkEnvelopes(envelopes: ShareEnvelopeInput[], seats: CommitteeSeatRecord[], length: number): void {
+function checkEnvelopes(envelopes: ShareEnvelopeInput[], seats: CommitteeSeatRecord[], length: number, field: PrimeField): void {
   const members = new Set(seats.map((seat) => seat.ownerId));
-  const validSizes = new Set(sharePayloadSizes(length).map((size) => envelopeOverhead() + size));
+  const validSizes = new Set(sharePayloadSizes(length, field).map((size) => envelopeOverhead() + size));
   const problems: ProblemField[] = [];
   const seen = new Set<string>();
   envelopes.forEach(({ recipientId, envelope }, i) => {

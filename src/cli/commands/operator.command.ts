@@ -103,6 +103,8 @@ Options:
   --committee K          secure, with --threshold: committee members seated per round [${SECURE_DEFAULTS.committee.size}]
   --threshold T          secure: partial sums that reconstruct the sum; up to K−T members may drop out [${SECURE_DEFAULTS.committee.threshold}]
   --clip-norm C          secure: L2 bound each owner clips its update to [${SECURE_DEFAULTS.clipNorm}]
+  --field F              secure: wide (2^52 − 47) or compact (2^37 − 25: 29% smaller uploads; a round's
+                         owners × sample weight × max(C, 1) must stay within 1,048,575; no DP) [wide]
   --aggregator NAME=KEY  secure, repeatable, with --threshold: a named committee of these aggregator nodes (KEY is
                          the identity 'fedscore owner identity' printed for the node); all of them sit on every
                          round's committee [a lottery among the volunteers, which cannot stop sybil volunteers]

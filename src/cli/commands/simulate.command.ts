@@ -58,6 +58,7 @@ const OPTIONS = {
   dropout: { type: 'string' },
   'committee-dropout': { type: 'string' },
   'clip-norm': { type: 'string' },
+  field: { type: 'string' },
   concurrency: { type: 'string' },
   workers: { type: 'string' },
   server: { type: 'string' },
@@ -89,6 +90,8 @@ ${TRAINING_USAGE}
   --committee-dropout M  secure: committee members that drop out of each round (default 0;
                          more than K−T makes every round fail cleanly, which is what it shows)
   --clip-norm C          secure: L2 bound on each owner's update (default 100)
+  --field F              secure: wide or compact, the field owners share in (default wide; compact sends 37
+                         bits per element instead of 52, and needs owners × max(C, 1) ≤ 1,048,575)
   --concurrency C        owners working at once: enrolling, downloading, training, sending (default ${DEFAULT_TRAINING.concurrency})
   --workers N            threads local training runs on, with secure mode's sealing and inbox summing (default:
                          this machine's cores, ${availableParallelism()} here); 1 does it on the main thread, beside the
@@ -445,8 +448,11 @@ async function startLocalServer(io: CliIo): Promise<ServerHandle> {
   }
 }
 
-function readSecure(values: { committee?: string; threshold?: string; dropout?: string; 'committee-dropout'?: string; 'clip-norm'?: string }, mode: string): SecureSimulation | undefined {
-  const flags = ['committee', 'threshold', 'dropout', 'committee-dropout', 'clip-norm'] as const;
+function readSecure(
+  values: { committee?: string; threshold?: string; dropout?: string; 'committee-dropout'?: string; 'clip-norm'?: string; field?: string },
+  mode: string,
+): SecureSimulation | undefined {
+  const flags = ['committee', 'threshold', 'dropout', 'committee-dropout', 'clip-norm', 'field'] as const;
   if (mode !== 'secure') {
     const given = flags.find((flag) => values[flag] !== undefined);
     if (given) throw new UsageError(`--${given} applies only to --mode secure`);
@@ -460,5 +466,11 @@ function readSecure(values: { committee?: string; threshold?: string; dropout?: 
     dropout: readNumber(values.dropout, '--dropout', 0, { min: 0, max: 0.9 }),
     committeeDropout: readNumber(values['committee-dropout'], '--committee-dropout', 0, { integer: true, min: 0, max: committee }),
     clipNorm: readNumber(values['clip-norm'], '--clip-norm', 100, { min: 0, minExclusive: true, max: 10_000 }),
+    field: readField(values.field),
   };
+}
+
+function readField(value: string | undefined): 'wide' | 'compact' {
+  if (value === undefined || value === 'wide' || value === 'compact') return value ?? 'wide';
+  throw new UsageError(`--field: expected wide or compact, got ${JSON.stringify(value)}`);
 }

@@ -66,6 +66,7 @@ export const CREATE_OPTIONS = {
   committee: { type: 'string' },
   threshold: { type: 'string' },
   'clip-norm': { type: 'string' },
+  field: { type: 'string' },
   aggregator: { type: 'string', multiple: true },
   rounds: { type: 'string' },
   'min-owners': { type: 'string' },
@@ -87,7 +88,8 @@ export type CreateValues = {
 };
 
 const AGGREGATIONS = ['plain', 'secure'] as const;
-const SECURE_FLAGS = ['committee', 'threshold', 'clip-norm', 'aggregator'] as const;
+const SECURE_FLAGS = ['committee', 'threshold', 'clip-norm', 'field', 'aggregator'] as const;
+const FIELDS = ['wide', 'compact'] as const;
 const PRIVACY_FLAGS = ['dp-delta', 'dp-clip', 'dp-noise', 'sample-rate'] as const;
 /** The CLI's δ when none is given: 1e-5 is below 1/owners for any federation of up to 100,000 owners. */
 export const DEFAULT_DP_DELTA = 1e-5;
@@ -132,6 +134,7 @@ export function readFederationSettings(values: CreateValues, schemaFile: string)
       committee: { size: aggregators.length, threshold: wholeNumber(values.threshold, '--threshold') },
       policy: { kind: 'named', aggregators },
       ...(values['clip-norm'] !== undefined && { clipNorm: number(values['clip-norm'], '--clip-norm') }),
+      ...(values.field !== undefined && { field: readChoice(values.field, '--field', FIELDS, 'wide') }),
     };
   } else {
     if ((values.committee === undefined) !== (values.threshold === undefined)) {
@@ -142,6 +145,7 @@ export function readFederationSettings(values: CreateValues, schemaFile: string)
         committee: { size: wholeNumber(values.committee, '--committee'), threshold: wholeNumber(values.threshold, '--threshold') },
       }),
       ...(values['clip-norm'] !== undefined && { clipNorm: number(values['clip-norm'], '--clip-norm') }),
+      ...(values.field !== undefined && { field: readChoice(values.field, '--field', FIELDS, 'wide') }),
     };
     if (Object.keys(secure).length === 0) secure = undefined;
   }

@@ -18,10 +18,10 @@ export function describeModel(model: FederationView['model']): string {
 
 export function describeAggregation(federation: Pick<FederationView, 'aggregation' | 'secure'>): string {
   if (federation.aggregation === 'plain' || federation.secure === null) return 'plain (the server sees each owner\'s update)';
-  const { committee, clipNorm, summingDeadlineSeconds } = federation.secure;
+  const { committee, clipNorm, summingDeadlineSeconds, field } = federation.secure;
   return (
     `secure (committee of ${committee.size} per round, threshold ${committee.threshold}: up to ` +
-    `${committee.size - committee.threshold} member(s) may drop out; clip norm ${clipNorm}; summing deadline ${summingDeadlineSeconds} s)`
+    `${committee.size - committee.threshold} member(s) may drop out; clip norm ${clipNorm}; ${field ?? 'wide'} field; summing deadline ${summingDeadlineSeconds} s)`
   );
 }
 
