@@ -110,40 +110,35 @@ function unpackWide(bytes: Uint8Array, n: number): Float64Array {
   return out;
 }
 
-/** Bits written or read at a time: with fewer than 8 pending, the accumulator stays below 2^31. */
-const CHUNK_BITS = 24;
-
 /**
- * The same little-endian layout for any field narrower than 52 bits (the compact field's 37): element i
- * occupies bits bits·i … bits·i + bits − 1, and the last byte's unused high bits are zero.
+ * The same little-endian layout for a field narrower than 46 bits (the compact field's 37): element i
+ * occupies bits bits·i … bits·i + bits − 1, the last byte's unused high bits zero. Shifted into place an
+ * element spans at most bits + 7 < 53 bits, so it moves as one exact float64 through six bytes.
  */
 function packBits(v: Float64Array, field: PrimeField): Uint8Array {
-  const out = new Uint8Array(packedFieldBytes(v.length, field));
-  let acc = 0;
-  let pending = 0;
-  let o = 0;
+  const length = packedFieldBytes(v.length, field);
+  const out = new Uint8Array(length + 8); // slack for the last element's six-byte write
+  const bits = field.bits;
   for (let i = 0; i < v.length; i++) {
-    let rest = v[i]!;
-    if (!field.isElement(rest)) throw new Error(`packFieldVector: element ${i} is not a field element (an integer in [0, p))`);
-    for (let left = field.bits; left > 0; ) {
-      const take = Math.min(CHUNK_BITS, left);
-      const scale = 2 ** take;
-      const high = Math.floor(rest / scale);
-      acc += (rest - high * scale) * 2 ** pending;
-      rest = high;
-      pending += take;
-      left -= take;
-      for (; pending >= 8; pending -= 8) {
-        out[o++] = acc & 0xff;
-        acc = acc >>> 8;
-      }
-    }
+    const x = v[i]!;
+    if (!field.isElement(x)) throw new Error(`packFieldVector: element ${i} is not a field element (an integer in [0, p))`);
+    const position = i * bits;
+    const o = Math.floor(position / 8);
+    const value = x * 2 ** (position - o * 8);
+    const low = value >>> 0; // ToUint32 is value mod 2^32, exact
+    const high = (value - low) / TWO32;
+    out[o] = out[o]! | (low & 0xff); // the first byte may hold the previous element's last bits
+    out[o + 1] = (low >>> 8) & 0xff;
+    out[o + 2] = (low >>> 16) & 0xff;
+    out[o + 3] = low >>> 24;
+    out[o + 4] = high & 0xff;
+    out[o + 5] = high >>> 8;
   }
-  if (pending > 0) out[o] = acc;
-  return out;
+  return out.slice(0, length);
 }
 
 function unpackBits(bytes: Uint8Array, length: number | undefined, field: PrimeField): Float64Array {
+  const bits = field.bits;
   let n: number;
   if (length !== undefined) {
     if (!Number.isSafeInteger(length) || length < 0) throw new Error(`unpackFieldVector: expected a non-negative integer length, got ${length}`);
@@ -152,32 +147,24 @@ function unpackBits(bytes: Uint8Array, length: number | undefined, field: PrimeF
     }
     n = length;
   } else {
-    n = Math.floor((bytes.length * 8) / field.bits);
-    if (packedFieldBytes(n, field) !== bytes.length) throw new Error(`unpackFieldVector: ${bytes.length} bytes is not a whole number of packed ${field.bits}-bit elements`);
+    n = Math.floor((bytes.length * 8) / bits);
+    if (packedFieldBytes(n, field) !== bytes.length) throw new Error(`unpackFieldVector: ${bytes.length} bytes is not a whole number of packed ${bits}-bit elements`);
   }
+  const padded = new Uint8Array(bytes.length + 8);
+  padded.set(bytes);
   const out = new Float64Array(n);
-  let acc = 0;
-  let pending = 0;
-  let o = 0;
+  const mask = 2 ** bits;
   for (let i = 0; i < n; i++) {
-    let value = 0;
-    for (let have = 0; have < field.bits; ) {
-      const take = Math.min(CHUNK_BITS, field.bits - have);
-      while (pending < take) {
-        acc += bytes[o++]! * 2 ** pending;
-        pending += 8;
-      }
-      const scale = 2 ** take;
-      const piece = acc % scale;
-      acc = (acc - piece) / scale;
-      pending -= take;
-      value += piece * 2 ** have;
-      have += take;
-    }
-    if (value >= field.prime) throw new Error(`unpackFieldVector: element ${i} is not below the field prime`);
-    out[i] = value;
+    const position = i * bits;
+    const o = Math.floor(position / 8);
+    const low = (padded[o]! | (padded[o + 1]! << 8) | (padded[o + 2]! << 16) | (padded[o + 3]! << 24)) >>> 0;
+    const value = (padded[o + 4]! | (padded[o + 5]! << 8)) * TWO32 + low;
+    const x = Math.floor(value / 2 ** (position - o * 8)) % mask;
+    if (x >= field.prime) throw new Error(`unpackFieldVector: element ${i} is not below the field prime`);
+    out[i] = x;
   }
-  if (acc !== 0) throw new Error(`unpackFieldVector: the padding bits after element ${n - 1} are not zero`);
+  const used = n * bits - (bytes.length - 1) * 8; // bits of the last byte that belong to an element
+  if (n > 0 && used < 8 && bytes[bytes.length - 1]! >>> used !== 0) throw new Error(`unpackFieldVector: the padding bits after element ${n - 1} are not zero`);
   return out;
 }
 

@@ -111,7 +111,7 @@ test('a cohort whose sum could leave the compact field cannot open a round; the 
   assert.equal(weightCapFor(COMPACT_ENCODING, 106, 10_000), 0);
   assert.ok(weightCapFor(WIDE_ENCODING, 106, 10_000) > 1);
   const refused = await assertRefused(t, () => t.http.post(`/v1/federations/${s.federationId}/rounds`).set(bearer(ADMIN_KEY)).send({}), 409, 'field-headroom-exceeded');
-  assert.match(refused.body.detail, /106 owners at clipNorm 10000/);
+  assert.match(String(refused.body.detail), /106 owners at clipNorm 10000/);
 });
 
 test('differential privacy needs the wide field: refused at creation and on either update, nothing written', async () => {
