@@ -28,6 +28,7 @@ import { generateIdentityKeyPair, signCommitteeKey } from '../src/crypto/identit
 import { repoRoot, round3, sharedData, writeResult, type Table } from './bench-io.js';
 import { federationBody } from './crx-federation.js';
 import { runLoad, type LoadReport, type LoadRequest } from './support/load-generator.js';
+import { programCpuSeconds } from './support/process-cpu.js';
 import { scrape, startDeployment, watchPostgres, type DatabaseKind, type Deployment, type InstanceSample, type PostgresActivity } from './support/load-servers.js';
 
 const SCENARIO_NAMES = ['submissions', 'shares', 'downloads', 'predictions'] as const;
@@ -105,6 +106,8 @@ interface Row {
   serverCpuCores: number;
   /** The load generator's own CPU, as a share of one core. */
   generatorCpuCores: number;
+  /** PostgreSQL's CPU (every postgres process on the machine), as a share of one core; 0 on SQLite. */
+  postgresCpuCores: number;
   /** All cores of the machine busy (everyone's work, the database's included), 0–1. */
   machineBusy: number;
   eventLoopLagP99Ms: number;
@@ -300,8 +303,10 @@ async function measure(deploymentName: DeploymentName, deployment: Deployment, s
   const machineBefore = busyTimes();
   const stopWatching = deployment.postgres ? await watchPostgres(deployment) : undefined;
   const generatorBefore = process.cpuUsage();
+  const postgresBefore = deployment.postgres ? programCpuSeconds('postgres') : 0;
   const report = await load(SECONDS, scenario.windowLimit);
   const generator = process.cpuUsage(generatorBefore);
+  const postgresCpu = deployment.postgres ? programCpuSeconds('postgres') - postgresBefore : 0;
   const postgres = await stopWatching?.();
   const machineAfter = busyTimes();
   const after = await scrape(deployment, scenario.method, scenario.route);
@@ -333,6 +338,7 @@ async function measure(deploymentName: DeploymentName, deployment: Deployment, s
     serverCpuMsPerRequest: round3((serverCpu * 1000) / report.requests),
     serverCpuCores: round3(serverCpu / report.seconds),
     generatorCpuCores: round3((generator.user + generator.system) / 1e6 / report.seconds),
+    postgresCpuCores: round3(postgresCpu / report.seconds),
     machineBusy: round3((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)),
     eventLoopLagP99Ms: round3(Math.max(...after.map((s) => s.eventLoopLagP99Seconds)) * 1000),
     warmupRequests: warmup.requests,
@@ -373,9 +379,23 @@ function ratioNotes(rows: Row[]): string[] {
   for (const scenario of SCENARIO_NAMES) {
     const one = rows.find((r) => r.deployment === 'postgres-1' && r.scenario === scenario);
     const two = rows.find((r) => r.deployment === 'postgres-2' && r.scenario === scenario);
-    if (one && two) notes.push(`${SCENARIO_LABELS[scenario]}: two instances on PostgreSQL answer ${round3(two.requestsPerSecond / one.requestsPerSecond)}× the requests/s of one (${two.requestsPerSecond} vs ${one.requestsPerSecond}).`);
+    if (!one || !two) continue;
+    notes.push(
+      `${SCENARIO_LABELS[scenario]}: two instances on PostgreSQL answer ${round3(two.requestsPerSecond / one.requestsPerSecond)}× the requests/s of one (${two.requestsPerSecond} vs ${one.requestsPerSecond}); ` +
+        `this machine's ceiling for that ratio is ${round3(scaleOutCeiling(one))}× (below).`,
+    );
   }
   return notes;
+}
+
+/**
+ * The most any number of instances could answer on this machine, as a multiple of one instance's rate:
+ * every request costs the server s, PostgreSQL p and the generator g CPU seconds (measured with one
+ * instance), and all of it shares the machine's cores, so the rate is at most cores ÷ (s + p + g); with
+ * two instances, also at most twice one instance's. Above 1.6× only when the server's cost dominates.
+ */
+function scaleOutCeiling(one: Row): number {
+  return Math.min(2, os.cpus().length / (one.serverCpuCores + one.postgresCpuCores + one.generatorCpuCores));
 }
 
 function targetNotes(rows: Row[]): string[] {
@@ -415,13 +435,14 @@ export async function loadBench(): Promise<void> {
     },
     {
       title: 'Where the time goes, same windows',
-      columns: ['deployment', 'case', 'server mean ms', 'server CPU ms / request', 'server CPU (cores)', 'generator CPU (cores)', 'machine busy', 'event-loop lag p99 ms', 'PG active', 'PG waiting for a lock', 'PG idle in transaction'],
+      columns: ['deployment', 'case', 'server mean ms', 'server CPU ms / request', 'server CPU (cores)', 'PostgreSQL CPU (cores)', 'generator CPU (cores)', 'machine busy', 'event-loop lag p99 ms', 'PG active', 'PG waiting for a lock', 'PG idle in transaction'],
       rows: rows.map((r) => [
         r.deployment,
         SCENARIO_LABELS[r.scenario],
         r.serverMeanMs,
         r.serverCpuMsPerRequest,
         r.serverCpuCores,
+        r.postgres ? r.postgresCpuCores : '-',
         r.generatorCpuCores,
         `${Math.round(r.machineBusy * 100)}%`,
         r.eventLoopLagP99Ms,
@@ -431,7 +452,8 @@ export async function loadBench(): Promise<void> {
       ]),
       notes: [
         "Server mean ms: the servers' own mean time for the route, from receiving the request to sending the answer (their /metrics histogram); the gap to the clients' latency is time queued before the server reads the request. Server CPU: the server processes' process_cpu_seconds_total over the window, all instances together; event-loop lag: the worst instance's p99.",
-        "Machine busy: all cores, everyone's work included (PostgreSQL, the load generator, and whatever else shared the machine).",
+        "Machine busy: all cores, everyone's work included (PostgreSQL, the load generator, and whatever else shared the machine). PostgreSQL CPU: every postgres process's user + system time over the window, from /proc.",
+        `Scale-out ceiling: with one instance each request costs the server, PostgreSQL and the generator CPU time that all shares these ${os.cpus().length} cores, so no number of instances can answer more than ${os.cpus().length} ÷ (their cores in use with one instance) times one instance's rate — the ceiling quoted above. Reaching 1.6× needs that sum at or below ${round3(os.cpus().length / 1.6)} cores, i.e. PostgreSQL and the generator together at most a quarter of the server's own cost once the instance fills its core.`,
         'PG columns: mean number of the instances\' database sessions running a statement, running but waiting for a lock (row locks included), and idle inside an open transaction (waiting for the server process), sampled from pg_stat_activity every 200 ms.',
         ...complaints.filter((c) => c.warnings > 0).map((c) => `${c.deployment}: the servers logged ${c.warnings} line(s) at warn or above (see load.json).`),
       ],
