@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import { parseRetryAfter, withRetry, type RetryHint, type RetryPolicy } from './retry.js';
+import { NodeTransport, RequestTimeoutError, type Transport, type TransportAnswer, type TransportRequest } from './node-transport.js';
 import { problemSchema, type Problem } from '../schemas/common.schema.js';
 import {
   charterViewSchema,
@@ -93,7 +94,11 @@ export interface FedscoreClientOptions {
   baseUrl: string;
   /** Operator, scoped or owner key, sent as `Authorization: Bearer`. */
   apiKey?: string;
-  /** Injected for tests; defaults to the global (undici) fetch, which keeps connections alive. */
+  /**
+   * A fetch to send requests with (tests script one; pass `globalThis.fetch` for undici's). Without it the
+   * client sends over node:http / node:https with a keep-alive agent of its own (src/client/node-transport.ts),
+   * which the clients `withApiKey` and `withSignal` make share, so their requests reuse its connections.
+   */
   fetch?: typeof fetch;
   /** Per-request time limit; a stalled server should not hang a training loop forever. */
   timeoutMs?: number;
@@ -109,6 +114,10 @@ export interface FedscoreClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Not exported: how `withApiKey` and `withSignal` hand their transport (and its open connections) on. */
+const SHARED_TRANSPORT = Symbol('fedscore.sharedTransport');
+type InternalOptions = FedscoreClientOptions & { [SHARED_TRANSPORT]?: Transport };
 
 /** A non-2xx answer. `problem` is the server's problem+json, or one synthesised from the status line. */
 export class FedscoreApiError extends Error {
@@ -188,7 +197,7 @@ interface RequestSpec<T> {
 export class FedscoreClient {
   readonly baseUrl: string;
   readonly #apiKey: string | undefined;
-  readonly #fetch: typeof fetch;
+  readonly #transport: Transport;
   readonly #timeoutMs: number;
   readonly #retry: RetryPolicy | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -206,7 +215,7 @@ export class FedscoreClient {
     }
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#apiKey = options.apiKey;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#transport = (options as InternalOptions)[SHARED_TRANSPORT] ?? (options.fetch ? fetchTransport(options.fetch) : new NodeTransport());
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#retry = options.retry;
     this.#signal = options.signal;
@@ -218,12 +227,12 @@ export class FedscoreClient {
     return new FedscoreClient({
       baseUrl: this.baseUrl,
       apiKey,
-      fetch: this.#fetch,
+      [SHARED_TRANSPORT]: this.#transport,
       timeoutMs: this.#timeoutMs,
       ...(this.#retry && { retry: this.#retry }),
       ...(this.#signal && { signal: this.#signal }),
       secureWire: this.#secureWire,
-    });
+    } as InternalOptions);
   }
 
   /** The same client, whose requests (and retry waits) also stop when `signal` aborts. */
@@ -231,12 +240,12 @@ export class FedscoreClient {
     return new FedscoreClient({
       baseUrl: this.baseUrl,
       apiKey: this.#apiKey,
-      fetch: this.#fetch,
+      [SHARED_TRANSPORT]: this.#transport,
       timeoutMs: this.#timeoutMs,
       ...(this.#retry && { retry: this.#retry }),
       signal: this.#signal ? AbortSignal.any([this.#signal, signal]) : signal,
       secureWire: this.#secureWire,
-    });
+    } as InternalOptions);
   }
 
   get hasApiKey(): boolean {
@@ -556,15 +565,15 @@ export class FedscoreClient {
     const headers: Record<string, string> = { accept: 'application/octet-stream, application/problem+json' };
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     return this.#attempt(async () => {
-      const response = await this.#send('GET', path, { method: 'GET', headers }, this.#timeoutMs);
-      if (!response.ok) throw apiError('GET', path, response, await response.text());
-      const type = response.headers.get('content-type') ?? '';
-      const header = response.headers.get(MODEL_VERSION_HEADER);
+      const answer = await this.#send({ method: 'GET', path, headers, timeoutMs: this.#timeoutMs });
+      if (!isOk(answer)) throw apiError('GET', path, answer);
+      const type = answer.header('content-type') ?? '';
+      const header = answer.header(MODEL_VERSION_HEADER);
       if (!type.startsWith('application/octet-stream')) throw new FedscoreContractError('GET', path, `expected application/octet-stream, got ${JSON.stringify(type)}`);
       if (header === null || !/^\d{1,10}$/.test(header)) throw new FedscoreContractError('GET', path, `expected a version in ${MODEL_VERSION_HEADER}, got ${JSON.stringify(header)}`);
       const resolved = Number(header);
       try {
-        return { version: resolved, weights: decodeWeights(new Uint8Array(await response.arrayBuffer())) };
+        return { version: resolved, weights: decodeWeights(answer.body) };
       } catch (error) {
         throw new FedscoreContractError('GET', path, (error as Error).message);
       }
@@ -612,10 +621,10 @@ export class FedscoreClient {
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     if (body !== undefined) headers['content-type'] = 'application/octet-stream';
     return this.#attempt(async () => {
-      const response = await this.#send(method, path, { method, headers, ...(body !== undefined && { body }) }, this.#timeoutMs);
-      if (!response.ok) throw apiError(method, path.split('?')[0]!, response, await response.text());
-      if (expect === 'binary') return new Uint8Array(await response.arrayBuffer());
-      if (expect === 'json') return response.text();
+      const answer = await this.#send({ method, path, headers, ...(body !== undefined && { body }), timeoutMs: this.#timeoutMs });
+      if (!isOk(answer)) throw apiError(method, path.split('?')[0]!, answer);
+      if (expect === 'binary') return answer.body;
+      if (expect === 'json') return textOf(answer);
       return undefined;
     });
   }
@@ -631,11 +640,10 @@ export class FedscoreClient {
     }
     const path = spec.path.split('?')[0]!;
     return this.#attempt(async () => {
-      const response = await this.#send(spec.method, spec.path, { method: spec.method, headers, body: payload }, spec.timeoutMs ?? this.#timeoutMs);
-      const text = await response.text();
-      const accepted = response.ok || (spec.acceptStatuses ?? []).includes(response.status);
-      if (!accepted) throw apiError(spec.method, path, response, text);
-      return parseWith(spec.response, spec.method, path, text);
+      const answer = await this.#send({ method: spec.method, path: spec.path, headers, ...(payload !== undefined && { body: payload }), timeoutMs: spec.timeoutMs ?? this.#timeoutMs });
+      const accepted = isOk(answer) || (spec.acceptStatuses ?? []).includes(answer.status);
+      if (!accepted) throw apiError(spec.method, path, answer);
+      return parseWith(spec.response, spec.method, path, textOf(answer));
     });
   }
 
@@ -645,16 +653,22 @@ export class FedscoreClient {
     return policy ? withRetry(work, policy, (error) => retryHint(error, policy), this.#signal) : work();
   }
 
-  /** fetch, with "fetch failed" turned into a sentence that names the server and the reason. */
-  async #send(method: string, path: string, init: RequestInit, timeoutMs: number): Promise<Response> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = this.#signal ? AbortSignal.any([timeout, this.#signal]) : timeout;
+  /** One exchange, whole; a failure to get an answer becomes a sentence that names the server and the reason. */
+  async #send(request: { method: string; path: string; headers: Record<string, string>; body?: string | Uint8Array; timeoutMs: number }): Promise<TransportAnswer> {
+    const { method, path, timeoutMs } = request;
     try {
-      return await this.#fetch(this.baseUrl + path, { ...init, signal });
+      return await this.#transport.send({
+        method,
+        url: this.baseUrl + path,
+        headers: request.headers,
+        ...(request.body !== undefined && { body: request.body }),
+        timeoutMs,
+        ...(this.#signal && { signal: this.#signal }),
+      });
     } catch (error) {
       if (this.#signal?.aborted) throw this.#signal.reason;
-      if (timeout.aborted) {
-        throw new FedscoreNetworkError(method, this.baseUrl + path.split('?')[0], `no answer within ${Math.round(timeoutMs / 1000)} s`, 'ETIMEDOUT', { cause: error });
+      if (error instanceof RequestTimeoutError) {
+        throw new FedscoreNetworkError(method, this.baseUrl + path.split('?')[0], `no answer within ${Math.round(timeoutMs / 1000)} s`, 'ETIMEDOUT', { cause: error.cause ?? error });
       }
       const { reason, code } = describeNetworkError(error);
       throw new FedscoreNetworkError(method, this.baseUrl + path.split('?')[0], reason, code, { cause: error });
@@ -662,8 +676,35 @@ export class FedscoreClient {
   }
 }
 
-function apiError(method: string, path: string, response: Response, text: string): FedscoreApiError {
-  return new FedscoreApiError(method, path, response.status, toProblem(response, text), parseRetryAfter(response.headers.get('retry-after')));
+/**
+ * An injected fetch in the transport's shape: the time limit and the client's signal as one AbortSignal,
+ * the body read whole inside the limit (so a stall mid-body is a timeout too, as with the node transport).
+ */
+function fetchTransport(fetchImpl: typeof fetch): Transport {
+  return {
+    async send(request: TransportRequest): Promise<TransportAnswer> {
+      const timeout = AbortSignal.timeout(request.timeoutMs);
+      const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
+      try {
+        const response = await fetchImpl(request.url, { method: request.method, headers: request.headers, ...(request.body !== undefined && { body: request.body }), signal });
+        const body = new Uint8Array(await response.arrayBuffer());
+        return { status: response.status, statusText: response.statusText, header: (name) => response.headers.get(name), body };
+      } catch (error) {
+        if (timeout.aborted && !request.signal?.aborted) throw new RequestTimeoutError(request.timeoutMs, { cause: error });
+        throw error;
+      }
+    },
+  };
+}
+
+const isOk = (answer: TransportAnswer): boolean => answer.status >= 200 && answer.status <= 299;
+
+// What Response.text() does: UTF-8, a leading byte-order mark dropped, malformed bytes as U+FFFD.
+const utf8 = new TextDecoder();
+const textOf = (answer: TransportAnswer): string => utf8.decode(answer.body);
+
+function apiError(method: string, path: string, answer: TransportAnswer): FedscoreApiError {
+  return new FedscoreApiError(method, path, answer.status, toProblem(answer, textOf(answer)), parseRetryAfter(answer.header('retry-after')));
 }
 
 const NETWORK_REASONS: Record<string, string> = {
@@ -684,7 +725,10 @@ const NETWORK_REASONS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server’s TLS certificate cannot be verified',
 };
 
-/** undici reports "fetch failed" with the system error as its cause (an AggregateError when every address failed). */
+/**
+ * node:http rejects with the system error itself; undici reports "fetch failed" with it as the cause. Either may be
+ * an AggregateError when every address of the host failed.
+ */
 function describeNetworkError(error: unknown): { reason: string; code: string | undefined } {
   let cause: unknown = error instanceof Error && error.cause !== undefined ? error.cause : error;
   if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
@@ -694,7 +738,7 @@ function describeNetworkError(error: unknown): { reason: string; code: string | 
   return { reason: code ? `${message} (${code})` : message, code };
 }
 
-function toProblem(response: Response, text: string): Problem {
+function toProblem(response: TransportAnswer, text: string): Problem {
   try {
     const parsed = problemSchema.safeParse(JSON.parse(text));
     if (parsed.success) return parsed.data;
