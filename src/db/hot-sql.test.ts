@@ -13,7 +13,7 @@ import { findFederation } from './federations.repository.js';
 import { hotSqlOf } from './hot-sql.js';
 import { findModelWeights } from './models.repository.js';
 import { findOwnerByKeyHash } from './owners.repository.js';
-import { acceptContributionsNow, findRound, hasShares, hasUpdate, listCommitteeSeats, shareEnvelopeRows, updateRows } from './rounds.repository.js';
+import { acceptContributionsNow, findRound, hasShares, hasUpdate, listCommitteeSeats, listInbox, shareEnvelopeRows, updateRows } from './rounds.repository.js';
 import { federationsWithValidationSets } from './validation-sets.repository.js';
 
 test('every hot read returns what Prisma returns, and transactions keep using Prisma', async (t) => {
@@ -47,6 +47,10 @@ test('every hot read returns what Prisma returns, and transactions keep using Pr
   await p.committeeSeat.create({ data: { id: 's2', roundId: 'r1', position: 2, ownerId: 'o1', identityKey: new Uint8Array(32).fill(1), roundKey: new Uint8Array(32).fill(2), signature: new Uint8Array(64).fill(3), keyedAt: at(8) } });
   await p.owner.create({ data: { id: 'o3', federationId: 'f1', name: 'member', apiKeyHash: 'k3' } });
   await p.committeeSeat.create({ data: { id: 's1', roundId: 'r1', position: 1, ownerId: 'o3' } });
+  await p.owner.create({ data: { id: 'o10', federationId: 'f1', name: 'tenth', apiKeyHash: 'k10' } });
+  for (const sender of ['o2', 'o3', 'o10']) {
+    await p.shareEnvelope.create({ data: { id: `e-${sender}`, roundId: 'r1', senderId: sender, recipientId: 'o3', envelope: Uint8Array.of(1, 2, sender.length) } });
+  }
   const weights = new Uint8Array(new Float32Array([0.5, -1.25, 3e-8]).buffer);
   await p.modelVersion.create({ data: { id: 'm1', federationId: 'f1', version: 1, weights, metrics: '{}' } });
 
@@ -73,6 +77,10 @@ test('every hot read returns what Prisma returns, and transactions keep using Pr
     ['no validation set', (db) => federationsWithValidationSets(db, 'f1')],
     ['committee seats, keyed and not, by position', (db) => listCommitteeSeats(db, 'r1')],
     ['no committee seats', (db) => listCommitteeSeats(db, 'r2')],
+    ['an inbox page, by sender id', (db) => listInbox(db, 'r1', 'o3', { take: 2 })],
+    ['the next page', (db) => listInbox(db, 'r1', 'o3', { after: 'o10', take: 2 })],
+    ['past the last page', (db) => listInbox(db, 'r1', 'o3', { after: 'o3', take: 2 })],
+    ['an empty inbox', (db) => listInbox(db, 'r2', 'o3', { take: 2 })],
   ];
   for (const [what, read] of reads) {
     const viaPrisma = await p.$transaction((tx) => {

@@ -141,27 +141,32 @@ export class SecureRoundsService {
 
   /**
    * The same inbox in the binary framing, as a stream of frames: every check runs before the first frame,
-   * then a header carrying the envelope count and one frame per envelope, read from the database
-   * INBOX_PAGE rows at a time as the reader takes them (a full vector envelope is ⌈6.5·d⌉ bytes), so an
-   * inbox of thousands of envelopes is never one buffer. If the rows read differ from the count (they
-   * cannot while the round is summing), the stream fails and the reader sees a cut body.
+   * then a header carrying the envelope count and one frame per envelope, read from the database a page at
+   * a time as the reader takes them — about INBOX_PAGE_BYTES of envelopes per page (one envelope when a
+   * full vector is larger: ⌈6.5·d⌉ bytes), written as one chunk — so an inbox of thousands of envelopes is
+   * never one buffer. If the rows read differ from the count (they cannot while the round is summing), the
+   * stream fails and the reader sees a cut body.
    */
   async inboxFrames(principal: Principal, federationId: string, number: number): Promise<AsyncIterable<Uint8Array>> {
-    const { round, seat, length } = await this.summingSeat(principal, federationId, number);
+    const { federation, round, seat, length } = await this.summingSeat(principal, federationId, number);
     const count = await countInbox(this.db, round.id, seat.ownerId);
     const header = encodeInboxHeader({ roundNumber: round.number, position: seat.position, includedSetHash: round.includedSetHash!, vectorLength: length, count });
     const db = this.db;
+    const largest = envelopeOverhead() + Math.max(...sharePayloadSizes(length, roundEncoding(federation, round).field));
+    const take = Math.max(1, Math.min(MAX_INBOX_PAGE, Math.floor(INBOX_PAGE_BYTES / largest)));
     return (async function* frames() {
       yield header;
       let sent = 0;
       let after: string | undefined;
       for (;;) {
-        const rows = await listInbox(db, round.id, seat.ownerId, { ...(after !== undefined && { after }), take: INBOX_PAGE });
+        const rows = await listInbox(db, round.id, seat.ownerId, { ...(after !== undefined && { after }), take });
+        const page: Uint8Array[] = [];
         for (const row of rows) {
           if (++sent > count) break;
-          yield encodeInboxFrame({ id: row.senderId, envelope: row.envelope });
+          page.push(encodeInboxFrame({ id: row.senderId, envelope: row.envelope }));
         }
-        if (rows.length < INBOX_PAGE || sent > count) break;
+        if (page.length > 0) yield page.length === 1 ? page[0]! : Buffer.concat(page);
+        if (rows.length < take || sent > count) break;
         after = rows.at(-1)!.senderId;
       }
       if (sent !== count) throw new Error(`getInbox: round ${round.number} seat ${seat.position} announced ${count} envelopes and read ${sent}`);
@@ -175,7 +180,7 @@ export class SecureRoundsService {
     const round = await this.rounds.find(federationId, number);
     const seat = await this.seatOf(round, memberId, 'getInbox');
     if (round.status !== 'summing') throw notSumming('getInbox', round);
-    return { round, seat, length: secureLengthOf(federation, round) };
+    return { federation, round, seat, length: secureLengthOf(federation, round) };
   }
 
   async uploadPartialSum(
@@ -240,8 +245,9 @@ export interface PartialSumInput {
   count?: number;
 }
 
-/** Envelopes per database read while streaming an inbox. */
-const INBOX_PAGE = 8;
+/** Envelope bytes per database read (and per chunk written) while streaming an inbox, and the most rows. */
+const INBOX_PAGE_BYTES = 1 << 20;
+const MAX_INBOX_PAGE = 1024;
 
 /**
  * Structure only — the server cannot read an envelope, but it can insist on exactly one per committee
