@@ -80,6 +80,7 @@ describe('argument errors exit 2 and name the problem', () => {
     ['secure flags in plain mode', ['simulate', ...crx, '--committee', '5'], /--committee applies only to --mode secure/],
     ['--field in plain mode', ['simulate', ...crx, '--field', 'compact'], /--field applies only to --mode secure/],
     ['an unknown field', ['simulate', ...crx, '--mode', 'secure', '--field', 'narrow'], /--field: expected wide or compact, got "narrow"/],
+    ['a compact field the owners would overflow', ['simulate', ...crx, '--mode', 'secure', '--field', 'compact', '--clip-norm', '10000'], /--field compact: 653 owners at clip norm 10000 could sum beyond the compact field's headroom/],
     ['a threshold above the committee', ['simulate', ...crx, '--mode', 'secure', '--committee', '3', '--threshold', '4'], /--threshold: expected a whole number ≤ 3, got 4/],
     ['--api-key without --server', ['simulate', ...crx, '--api-key', 'k'], /--api-key applies only with --server/],
     ['--server without a key', ['simulate', ...crx, '--server', 'http://127.0.0.1:1'], /--server needs an operator key/],

@@ -20,7 +20,8 @@ export type FederatedEvaluationView = NonNullable<NonNullable<RoundView['evaluat
 import { encodeRows, evaluate, type Evaluation, type Shard } from './local-data.js';
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { SEED_BYTES } from '../crypto/shamir.js';
-import { encodingNamed } from '../crypto/fixed-point.js';
+import { COMPACT_ENCODING, encodingNamed, maxAbsSum } from '../crypto/fixed-point.js';
+import { weightCapFor } from '../crypto/secure-update.js';
 import { packedFieldBytes } from '../crypto/share-codec.js';
 import type { SelectionInput, ServerOptimizerSetting } from '../schemas/federations.schema.js';
 import { OwnerAgent, type AgentEvent, type LocalData, type LocalRecords, type RoundFeed } from './owner-agent.js';
@@ -464,6 +465,15 @@ export function inProcessFleet(): OwnerFleet {
       await Promise.all(agents.map((agent) => agent.run()));
     },
   };
+}
+
+/**
+ * Why `owners` owners at `clipNorm` cannot share in the compact field (a round would refuse to open: not
+ * even a sample weight of 1 keeps their sum inside its headroom), or null when they can.
+ */
+export function compactFieldOverflow(owners: number, clipNorm: number): string | null {
+  if (weightCapFor(COMPACT_ENCODING, owners, clipNorm) >= 1) return null;
+  return `${owners} owners at clip norm ${clipNorm} could sum beyond the compact field's headroom (owners × max(clip norm, 1) ≤ ${Math.floor(maxAbsSum(COMPACT_ENCODING))})`;
 }
 
 /**

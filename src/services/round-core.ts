@@ -58,7 +58,7 @@ import { federatedStatisticsColumns } from '../ml/dataset-schema.js';
 import { EVALUATION_BINS, federatedReport, tallyLength, tallyProblems } from '../ml/federated-evaluation.js';
 import { parameterCount } from '../ml/model-spec.js';
 import { applyFederatedStatistics, momentProblems, momentsLength } from '../ml/standardisation.js';
-import { encodingOfCharter, FIXED_POINT_BITS, WIDE_ENCODING, type FixedPointEncoding } from '../crypto/fixed-point.js';
+import { encodingOfCharter, FIXED_POINT_BITS, maxAbsSum, WIDE_ENCODING, type FixedPointEncoding } from '../crypto/fixed-point.js';
 import { secureVectorLength, weightCapFor } from '../crypto/secure-update.js';
 import { newId } from './credentials.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
@@ -185,7 +185,7 @@ export class RoundCore {
         throw new ConflictError(
           'field-headroom-exceeded',
           'The round’s sum would not fit the compact field',
-          `openRound: ${owners} owners at clipNorm ${secure.clipNorm} could sum beyond the compact field's headroom even at a sample weight of 1; lower clipNorm before the first round, or use a federation with the wide field`,
+          `openRound: ${owners} owners at clipNorm ${secure.clipNorm} could sum beyond the compact field's headroom (owners × max(clipNorm, 1) must stay within ${Math.floor(maxAbsSum(encoding))}) even at a sample weight of 1; lower clipNorm (PUT …/secure, before the federation's first round) or use a federation with the wide field`,
         );
       }
       config.weightCap = cap;

@@ -16,6 +16,7 @@ import type { DatasetSchema, RawRecord } from '../../ml/dataset-schema.js';
 import { MAX_PROCESSES, processFleet } from '../process-fleet.js';
 import {
   runSimulation,
+  compactFieldOverflow,
   SIMULATION_MODES,
   type SecureSimulation,
   type SimulationPrivacy,
@@ -162,6 +163,9 @@ export const simulateCommand: Command = {
     if (owners > data.train.X.length) {
       throw new UsageError(`--owners: expected at most one owner per training row (${data.train.X.length}), got ${owners}`);
     }
+    // The server would refuse to open the first training round; say so before enrolling anyone.
+    const overflow = secure?.field === 'compact' ? compactFieldOverflow(owners, secure.clipNorm) : null;
+    if (overflow) throw new UsageError(`--field compact: ${overflow}; lower --clip-norm, use fewer owners, or leave the field wide`);
     const statistics = readChoice(values.statistics, '--statistics', STATISTICS, 'central');
     // Federated: the server gets the schema without means and stds, the owners their rows as read.
     const serverSchema = statistics === 'federated' ? withoutStatistics(data.schema) : data.schema;
