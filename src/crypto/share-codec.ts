@@ -1,7 +1,8 @@
 /**
- * Bytes at the edges of secure aggregation: field vectors bit-packed, 52 bits per element (two elements in
- * 13 bytes, no header: the length is known from the round's model), and the plaintext of one share
- * envelope, tagged so that a seed and a vector cannot be confused. Decoders reject anything that is not
+ * Bytes at the edges of secure aggregation: field vectors bit-packed, 52 bits per element in the wide field
+ * (two elements in 13 bytes) or 37 in the compact one, no header (the length is known from the round's
+ * model), and the plaintext of one share envelope, tagged so that a seed and a vector — and a vector of
+ * one field and of the other — cannot be confused. Decoders reject anything that is not
  * canonical (wrong length, an element ≥ p, non-zero padding bits, an unknown tag), so every vector that
  * reaches the committee's summing loop holds field elements. The earlier layout, 7 whole bytes per
  * element, is still read (payload tag 0x02, or a byte length of exactly 7 per element), so envelopes and
