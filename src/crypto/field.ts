@@ -69,12 +69,12 @@ export function isFieldElement(x: unknown): x is number {
 }
 
 /**
- * Throws unless every element of v is an integer in [0, p). The message names the index only: the
- * value may be a share or an encoded weight.
+ * Throws unless every element of v is an integer in [0, p) of `field` (the wide one unless given). The
+ * message names the index only: the value may be a share or an encoded weight.
  */
-export function assertFieldVector(fn: string, v: ArrayLike<number>, what = 'element'): void {
+export function assertFieldVector(fn: string, v: ArrayLike<number>, what = 'element', field: PrimeField = WIDE_FIELD): void {
   for (let i = 0; i < v.length; i++) {
-    if (!isFieldElement(v[i])) throw new Error(`${fn}: ${what} ${i} is not a field element (an integer in [0, p))`);
+    if (!field.isElement(v[i])) throw new Error(`${fn}: ${what} ${i} is not a field element (an integer in [0, p))`);
   }
 }
 

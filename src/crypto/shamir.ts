@@ -35,12 +35,6 @@ function checkParameters(fn: string, threshold: number, members: number, field: 
   }
 }
 
-/** Throws unless every element of v is an element of `field`, naming the index only (it may be a share). */
-function assertElements(fn: string, v: ArrayLike<number>, what: string, field: PrimeField): void {
-  if (field === WIDE_FIELD) return assertFieldVector(fn, v, what);
-  for (let i = 0; i < v.length; i++) if (!field.isElement(v[i])) throw new Error(`${fn}: ${what} ${i} is not a field element (an integer in [0, p))`);
-}
-
 function checkDistinctXs(fn: string, xs: number[], allowZero: boolean, field: PrimeField): void {
   const seen = new Set<number>();
   for (const x of xs) {
@@ -106,7 +100,7 @@ export function interpolateAt(points: Share[], at: number, field: PrimeField = W
  */
 export function splitVector(secret: Float64Array, threshold: number, members: number, rng: RandomBytes = defaultRandomBytes, field: PrimeField = WIDE_FIELD): Share[] {
   checkParameters('splitVector', threshold, members, field);
-  assertElements('splitVector', secret, 'secret element', field);
+  assertFieldVector('splitVector', secret, 'secret element', field);
   const n = secret.length;
   const coefficients = Array.from({ length: threshold - 1 }, () => field.randomVector(n, rng));
   const shares: Share[] = [];
@@ -136,7 +130,7 @@ export function reconstructVector(shares: Share[], threshold: number, field: Pri
   const n = shares[0]!.values.length;
   shares.forEach((share, i) => {
     if (share.values.length !== n) throw new Error(`reconstructVector: share ${i} has ${share.values.length} values, share 0 has ${n}`);
-    assertElements('reconstructVector', share.values, `share ${i} element`, field);
+    assertFieldVector('reconstructVector', share.values, `share ${i} element`, field);
   });
   const used = shares.slice(0, threshold);
   return linearCombination(
@@ -190,7 +184,7 @@ export function splitVectorCompact(
   for (const x of seededXs) {
     if (!Number.isInteger(x) || x > members) throw new Error(`splitVectorCompact: expected seeded x in 1..${members}, got ${x}`);
   }
-  assertElements('splitVectorCompact', secret, 'secret element', field);
+  assertFieldVector('splitVectorCompact', secret, 'secret element', field);
   const sortedSeeded = [...seededXs].sort((a, b) => a - b);
   const seeds = sortedSeeded.map((x) => {
     const drawn = rng(SEED_BYTES);
