@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { COMPACT_BITS, COMPACT_FIELD, COMPACT_PRIME } from './compact-field.js';
 import { seededRandomBytes } from './field.js';
+import { assertKernelsAgreeWithBigInt } from '../../test/helpers/field-kernels.js';
 import { isPrime } from '../../test/helpers/primes.js';
 
 const F = COMPACT_FIELD;
@@ -49,26 +50,7 @@ test('add, sub, mul and inv agree with BigInt, edges included', () => {
 });
 
 test('the vector kernels agree with BigInt element-wise and check lengths', () => {
-  const vector = (n: number) => fc.array(edgeOrAny, { minLength: n, maxLength: n });
-  fc.assert(
-    fc.property(
-      fc.integer({ min: 0, max: 20 }).chain((n) => fc.tuple(vector(n), vector(n), edgeOrAny)),
-      ([a, b, c]) => {
-        const acc = Float64Array.from(a);
-        F.addVectorInto(acc, Float64Array.from(b));
-        assert.deepEqual(Array.from(acc), a.map((x, i) => big(BigInt(x) + BigInt(b[i]!))));
-        const acc2 = Float64Array.from(a);
-        F.mulAddVectorInto(acc2, Float64Array.from(b), c);
-        assert.deepEqual(Array.from(acc2), a.map((x, i) => big(BigInt(x) + BigInt(b[i]!) * BigInt(c))));
-        const acc3 = Float64Array.from(a);
-        F.mulVectorAddInto(acc3, c, Float64Array.from(b));
-        assert.deepEqual(Array.from(acc3), a.map((x, i) => big(BigInt(x) * BigInt(c) + BigInt(b[i]!))));
-      },
-    ),
-    { numRuns: 2_000 },
-  );
-  assert.throws(() => F.addVectorInto(new Float64Array(3), new Float64Array(2)), /addVectorInto: expected vectors of equal length, got 3 and 2/);
-  assert.throws(() => F.mulAddVectorInto(new Float64Array(1), new Float64Array(2), 5), /mulAddVectorInto: expected vectors of equal length/);
+  assertKernelsAgreeWithBigInt(F, edgeOrAny);
 });
 
 test('randomVector: reproducible, below p, 5 little-endian bytes with the top 3 bits masked, rejects ≥ p', () => {
